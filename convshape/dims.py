@@ -1,0 +1,192 @@
+"""Dimension arithmetic that works on plain ints (fast path) and on sympy expressions.
+
+sympy is imported only when a symbol appears, so concrete analysis never pays for it.
+"""
+from __future__ import annotations
+
+import contextvars
+from fractions import Fraction
+from typing import Any, Union
+
+from .errors import ShapeError
+
+Dim = Union[int, Any]  # int, or a sympy expression once symbols are involved
+Shape = tuple
+
+
+def is_concrete(x) -> bool:
+    return type(x) is int
+
+
+def all_concrete(xs) -> bool:
+    return all(type(x) is int for x in xs)
+
+
+def _sympy():
+    import sympy  # deferred: costs ~0.35 s and is only needed for symbolic dims
+    return sympy
+
+
+def symbol(name: str):
+    """A positive integer symbol (input sizes are >= 1)."""
+    return _sympy().Symbol(name, integer=True, positive=True)
+
+
+def floordiv(a, b):
+    if type(a) is int and type(b) is int:
+        return a // b
+    sp = _sympy()
+    return sp.floor(sp.Rational(1, 1) * a / b)
+
+
+def ceildiv(a, b):
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
+    sp = _sympy()
+    return sp.ceiling(sp.Rational(1, 1) * a / b)
+
+
+def dmax(a, b):
+    if type(a) is int and type(b) is int:
+        return a if a >= b else b
+    return _sympy().Max(a, b)
+
+
+def dmin(a, b):
+    if type(a) is int and type(b) is int:
+        return a if a <= b else b
+    return _sympy().Min(a, b)
+
+
+def prod(xs):
+    out = 1
+    for x in xs:
+        out = out * x
+    return out
+
+
+def total(xs):
+    """Sum many dims at once (sympy.Add over a list is linear; repeated + is quadratic)."""
+    ints = 0
+    syms = []
+    for x in xs:
+        if type(x) is int:
+            ints += x
+        else:
+            syms.append(x)
+    if not syms:
+        return ints
+    return _sympy().Add(ints, *syms)
+
+
+def simplify(x):
+    if type(x) is int:
+        return x
+    if isinstance(x, Fraction):
+        return int(x) if x.denominator == 1 else x
+    try:
+        if x.is_Integer:
+            return int(x)
+    except AttributeError:
+        pass
+    return x
+
+
+def substitute(x, values: dict):
+    """Evaluate a dim at concrete symbol values (name -> int)."""
+    if type(x) is int:
+        return x
+    sp = _sympy()
+    subs = {s: values[s.name] for s in x.free_symbols if s.name in values}
+    return simplify(sp.sympify(x).subs(subs))
+
+
+def to_json(x):
+    """ints stay ints; symbolic dims become sympy-parseable strings."""
+    if type(x) is int:
+        return x
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, Fraction):
+        return int(x) if x.denominator == 1 else str(x)
+    x = simplify(x)
+    if type(x) is int:
+        return x
+    return str(x)
+
+
+def shape_str(shape) -> str:
+    return "[" + ", ".join(str(to_json(d)) for d in shape) + "]"
+
+
+# Conditions that must hold for a symbolic input are collected here while a layer runs;
+# concrete violations raise at once.
+_conditions: contextvars.ContextVar[list | None] = contextvars.ContextVar("convshape_conditions", default=None)
+
+
+class Condition:
+    """A symbolic requirement `expr` (a sympy relational) with its human explanation."""
+
+    __slots__ = ("expr", "message", "argument", "layer")
+
+    def __init__(self, expr, message: str, argument: str | None = None):
+        self.expr = expr
+        self.message = message
+        self.argument = argument
+        self.layer = None
+
+    def __repr__(self):
+        return f"Condition({self.expr}, {self.message!r})"
+
+
+def collect_conditions():
+    """Context manager-ish: returns (token, list) for analysis to gather symbolic conditions."""
+    bucket: list = []
+    token = _conditions.set(bucket)
+    return token, bucket
+
+
+def release_conditions(token):
+    _conditions.reset(token)
+
+
+def require_ge(value, bound, message: str, *, argument: str | None = None, received=None):
+    """Require value >= bound: raise on a concrete violation, record a condition when symbolic."""
+    if type(value) is int and type(bound) is int:
+        if value < bound:
+            raise ShapeError(message, argument=argument, value=received)
+        return
+    sp = _sympy()
+    rel = sp.Ge(value, bound)
+    if rel is sp.true:
+        return
+    if rel is sp.false:
+        raise ShapeError(message, argument=argument, value=received)
+    bucket = _conditions.get()
+    if bucket is not None:
+        bucket.append(Condition(rel, message, argument))
+
+
+def require_eq(a, b, message: str, *, argument: str | None = None, received=None):
+    """Require a == b: raise when concrete and different, record a condition when symbolic."""
+    if type(a) is int and type(b) is int:
+        if a != b:
+            raise ShapeError(message, argument=argument, value=received)
+        return
+    sp = _sympy()
+    diff = sp.simplify(sp.sympify(a) - b)
+    if diff == 0:
+        return
+    if diff.is_number:
+        raise ShapeError(message, argument=argument, value=received)
+    bucket = _conditions.get()
+    if bucket is not None:
+        bucket.append(Condition(sp.Eq(a, b), message, argument))
+
+
+def as_fraction(x):
+    return x if isinstance(x, Fraction) else Fraction(x)
+
+
+def numel_of(shape):
+    return prod(shape)

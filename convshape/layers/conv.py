@@ -1,0 +1,216 @@
+"""Convolution and transposed convolution, 1-D to 3-D (torch.nn.ConvNd / ConvTransposeNd)."""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import ClassVar, Literal
+
+from pydantic import model_validator
+
+from ..dims import numel_of, prod, require_ge
+from ..errors import ShapeError
+from .base import (IntOrTuple, Layer, NonNegIntOrTuple, Params, PosInt, Window, check_rank,
+                   concrete_channels, ntuple, register_ranks)
+from .window import transposed_output, window_output
+
+
+class _ConvNd(Layer):
+    """N-d convolution over a (N, C, *spatial) or unbatched (C, *spatial) input."""
+
+    family: ClassVar[str] = "conv"
+    ndim: ClassVar[int] = 2
+    inferred: ClassVar[tuple] = ("in_channels",)
+    has_weight_macs: ClassVar[bool] = True
+
+    out_channels: PosInt
+    kernel_size: IntOrTuple
+    stride: IntOrTuple = 1
+    padding: NonNegIntOrTuple | Literal["same", "valid"] = 0
+    dilation: IntOrTuple = 1
+    groups: PosInt = 1
+    bias: bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    in_channels: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _torch_checks(self):
+        n = self.ndim
+        for name in ("kernel_size", "stride", "dilation"):
+            v = getattr(self, name)
+            if isinstance(v, tuple) and len(v) not in (1, n):
+                raise ValueError(f"{name} must have {n} entries, got {len(v)}")
+        if isinstance(self.padding, tuple) and len(self.padding) not in (1, n):
+            raise ValueError(f"padding must have {n} entries, got {len(self.padding)}")
+        if self.out_channels % self.groups:
+            raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
+        if self.in_channels is not None and self.in_channels % self.groups:
+            raise ValueError(f"in_channels={self.in_channels} must be divisible by groups={self.groups}")
+        if self.padding == "same" and any(s != 1 for s in ntuple(self.stride, n, "stride")):
+            raise ValueError("padding='same' is not supported for strided convolutions (torch)")
+        return self
+
+    # ---- argument views
+    def k(self):
+        return ntuple(self.kernel_size, self.ndim, "kernel_size")
+
+    def s(self):
+        return ntuple(self.stride, self.ndim, "stride")
+
+    def d(self):
+        return ntuple(self.dilation, self.ndim, "dilation")
+
+    def pads(self):
+        """(left, right) padding per spatial axis; 'same' is asymmetric for even spans, like torch."""
+        if self.padding == "valid":
+            return [(0, 0)] * self.ndim
+        if self.padding == "same":
+            out = []
+            for k, d in zip(self.k(), self.d()):
+                total = d * (k - 1)
+                out.append((total // 2, total - total // 2))
+            return out
+        return [(p, p) for p in ntuple(self.padding, self.ndim, "padding")]
+
+    # ---- rules
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        c = concrete_channels(x, -self.ndim - 1, "channel", self.in_channels, "in_channels")
+        if c % self.groups:
+            raise ShapeError(f"input channels {c} are not divisible by groups={self.groups}",
+                             argument="groups", value=self.groups)
+        return {"in_channels": c}
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        spatial = x[-self.ndim:]
+        out = []
+        for axis, (L, k, s, d, (pl, pr)) in enumerate(zip(spatial, self.k(), self.s(), self.d(), self.pads())):
+            if self.padding_mode == "reflect" and max(pl, pr) > 0:
+                require_ge(L, max(pl, pr) + 1, f"reflect padding {max(pl, pr)} must be smaller than the input size "
+                           f"on spatial axis {axis}", argument="padding", received=max(pl, pr))
+            if self.padding_mode == "circular" and max(pl, pr) > 0:
+                require_ge(L, max(pl, pr), f"circular padding {max(pl, pr)} wraps around more than once on "
+                           f"spatial axis {axis}", argument="padding", received=max(pl, pr))
+            out.append(window_output(L, k, s, pl, pr, d, axis=axis))
+        return tuple(x[:-self.ndim - 1]) + (self.out_channels,) + tuple(out)
+
+    def weight_numel(self, inputs):
+        c_in = self.infer(inputs)["in_channels"]
+        return self.out_channels * (c_in // self.groups) * prod(self.k())
+
+    def params(self, inputs):
+        return Params(trainable=self.weight_numel(inputs) + (self.out_channels if self.bias else 0))
+
+    def macs(self, inputs, output):
+        c_in = self.infer(inputs)["in_channels"]
+        return numel_of(output) * (c_in // self.groups) * prod(self.k())
+
+    def other_ops(self, inputs, output):
+        return numel_of(output) if self.bias else 0  # one add per output element for the bias
+
+    def receptive_field(self, inputs, output):
+        spans = tuple(d * (k - 1) + 1 for k, d in zip(self.k(), self.d()))
+        return Window(kernel=spans, stride=self.s(), padding=tuple(pl for pl, _ in self.pads()))
+
+    def torch_kwargs(self, inputs):
+        kw = self.model_dump()
+        kw["in_channels"] = self.infer(inputs)["in_channels"]
+        return kw
+
+
+class _ConvTransposeNd(Layer):
+    """N-d transposed convolution ("fractionally strided"); output (L-1)s - 2p + d(k-1) + op + 1."""
+
+    family: ClassVar[str] = "conv"
+    ndim: ClassVar[int] = 2
+    inferred: ClassVar[tuple] = ("in_channels",)
+    has_weight_macs: ClassVar[bool] = True
+
+    out_channels: PosInt
+    kernel_size: IntOrTuple
+    stride: IntOrTuple = 1
+    padding: NonNegIntOrTuple = 0
+    output_padding: NonNegIntOrTuple = 0
+    groups: PosInt = 1
+    bias: bool = True
+    dilation: IntOrTuple = 1
+    padding_mode: Literal["zeros"] = "zeros"
+    in_channels: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _torch_checks(self):
+        n = self.ndim
+        for name in ("kernel_size", "stride", "dilation", "padding", "output_padding"):
+            v = getattr(self, name)
+            if isinstance(v, tuple) and len(v) not in (1, n):
+                raise ValueError(f"{name} must have {n} entries, got {len(v)}")
+        if self.out_channels % self.groups:
+            raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
+        if self.in_channels is not None and self.in_channels % self.groups:
+            raise ValueError(f"in_channels={self.in_channels} must be divisible by groups={self.groups}")
+        for op, s, d in zip(self.op(), self.s(), self.d()):
+            if not (op < s or op < d):
+                raise ValueError(f"output_padding={op} must be smaller than either stride={s} or dilation={d}")
+        return self
+
+    def k(self):
+        return ntuple(self.kernel_size, self.ndim, "kernel_size")
+
+    def s(self):
+        return ntuple(self.stride, self.ndim, "stride")
+
+    def d(self):
+        return ntuple(self.dilation, self.ndim, "dilation")
+
+    def p(self):
+        return ntuple(self.padding, self.ndim, "padding")
+
+    def op(self):
+        return ntuple(self.output_padding, self.ndim, "output_padding")
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        c = concrete_channels(x, -self.ndim - 1, "channel", self.in_channels, "in_channels")
+        if c % self.groups:
+            raise ShapeError(f"input channels {c} are not divisible by groups={self.groups}",
+                             argument="groups", value=self.groups)
+        return {"in_channels": c}
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        out = []
+        for axis, (L, k, s, p, op, d) in enumerate(zip(x[-self.ndim:], self.k(), self.s(), self.p(), self.op(), self.d())):
+            size = transposed_output(L, k, s, p, op, d)
+            require_ge(size, 1, f"output size on spatial axis {axis} would be {size}: padding {p} is too large",
+                       argument="padding", received=p)
+            out.append(size)
+        return tuple(x[:-self.ndim - 1]) + (self.out_channels,) + tuple(out)
+
+    def params(self, inputs):
+        c_in = self.infer(inputs)["in_channels"]
+        weight = c_in * (self.out_channels // self.groups) * prod(self.k())
+        return Params(trainable=weight + (self.out_channels if self.bias else 0))
+
+    def macs(self, inputs, output):
+        # every input element is scattered through (out/groups) * prod(k) weights (torch's flop rule)
+        return numel_of(inputs[0]) * (self.out_channels // self.groups) * prod(self.k())
+
+    def other_ops(self, inputs, output):
+        return numel_of(output) if self.bias else 0
+
+    def receptive_field(self, inputs, output):
+        # output o reads inputs i with i*s - p + j*d = o: stride 1/s, span d(k-1)/s (input units)
+        kern = tuple(Fraction(d * (k - 1), s) + 1 for k, s, d in zip(self.k(), self.s(), self.d()))
+        stride = tuple(Fraction(1, s) for s in self.s())
+        pad = tuple(Fraction(d * (k - 1) - p, s) for k, s, p, d in zip(self.k(), self.s(), self.p(), self.d()))
+        return Window(kernel=kern, stride=stride, padding=pad)
+
+    def torch_kwargs(self, inputs):
+        kw = self.model_dump()
+        kw["in_channels"] = self.infer(inputs)["in_channels"]
+        return kw
+
+
+Conv1d, Conv2d, Conv3d = register_ranks(_ConvNd, name="Conv")
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = register_ranks(_ConvTransposeNd, name="ConvTranspose")

@@ -1,0 +1,40 @@
+"""Linear (over the last dim of any rank), Bilinear-free; torch.nn.Linear semantics."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..dims import prod
+from .base import GlobalOver, Layer, Params, PosInt, check_rank, concrete_channels, register
+
+
+@register
+class Linear(Layer):
+    """y = x W^T + b over the last dimension; other dims are batch-like."""
+
+    family: ClassVar[str] = "linear"
+    inferred: ClassVar[tuple] = ("in_features",)
+    has_weight_macs: ClassVar[bool] = True
+
+    out_features: PosInt
+    bias: bool = True
+    in_features: PosInt | None = None
+
+    def infer(self, inputs):
+        check_rank(self, inputs[0], tuple(range(1, 9)))
+        return {"in_features": concrete_channels(inputs[0], -1, "feature (last)", self.in_features, "in_features")}
+
+    def output_shape(self, inputs):
+        return tuple(inputs[0][:-1]) + (self.out_features,)
+
+    def params(self, inputs):
+        f = self.infer(inputs)["in_features"]
+        return Params(trainable=f * self.out_features + (self.out_features if self.bias else 0))
+
+    def macs(self, inputs, output):
+        return prod(output) * self.infer(inputs)["in_features"]
+
+    def other_ops(self, inputs, output):
+        return prod(output) if self.bias else 0
+
+    def receptive_field(self, inputs, output):
+        return GlobalOver(dims=(len(inputs[0]) - 1,))

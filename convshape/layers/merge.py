@@ -1,0 +1,85 @@
+"""Merges of several tensors: residual Add, broadcasting Mul (SE gates), Concat along a dim."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..dims import prod, require_eq
+from ..errors import ShapeError
+from .base import Int, Layer, register
+
+
+def broadcast(shapes, kind: str):
+    """torch broadcasting: align from the right; each dim equal or 1."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis, dims in enumerate(zip(*padded)):
+        non_one = [d for d in dims if not (type(d) is int and d == 1)]
+        if not non_one:
+            out.append(1)
+            continue
+        first = non_one[0]
+        for d in non_one[1:]:
+            require_eq(d, first, f"{kind}: shapes {' and '.join(_s(s) for s in shapes)} do not broadcast "
+                                 f"at dim {axis - rank} ({first} vs {d})", argument="inputs", received=d)
+        out.append(first)
+    return tuple(out)
+
+
+def _s(shape):
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class _Elementwise(Layer):
+    family: ClassVar[str] = "merge"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = None
+    torch_class: ClassVar[str | None] = None
+
+    def output_shape(self, inputs):
+        return broadcast(inputs, self.kind)
+
+    def other_ops(self, inputs, output):
+        return prod(output) * (len(inputs) - 1)  # one add/mul per output element per extra input
+
+
+@register
+class Add(_Elementwise):
+    """Element-wise sum of two or more tensors (residual connections), with broadcasting."""
+
+
+@register
+class Mul(_Elementwise):
+    """Element-wise product with broadcasting (squeeze-and-excitation gates)."""
+
+
+@register
+class Concat(Layer):
+    """torch.cat along `dim` (default 1, the channel dim); other dims must match."""
+
+    family: ClassVar[str] = "merge"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = None
+    torch_class: ClassVar[str | None] = None
+
+    dim: Int = 1
+
+    def output_shape(self, inputs):
+        rank = len(inputs[0])
+        for s in inputs[1:]:
+            if len(s) != rank:
+                raise ShapeError(f"Concat: inputs have ranks {[len(s) for s in inputs]}; all must match",
+                                 argument="inputs", value=[len(s) for s in inputs])
+        d = self.dim if self.dim >= 0 else rank + self.dim
+        if not 0 <= d < rank:
+            raise ShapeError(f"dim={self.dim} is out of range for {rank}-D inputs", argument="dim", value=self.dim)
+        out = list(inputs[0])
+        for axis in range(rank):
+            if axis == d:
+                continue
+            for s in inputs[1:]:
+                require_eq(s[axis], inputs[0][axis],
+                           f"Concat along dim {self.dim}: shapes {' and '.join(_s(x) for x in inputs)} differ at "
+                           f"dim {axis} ({inputs[0][axis]} vs {s[axis]})", argument="inputs", received=s[axis])
+        out[d] = sum(s[d] for s in inputs[1:]) + inputs[0][d]
+        return tuple(out)

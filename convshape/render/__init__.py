@@ -1,0 +1,1 @@
+"""Renderers: each turns a Report (or findings) into one output format; none computes."""

@@ -1,0 +1,138 @@
+"""Receptive-field bookkeeping (Araujo, Norris and Sim, Distill 2019), through graphs.
+
+For every tensor we keep, per spatial axis of the network input, the interval of input
+positions that one output element reads: start = o * stride - padding, length = size.
+Composition with a window (kernel k, stride s, padding p, all in the layer's input units):
+    size += (k - 1) * S;  padding += p * S;  S *= s
+Transposed convolution and up-sampling have fractional strides; the reported size is then
+floor(size), an upper bound on how many input positions one output element can read.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .layers.base import GlobalOver, Pointwise, Remap, Window
+from .report import ReceptiveField
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    size: object = 1
+    stride: object = 1
+    padding: object = 0
+    is_global: bool = False
+
+
+@dataclass(frozen=True)
+class RFState:
+    axes: tuple      # per tensor dim: frozenset of input-axis indices it carries
+    fields: tuple    # per input spatial axis: AxisRF
+
+
+def initial(input_shape) -> RFState:
+    rank = len(input_shape)
+    n_spatial = max(rank - 2, 0)
+    axes = tuple(frozenset({d - 2}) if d >= 2 else frozenset() for d in range(rank))
+    return RFState(axes, tuple(AxisRF() for _ in range(n_spatial)))
+
+
+def _fr(x):
+    return Fraction(x) if type(x) is int else x
+
+
+def apply(op, state: RFState, out_rank: int) -> RFState:
+    if isinstance(op, Pointwise):
+        axes = state.axes
+        if len(axes) != out_rank:  # rank changed by broadcasting/squeezing: keep trailing dims
+            axes = _align(axes, out_rank)
+        return RFState(axes, state.fields)
+    if isinstance(op, Window):
+        fields = list(state.fields)
+        n = len(op.kernel)
+        for dim_axes, k, s, p in zip(state.axes[-n:], op.kernel, op.stride, op.padding):
+            for a in dim_axes:
+                f = fields[a]
+                if f.is_global:
+                    continue
+                S = _fr(f.stride)
+                fields[a] = AxisRF(size=f.size + (_fr(k) - 1) * S, stride=S * _fr(s),
+                                   padding=f.padding + _fr(p) * S, is_global=False)
+        return RFState(_align(state.axes, out_rank), tuple(fields))
+    if isinstance(op, GlobalOver):
+        fields = list(state.fields)
+        for d in op.dims:
+            for a in state.axes[d]:
+                f = fields[a]
+                fields[a] = AxisRF(f.size, f.stride, f.padding, True)
+        return RFState(_align(state.axes, out_rank), tuple(fields))
+    if isinstance(op, Remap):
+        axes = tuple(frozenset().union(*(state.axes[s] for s in srcs)) if srcs else frozenset()
+                     for srcs in op.sources)
+        return RFState(axes, state.fields)
+    raise TypeError(f"unknown receptive-field op {op!r}")
+
+
+def _align(axes, rank):
+    if len(axes) == rank:
+        return axes
+    if len(axes) > rank:
+        return axes[len(axes) - rank:]
+    return (frozenset(),) * (rank - len(axes)) + axes
+
+
+def merge(states, out_rank: int):
+    """Union over paths; returns (state, aligned) where aligned means equal strides and centres."""
+    rank_axes = [_align(s.axes, out_rank) for s in states]
+    axes = tuple(frozenset().union(*col) for col in zip(*rank_axes))
+    n = len(states[0].fields)
+    fields = []
+    aligned = True
+    for a in range(n):
+        fs = [s.fields[a] for s in states]
+        if any(f.is_global for f in fs):
+            g = next(f for f in fs if f.is_global)
+            fields.append(g)
+            continue
+        lo = min(-f.padding for f in fs)
+        hi = max(-f.padding + f.size - 1 for f in fs)
+        strides = {f.stride for f in fs}
+        centres = {-f.padding + (f.size - 1) / 2 for f in fs}
+        if len(strides) > 1 or len(centres) > 1:
+            aligned = False
+        fields.append(AxisRF(size=hi - lo + 1, stride=max(strides, key=_key), padding=-lo))
+    return RFState(axes, tuple(fields)), aligned
+
+
+def _key(x):
+    try:
+        return float(x)
+    except TypeError:
+        return 0.0
+
+
+def to_report(state: RFState, input_shape, aligned=None) -> ReceptiveField:
+    spatial = input_shape[2:]
+    sizes, strides, pads = [], [], []
+    for a, f in enumerate(state.fields):
+        if f.is_global:
+            sizes.append(spatial[a] if a < len(spatial) else f.size)
+        else:
+            sizes.append(_floor(f.size))
+        strides.append(_num(f.stride))
+        pads.append(_num(f.padding))
+    is_global = bool(state.fields) and all(f.is_global for f in state.fields)
+    return ReceptiveField(tuple(sizes), tuple(strides), tuple(pads), is_global, aligned)
+
+
+def _floor(x):
+    if isinstance(x, Fraction):
+        return math.floor(x)
+    return x
+
+
+def _num(x):
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return int(x)
+    return x

@@ -1,0 +1,324 @@
+"""Expand a spec document (vars, blocks, repeat, when, named inputs) into a Network of layer models.
+
+Document keys:  name, description, input, vars, blocks, layers, lint.
+Layer entry:    `ReLU`  or  `{Conv2d: {out_channels: 64, ...}, name: conv1, inputs: [a, b],
+                 repeat: 3, when: expr, noqa: [CS101]}`.
+A layer whose `when` is false is the identity: its name then refers to its own input.
+"""
+from __future__ import annotations
+
+import difflib
+
+from pydantic import ValidationError
+
+from ..errors import SpecError
+from ..graph import INPUT, Network, Node
+from ..layers import REGISTRY
+from .expr import ExprError, evaluate, looks_like_expression
+from .source import SourceMap
+
+TOP_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "lint")
+ENTRY_KEYS = ("name", "inputs", "repeat", "when", "noqa")
+BLOCK_KEYS = ("args", "layers", "description")
+MAX_NODES = 200_000
+MAX_BLOCK_DEPTH = 32
+
+
+def suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class _Builder:
+    def __init__(self, doc: dict, smap: SourceMap):
+        self.doc = doc
+        self.smap = smap
+        self.nodes: list[Node] = []
+        self.names: set[str] = {INPUT}
+        self.blocks: dict = {}
+
+    def err(self, message, path, field=None):
+        return self.smap.error(message, path, field)
+
+    # ---- top level
+    def build(self, input_override=None) -> Network:
+        doc = self.doc
+        if not isinstance(doc, dict):
+            raise self.err("a spec must be a mapping with at least 'input' and 'layers'", ())
+        for key in doc:
+            if key not in TOP_KEYS:
+                raise self.err(f"unknown top-level field '{key}'{suggest(key, TOP_KEYS)}", (key,))
+        name = doc.get("name", "network")
+        if not isinstance(name, str):
+            raise self.err("'name' must be a string", ("name",))
+        scope = self._docvars = self._vars(doc.get("vars") or {})
+        self.blocks = self._blocks(doc.get("blocks") or {})
+        if input_override is not None:
+            input_shape = tuple(input_override)
+        else:
+            if "input" not in doc:
+                raise self.err("missing field 'input' (the input shape, e.g. [1, 3, 224, 224] or [N, 3, H, W])", ())
+            input_shape = self._input(doc["input"], scope)
+        layers = doc.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise self.err("'layers' must be a non-empty list", ("layers",) if "layers" in doc else ())
+        self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0)
+        lint = doc.get("lint") or {}
+        if not isinstance(lint, dict):
+            raise self.err("'lint' must be a mapping", ("lint",))
+        return Network(name=name, input_shape=input_shape, nodes=self.nodes, file=self.smap.file,
+                       source=self.smap, lint_config=lint, description=str(doc.get("description", "")))
+
+    def _vars(self, raw) -> dict:
+        if not isinstance(raw, dict):
+            raise self.err("'vars' must be a mapping of names to values", ("vars",))
+        scope: dict = {}
+        for k, v in raw.items():
+            if not k.isidentifier():
+                raise self.err(f"variable name '{k}' is not an identifier", ("vars", k))
+            scope[k] = self._resolve(v, scope, ("vars", k))
+        return scope
+
+    def _blocks(self, raw) -> dict:
+        if not isinstance(raw, dict):
+            raise self.err("'blocks' must be a mapping of block names to definitions", ("blocks",))
+        out = {}
+        for bname, body in raw.items():
+            path = ("blocks", bname)
+            if bname in REGISTRY:
+                raise self.err(f"block '{bname}' has the name of a built-in layer type", path)
+            if not isinstance(body, dict):
+                raise self.err(f"block '{bname}' must be a mapping with 'args' and 'layers'", path)
+            for key in body:
+                if key not in BLOCK_KEYS:
+                    raise self.err(f"unknown field '{key}' in block '{bname}'{suggest(key, BLOCK_KEYS)}", path + (key,))
+            args = body.get("args") or {}
+            if not isinstance(args, dict):
+                raise self.err("block 'args' must be a mapping of names to defaults (~ for required)", path + ("args",))
+            for a in args:
+                if not str(a).isidentifier():
+                    raise self.err(f"block argument '{a}' is not an identifier", path + ("args", a))
+            if not isinstance(body.get("layers"), list) or not body["layers"]:
+                raise self.err(f"block '{bname}' needs a non-empty 'layers' list", path)
+            out[bname] = body
+        return out
+
+    def _input(self, raw, scope) -> tuple:
+        if not isinstance(raw, list) or not raw:
+            raise self.err("'input' must be a list of sizes, e.g. [1, 3, 224, 224] or [N, 3, H, W]", ("input",))
+        shape = []
+        for i, d in enumerate(raw):
+            if isinstance(d, bool):
+                raise self.err(f"input size {d!r} is not a number or a symbol name", ("input", i))
+            if isinstance(d, str) and d in scope:
+                d = scope[d]
+            if isinstance(d, int):
+                if d < 1:
+                    raise self.err(f"input size must be >= 1, got {d}", ("input", i))
+                shape.append(d)
+            elif isinstance(d, str) and d.isidentifier():
+                shape.append(d)
+            else:
+                raise self.err(f"input size {d!r} is not a positive int or a symbol name", ("input", i))
+        return tuple(shape)
+
+    # ---- values
+    def _resolve(self, value, scope, path):
+        if isinstance(value, str):
+            if value in scope:
+                return scope[value]
+            if looks_like_expression(value):
+                try:
+                    return evaluate(value, scope)
+                except ExprError as e:
+                    raise self.err(str(e), path) from None
+            return value
+        if isinstance(value, list):
+            return [self._resolve(v, scope, path + (i,)) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: self._resolve(v, scope, path + (k,)) for k, v in value.items()}
+        return value
+
+    # ---- layer lists
+    def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth):
+        """Expand a list of entries; returns the full name of the list's output."""
+        local: dict = {INPUT: entry_input}
+        order = _entry_names(entries, self)
+        previous = entry_input
+        counts: dict = {}
+        for idx, entry in enumerate(entries):
+            epath = path + (idx,)
+            kind, args, meta = self._split_entry(entry, epath)
+            when = meta.get("when", True)
+            name = meta.get("name")
+            if name is None:
+                counts[kind] = counts.get(kind, 0) + 1
+                name = f"{kind.lower()}_{counts[kind]}"
+            elif not isinstance(name, str) or not name or any(c in name for c in " \t/:"):
+                raise self.err(f"layer name {name!r} must be a non-empty string without spaces, '/' or ':'", epath + ("name",))
+            if name in local and name != INPUT:
+                raise self.err(f"duplicate layer name '{name}'", epath + ("name",))
+            if name == INPUT:
+                raise self.err("'input' is reserved for the network (or block) input", epath + ("name",))
+            if "inputs" in meta:
+                ins = meta["inputs"]
+                ins = [ins] if isinstance(ins, str) else ins
+                if not isinstance(ins, list) or not ins or not all(isinstance(i, str) for i in ins):
+                    raise self.err("'inputs' must be a layer name or a list of layer names", epath + ("inputs",))
+                sources = []
+                for j, ref in enumerate(ins):
+                    if ref not in local:
+                        if ref in order and order.index(ref) >= idx:
+                            raise self.err(f"'{name}' takes input from '{ref}', which comes at or after it: "
+                                           f"cycles are not allowed", epath + ("inputs", j))
+                        raise self.err(f"unknown layer '{ref}' in inputs{suggest(ref, [k for k in local])}",
+                                       epath + ("inputs", j))
+                    sources.append(local[ref])
+            else:
+                sources = [previous]
+            repeat = meta.get("repeat", 1)
+            if "repeat" in meta:
+                repeat = self._resolve(repeat, scope, epath + ("repeat",))
+                if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
+                    raise self.err(f"'repeat' must be an int >= 0, got {repeat!r}", epath + ("repeat",))
+            out = sources[0] if len(sources) == 1 else None
+            for r in range(repeat):
+                iscope = dict(scope, i=r) if "repeat" in meta else scope
+                active = self._resolve(when, iscope, epath + ("when",)) if "when" in meta else True
+                full = prefix + name + (f".{r}" if "repeat" in meta else "")
+                feed = sources if r == 0 else [out]
+                if not active:
+                    if len(feed) != 1:
+                        raise self.err("a layer with several inputs cannot be switched off with 'when'", epath + ("when",))
+                    out = feed[0]
+                    continue
+                line, col = self.smap.where(epath + (kind,) if isinstance(entry, dict) else epath)
+                here_call = call_line if call_line is not None else line
+                if kind in self.blocks:
+                    out = self._instance(kind, args, epath, iscope, full, feed, groups, here_call, depth, meta)
+                else:
+                    layer = self._layer(kind, args, epath, iscope)
+                    out = self._add(Node(name=full, layer=layer, inputs=tuple(feed), line=line, column=col,
+                                         spec_path=epath, groups=groups, call_line=here_call,
+                                         noqa=tuple(meta.get("noqa", ()))), epath)
+            if out is None:
+                raise self.err(f"'{name}' has several inputs but repeats 0 times", epath)
+            local[name] = out
+            previous = out
+        return previous
+
+    def _split_entry(self, entry, path):
+        if isinstance(entry, str):
+            kind, args, meta = entry, {}, {}
+        elif isinstance(entry, dict):
+            kinds = [k for k in entry if k not in ENTRY_KEYS]
+            if len(kinds) != 1:
+                if not kinds:
+                    raise self.err("layer entry names no layer type (e.g. Conv2d: {...})", path)
+                raise self.err(f"layer entry names several types {kinds}: one entry is one layer "
+                               f"(other keys allowed: {', '.join(ENTRY_KEYS)})", path + (kinds[1],))
+            kind = kinds[0]
+            args = entry[kind]
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):
+                raise self.err(f"arguments of {kind} must be a mapping, got {type(args).__name__} {args!r}", path + (kind,))
+            meta = {k: entry[k] for k in entry if k in ENTRY_KEYS}
+            if "noqa" in meta:
+                codes = meta["noqa"]
+                codes = [codes] if isinstance(codes, str) else codes
+                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                    raise self.err("'noqa' must be a rule code or a list of codes", path + ("noqa",))
+                meta["noqa"] = codes
+        else:
+            raise self.err(f"a layer entry must be a type name or a mapping, got {type(entry).__name__} {entry!r}", path)
+        if kind not in REGISTRY and kind not in self.blocks:
+            raise self.err(f"unknown layer type '{kind}'{suggest(kind, list(REGISTRY) + list(self.blocks))}",
+                           path + ((kind,) if isinstance(entry, dict) else ()))
+        return kind, args, meta
+
+    def _layer(self, kind, args, path, scope):
+        cls = REGISTRY[kind]
+        values = {k: self._resolve(v, scope, path + (kind, k)) for k, v in args.items()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as e:
+            raise self._validation_error(e, cls, values, path + (kind,)) from None
+
+    def _validation_error(self, exc: ValidationError, cls, values, path):
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("function-after", "lax-or-strict")))]
+        field = loc[0] if loc else None
+        fpath = path + ((field,) if isinstance(field, str) else ())
+        kind = cls.kind
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            msg = f"unknown argument '{field}' for {kind}{suggest(str(field), cls.model_fields)}"
+        elif etype == "missing":
+            msg = f"missing required argument '{field}' for {kind}"
+        else:
+            got = values.get(field, None) if isinstance(field, str) else None
+            text = err["msg"].replace("Value error, ", "")
+            msg = f"{kind}: {field + ': ' if isinstance(field, str) else ''}{text}"
+            if isinstance(field, str) and field in values:
+                msg += f" (got {got!r})"
+        return self.err(msg, fpath)
+
+    def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta):
+        if depth >= MAX_BLOCK_DEPTH:
+            raise self.err(f"blocks nested deeper than {MAX_BLOCK_DEPTH} (a block using itself?)", path)
+        body = self.blocks[bname]
+        declared = body.get("args") or {}
+        values = {k: self._resolve(v, scope, path + (bname, k)) for k, v in args.items()}
+        bscope = {k: v for k, v in self.doc_vars().items()}
+        for k in values:
+            if k not in declared:
+                raise self.err(f"unknown argument '{k}' for block {bname}{suggest(k, declared)}", path + (bname, k))
+        for k, default in declared.items():
+            if k in values:
+                bscope[k] = values[k]
+            elif default is None:
+                raise self.err(f"missing required argument '{k}' for block {bname}", path + (bname,))
+            else:
+                bscope[k] = self._resolve(default, bscope, ("blocks", bname, "args", k))
+        if "i" in scope and "i" not in bscope:
+            bscope["i"] = scope["i"]
+        if len(feed) != 1:
+            raise self.err(f"block {bname} takes one input, got {len(feed)}", path + ("inputs",))
+        return self._sequence(body["layers"], ("blocks", bname, "layers"), bscope, prefix=full + ".",
+                              entry_input=feed[0], groups=groups + ((full, bname),), call_line=call_line,
+                              depth=depth + 1)
+
+    def doc_vars(self):
+        if not hasattr(self, "_docvars"):
+            self._docvars = self._vars(self.doc.get("vars") or {})
+        return self._docvars
+
+    def _add(self, node: Node, path):
+        if node.name in self.names:
+            raise self.err(f"layer name '{node.name}' is used twice", path)
+        if len(self.nodes) >= MAX_NODES:
+            raise self.err(f"network expands to more than {MAX_NODES} layers", path)
+        cls = type(node.layer)
+        if len(node.inputs) < cls.min_inputs or (cls.max_inputs is not None and len(node.inputs) > cls.max_inputs):
+            want = str(cls.min_inputs) if cls.max_inputs == cls.min_inputs else \
+                f"{cls.min_inputs} or more" if cls.max_inputs is None else f"{cls.min_inputs} to {cls.max_inputs}"
+            raise self.err(f"{cls.kind} takes {want} input(s), got {len(node.inputs)} (set 'inputs')", path)
+        self.names.add(node.name)
+        self.nodes.append(node)
+        return node.name
+
+
+def _entry_names(entries, builder):
+    names = []
+    for e in entries:
+        names.append(e.get("name") if isinstance(e, dict) else None)
+    return names
+
+
+def build_network(doc, smap: SourceMap, input_override=None) -> Network:
+    return _Builder(doc, smap).build(input_override)

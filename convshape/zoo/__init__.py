@@ -1,0 +1,1 @@
+"""Bundled network specs (`zoo:NAME`)."""
