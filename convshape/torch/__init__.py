@@ -1,0 +1,1 @@
+"""The torch bridge (optional extra): build modules from specs, import modules, cross-check."""

@@ -1,0 +1,85 @@
+"""Small torch modules for layer kinds that torch.nn has no class for (merges, reshapes, scale).
+
+Class names equal the spec's layer kinds, so a built module reads like its spec.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Add(nn.Module):
+    """Sum of all inputs (broadcasting)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mul(nn.Module):
+    """Product of all inputs (broadcasting), e.g. a squeeze-excitation gate."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    """torch.cat along `dim`."""
+
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Permute(nn.Module):
+    """x.permute(*dims)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+    def extra_repr(self):
+        return f"dims={self.dims}"
+
+
+class Reshape(nn.Module):
+    """x.reshape(*shape)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = list(shape)
+
+    def forward(self, x):
+        return x.reshape(*self.shape)
+
+    def extra_repr(self):
+        return f"shape={self.shape}"
+
+
+class LayerScale(nn.Module):
+    """gamma * x with one learned gamma per channel of `dim` (ConvNeXt's layer_scale)."""
+
+    def __init__(self, channels: int, dim: int = 1, init: float = 1e-6):
+        super().__init__()
+        self.dim = dim
+        self.gamma = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x):
+        d = self.dim % x.dim()
+        shape = [1] * x.dim()
+        shape[d] = -1
+        return x * self.gamma.view(shape)
