@@ -125,15 +125,25 @@ _conditions: contextvars.ContextVar[list | None] = contextvars.ContextVar("convs
 
 
 class Condition:
-    """A symbolic requirement `expr` (a sympy relational) with its human explanation."""
+    """A symbolic requirement `expr` (a sympy relational) with its human explanation.
 
-    __slots__ = ("expr", "message", "argument", "layer")
+    The message may be given as a callable: printing sympy expressions is slow, so it is
+    rendered only when someone reads it.
+    """
 
-    def __init__(self, expr, message: str, argument: str | None = None):
+    __slots__ = ("expr", "_message", "argument", "layer")
+
+    def __init__(self, expr, message, argument: str | None = None):
         self.expr = expr
-        self.message = message
+        self._message = message
         self.argument = argument
         self.layer = None
+
+    @property
+    def message(self) -> str:
+        if callable(self._message):
+            self._message = self._message()
+        return self._message
 
     def __repr__(self):
         return f"Condition({self.expr}, {self.message!r})"
@@ -150,35 +160,44 @@ def release_conditions(token):
     _conditions.reset(token)
 
 
-def require_ge(value, bound, message: str, *, argument: str | None = None, received=None):
-    """Require value >= bound: raise on a concrete violation, record a condition when symbolic."""
+def _text(message) -> str:
+    return message() if callable(message) else message
+
+
+def require_ge(value, bound, message, *, argument: str | None = None, received=None):
+    """Require value >= bound: raise on a concrete violation, record a condition when symbolic.
+
+    `message` is a string or a zero-argument callable returning one (rendered only when needed).
+    """
     if type(value) is int and type(bound) is int:
         if value < bound:
-            raise ShapeError(message, argument=argument, value=received)
+            raise ShapeError(_text(message), argument=argument, value=received)
         return
     sp = _sympy()
     rel = sp.Ge(value, bound)
     if rel is sp.true:
         return
     if rel is sp.false:
-        raise ShapeError(message, argument=argument, value=received)
+        raise ShapeError(_text(message), argument=argument, value=received)
     bucket = _conditions.get()
     if bucket is not None:
         bucket.append(Condition(rel, message, argument))
 
 
-def require_eq(a, b, message: str, *, argument: str | None = None, received=None):
+def require_eq(a, b, message, *, argument: str | None = None, received=None):
     """Require a == b: raise when concrete and different, record a condition when symbolic."""
     if type(a) is int and type(b) is int:
         if a != b:
-            raise ShapeError(message, argument=argument, value=received)
+            raise ShapeError(_text(message), argument=argument, value=received)
+        return
+    if a == b:  # structurally identical expressions: the common case at residual adds
         return
     sp = _sympy()
-    diff = sp.simplify(sp.sympify(a) - b)
+    diff = sp.expand(sp.sympify(a) - b)
     if diff == 0:
         return
     if diff.is_number:
-        raise ShapeError(message, argument=argument, value=received)
+        raise ShapeError(_text(message), argument=argument, value=received)
     bucket = _conditions.get()
     if bucket is not None:
         bucket.append(Condition(sp.Eq(a, b), message, argument))

@@ -20,8 +20,8 @@ def broadcast(shapes, kind: str):
             continue
         first = non_one[0]
         for d in non_one[1:]:
-            require_eq(d, first, f"{kind}: shapes {' and '.join(_s(s) for s in shapes)} do not broadcast "
-                                 f"at dim {axis - rank} ({first} vs {d})", argument="inputs", received=d)
+            require_eq(d, first, lambda d=d, axis=axis: f"{kind}: shapes {' and '.join(_s(s) for s in shapes)} "
+                       f"do not broadcast at dim {axis - rank} ({first} vs {d})", argument="inputs", received=d)
         out.append(first)
     return tuple(out)
 
@@ -79,7 +79,8 @@ class Concat(Layer):
                 continue
             for s in inputs[1:]:
                 require_eq(s[axis], inputs[0][axis],
-                           f"Concat along dim {self.dim}: shapes {' and '.join(_s(x) for x in inputs)} differ at "
-                           f"dim {axis} ({inputs[0][axis]} vs {s[axis]})", argument="inputs", received=s[axis])
+                           lambda s=s, axis=axis: f"Concat along dim {self.dim}: shapes "
+                           f"{' and '.join(_s(x) for x in inputs)} differ at dim {axis} "
+                           f"({inputs[0][axis]} vs {s[axis]})", argument="inputs", received=s[axis])
         out[d] = sum(s[d] for s in inputs[1:]) + inputs[0][d]
         return tuple(out)

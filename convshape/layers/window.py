@@ -14,8 +14,10 @@ def window_output(length, kernel: int, stride: int, pad_left: int, pad_right: in
     """Output length of a sliding window; records/raises the condition that it is >= 1."""
     span = dilation * (kernel - 1) + 1
     padded = length + pad_left + pad_right
-    message = (f"padded input size {_fmt(padded)} on spatial axis {axis} is smaller than the "
-               f"{'dilated ' if dilation > 1 else ''}{what} ({span}): the output would be empty")
+    def message(tail="the output would be empty"):
+        return (f"padded input size {_fmt(padded)} on spatial axis {axis} is smaller than the "
+                f"{'dilated ' if dilation > 1 else ''}{what} ({span}): {tail}")
+
     if not ceil_mode:
         require_ge(padded, span, message, argument="kernel_size", received=kernel)
         return floordiv(padded - span, stride) + 1
@@ -28,8 +30,7 @@ def window_output(length, kernel: int, stride: int, pad_left: int, pad_right: in
         import sympy as sp
         out = sp.Piecewise((out - 1, sp.Ge((out - 1) * stride, length + pad_left)), (out, True))
     # ceil mode can keep one partial window even when the padded input is shorter than the kernel
-    require_ge(out, 1, message.replace("the output would be empty", f"output size {_fmt(out)}"),
-               argument="kernel_size", received=kernel)
+    require_ge(out, 1, lambda: message(f"output size {_fmt(out)}"), argument="kernel_size", received=kernel)
     return out
 
 
