@@ -13,7 +13,15 @@ def resolve_input(shape) -> tuple:
     return tuple(d if isinstance(d, int) else symbol(d) for d in shape)
 
 
-def analyze(network: Network, input_shape=None, dtype: str = "float32") -> Report:
+def analyze(network: Network, input_shape=None, dtype: str = "float32", on_error: str = "raise") -> Report:
+    """Shapes, counts and receptive fields of every layer, in one walk.
+
+    on_error="raise" (default): a layer invalid for its input raises a located ShapeError.
+    on_error="stop": the walk ends at that layer instead and returns a partial Report holding the
+    layers before it, with the error in `report.failure` (lint explains it with its error rules).
+    """
+    if on_error not in ("raise", "stop"):
+        raise ValueError(f"on_error must be 'raise' or 'stop', got {on_error!r}")
     if dtype not in DTYPE_BYTES:
         from .errors import SpecError
         raise SpecError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}")
@@ -25,6 +33,7 @@ def analyze(network: Network, input_shape=None, dtype: str = "float32") -> Repor
     needs_grad = {INPUT: False}
     results = []
     all_conditions = []
+    failure = None
     token, bucket = collect_conditions()
     try:
         for node in network.nodes:
@@ -43,8 +52,13 @@ def analyze(network: Network, input_shape=None, dtype: str = "float32") -> Repor
                 bwd = layer.backward_macs(ins, out, input_grad)
                 op = layer.receptive_field(ins, out)
             except ShapeError as e:
-                raise e.in_layer(layer=node.name, kind=layer.kind, input_shapes=ins,
-                                 location=network.location(node)) from None
+                located = e.in_layer(layer=node.name, kind=layer.kind, input_shapes=ins,
+                                     location=network.location(node))
+                if on_error == "raise":
+                    raise located from None
+                failure = located
+                del bucket[start:]
+                break
             needs_grad[node.name] = input_grad or (trainable != 0)
             if len(node.inputs) == 1:
                 state = rfmod.apply(op, rf_states[node.inputs[0]], len(out))
@@ -82,7 +96,7 @@ def analyze(network: Network, input_shape=None, dtype: str = "float32") -> Repor
     )
     symbols = tuple(d for d in raw_input if isinstance(d, str))
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
-                  file=network.file, conditions=all_conditions, symbols=symbols)
+                  file=network.file, conditions=all_conditions, symbols=symbols, failure=failure)
 
 
 def _unique(conditions):

@@ -109,6 +109,7 @@ class Report:
     file: str = "<spec>"
     conditions: list = field(default_factory=list)   # dims.Condition, for symbolic inputs
     symbols: tuple = ()
+    failure: Any = None   # the ShapeError that ended analyze(on_error="stop") early; layers stop before it
 
     @property
     def output_shape(self):
@@ -126,4 +127,6 @@ class Report:
         if self.conditions:
             d["conditions"] = [{"condition": str(c.expr), "message": c.message, "layer": getattr(c, "layer", None)}
                                for c in self.conditions]
+        if self.failure is not None:
+            d["failure"] = str(self.failure)
         return d
