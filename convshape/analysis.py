@@ -80,7 +80,7 @@ def analyze(network: Network, input_shape=None, dtype: str = "float32", on_error
                 other_ops=other, flops_backward=2 * bwd, activation_elements=elements,
                 activation_bytes=elements * width, receptive_field=rfmod.to_report(state, x0, aligned),
                 line=node.line, column=node.column, groups=node.groups, conditions=list(conds),
-                inferred=inferred,
+                inferred=inferred, scopes=node.scopes,
             ))
         all_conditions = list(bucket)
     finally:

@@ -15,6 +15,9 @@ class Node:
     column: int | None = None
     spec_path: tuple = ()           # field path of the layer entry in the spec document
     groups: tuple = ()              # ((instance name, block type), ...) from outermost block inwards
+    # levels of the layer hierarchy from the outside in, for --depth: (name, type, is_repeat); a
+    # repeated entry (`layer1`, Bottleneck, True) holds its instances (`layer1.0`, Bottleneck, False)
+    scopes: tuple = ()
     call_line: int | None = None    # where the outermost block instance is written
     noqa: tuple = ()                # lint codes suppressed on this layer
 

@@ -43,6 +43,7 @@ class LayerResult:
     line: int | None = None
     column: int | None = None
     groups: tuple = ()
+    scopes: tuple = ()   # graph.Node.scopes: hierarchy levels for --depth rows
     conditions: list = field(default_factory=list)
     inferred: dict = field(default_factory=dict)
     args: dict = field(default_factory=dict)

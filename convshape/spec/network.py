@@ -66,7 +66,8 @@ class _Builder:
         layers = doc.get("layers")
         if not isinstance(layers, list) or not layers:
             raise self.err("'layers' must be a non-empty list", ("layers",) if "layers" in doc else ())
-        self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0)
+        self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0,
+                       scopes=())
         lint = doc.get("lint") or {}
         if not isinstance(lint, dict):
             raise self.err("'lint' must be a mapping", ("lint",))
@@ -144,7 +145,7 @@ class _Builder:
         return value
 
     # ---- layer lists
-    def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth):
+    def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth, scopes=()):
         """Expand a list of entries; returns the full name of the list's output."""
         local: dict = {INPUT: entry_input}
         order = _entry_names(entries, self)
@@ -186,6 +187,8 @@ class _Builder:
                 if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
                     raise self.err(f"'repeat' must be an int >= 0, got {repeat!r}", epath + ("repeat",))
             out = sources[0] if len(sources) == 1 else None
+            # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
+            rscopes = scopes + ((prefix + name, kind, True),) if "repeat" in meta else scopes
             for r in range(repeat):
                 iscope = dict(scope, i=r) if "repeat" in meta else scope
                 active = self._resolve(when, iscope, epath + ("when",)) if "when" in meta else True
@@ -199,11 +202,12 @@ class _Builder:
                 line, col = self.smap.where(epath + (kind,) if isinstance(entry, dict) else epath)
                 here_call = call_line if call_line is not None else line
                 if kind in self.blocks:
-                    out = self._instance(kind, args, epath, iscope, full, feed, groups, here_call, depth, meta)
+                    out = self._instance(kind, args, epath, iscope, full, feed, groups, here_call, depth, meta,
+                                         rscopes)
                 else:
                     layer = self._layer(kind, args, epath, iscope)
                     out = self._add(Node(name=full, layer=layer, inputs=tuple(feed), line=line, column=col,
-                                         spec_path=epath, groups=groups, call_line=here_call,
+                                         spec_path=epath, groups=groups, scopes=rscopes, call_line=here_call,
                                          noqa=tuple(meta.get("noqa", ()))), epath)
             if out is None:
                 raise self.err(f"'{name}' has several inputs but repeats 0 times", epath)
@@ -268,7 +272,7 @@ class _Builder:
                 msg += f" (got {got!r})"
         return self.err(msg, fpath)
 
-    def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta):
+    def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta, scopes=()):
         if depth >= MAX_BLOCK_DEPTH:
             raise self.err(f"blocks nested deeper than {MAX_BLOCK_DEPTH} (a block using itself?)", path)
         body = self.blocks[bname]
@@ -291,7 +295,7 @@ class _Builder:
             raise self.err(f"block {bname} takes one input, got {len(feed)}", path + ("inputs",))
         return self._sequence(body["layers"], ("blocks", bname, "layers"), bscope, prefix=full + ".",
                               entry_input=feed[0], groups=groups + ((full, bname),), call_line=call_line,
-                              depth=depth + 1)
+                              depth=depth + 1, scopes=scopes + ((full, bname, False),))
 
     def doc_vars(self):
         if not hasattr(self, "_docvars"):
