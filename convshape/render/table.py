@@ -1,47 +1,81 @@
-"""The rich per-layer table with a totals footer."""
+"""The rich per-layer table with a totals footer (`convshape summary`, the default format)."""
 from __future__ import annotations
 
-from ..dims import to_json
+import os
+
+from . import cells
 from .rows import rows_for
 
+def build(report, depth: int | None = None):
+    """The table and the totals grid below it, as rich renderables."""
+    from rich.table import Table
 
-def fmt_int(x) -> str:
-    v = to_json(x)
-    return f"{v:,}" if isinstance(v, int) else str(v)
+    t = report.totals
+    table = Table(title=f"{report.network} · input {cells.shape(report.input_shape)} · {report.dtype}",
+                  show_footer=True, header_style="bold", footer_style="bold")
+    # names and symbolic cells fold when the terminal is narrow; concrete numbers never break
+    table.add_column("layer", footer="total", overflow="fold")
+    table.add_column("type", overflow="fold")
+    table.add_column("output shape", footer=cells.shape(report.output_shape), overflow="fold")
+    concrete = not report.symbols
+    for header, footer in (("params", cells.count(t.params)), ("MACs", cells.count(t.macs)),
+                           ("act. bytes", cells.count(t.activation_bytes))):
+        table.add_column(header, justify="right", footer=footer, no_wrap=concrete, overflow="fold")
+    table.add_column("RF", justify="right", overflow="fold")
+    table.add_column("RF stride", justify="right", overflow="fold")
+    unaligned = False
+    for row in rows_for(report, depth):
+        unaligned |= row.receptive_field.aligned is False
+        table.add_row(row.name, cells.kind(row), cells.shape(row.output_shape), cells.count(row.params),
+                      cells.count(row.macs), cells.count(row.activation_bytes),
+                      cells.rf_size(row.receptive_field), cells.rf_stride(row.receptive_field))
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in totals_lines(report):
+        grid.add_row(label, text)
+    if unaligned:
+        grid.add_row("", cells.UNALIGNED_NOTE)
+    return table, grid
 
 
-def fmt_shape(shape) -> str:
-    return "[" + ", ".join(str(to_json(d)) for d in shape) + "]"
-
-
-def fmt_rf(rf) -> str:
-    if rf.is_global:
-        return "global"
-    if not rf.size:
-        return "-"
-    return "×".join(str(to_json(s)) for s in rf.size)
+def totals_lines(report) -> list[tuple[str, str]]:
+    """(label, text) lines under the table; markdown prints the same figures."""
+    t = report.totals
+    c = cells.count
+    lines = [
+        ("params", f"{c(t.params)} (trainable {c(t.trainable_params)}, non-trainable "
+                   f"{c(t.non_trainable_params)}); buffers {c(t.buffers)}"),
+        ("compute", f"MACs {c(t.macs)}; FLOPs {c(t.flops)} forward, {c(t.flops_backward)} backward; "
+                    f"other ops {c(t.other_ops)}"),
+        ("memory", f"activations {c(t.activation_bytes)} B ({c(t.activation_elements)} elements); "
+                   f"parameters {c(t.param_bytes)} B ({report.dtype})"),
+    ]
+    for cond in report.conditions:
+        where = f" ({cond.layer})" if getattr(cond, "layer", None) else ""
+        lines.append(("requires", f"{cells.readable(str(cond.expr))}{where}: {cond.message}"))
+    return lines
 
 
 def render(report, depth: int | None = None, console=None) -> None:
+    """Print the table. On a terminal it fits the window; piped, it keeps its natural width."""
     from rich.console import Console
-    from rich.table import Table
 
-    console = console or Console()
-    table = Table(title=f"{report.network}  input {fmt_shape(report.input_shape)}  ({report.dtype})",
-                  show_footer=True, header_style="bold")
-    t = report.totals
-    table.add_column("layer", footer="total")
-    table.add_column("type")
-    table.add_column("output shape", footer=f"out {fmt_shape(report.output_shape)}")
-    table.add_column("params", justify="right", footer=fmt_int(t.params))
-    table.add_column("MACs", justify="right", footer=fmt_int(t.macs))
-    table.add_column("RF", justify="right")
-    for row in rows_for(report, depth):
-        table.add_row(row.name, row.type, fmt_shape(row.output_shape), fmt_int(row.params),
-                      fmt_int(row.macs), fmt_rf(row.receptive_field))
+    table, grid = build(report, depth)
+    if console is None:
+        console = Console()
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console = Console(width=natural_width(table))
     console.print(table)
-    console.print(f"params {fmt_int(t.params)} (trainable {fmt_int(t.trainable_params)}, "
-                  f"non-trainable {fmt_int(t.non_trainable_params)}), buffers {fmt_int(t.buffers)}; "
-                  f"MACs {fmt_int(t.macs)}, FLOPs {fmt_int(t.flops)} (backward {fmt_int(t.flops_backward)}), "
-                  f"other ops {fmt_int(t.other_ops)}; activations {fmt_int(t.activation_bytes)} B, "
-                  f"params {fmt_int(t.param_bytes)} B", highlight=False)
+    console.print(grid)
+
+
+def natural_width(table, least: int = 80) -> int:
+    """The width at which no cell wraps (for output that goes to a file or a pipe)."""
+    import io
+
+    from rich.console import Console
+
+    probe = Console(width=100_000, file=io.StringIO())
+    return max(least, probe.measure(table).maximum)

@@ -1,0 +1,98 @@
+"""Cell text shared by the human-facing renderers (table, markdown, mermaid).
+
+Machine formats (json, csv) keep `dims.to_json`'s sympy-parseable strings; people get
+`⌊H/2⌋` for floor(H/2), `⌈x⌉` for ceiling(x), `·` for `*` and `^` for `**`.
+"""
+from __future__ import annotations
+
+from ..dims import to_json
+
+_BRACKETS = {"floor(": ("⌊", "⌋"), "ceiling(": ("⌈", "⌉")}
+
+
+def readable(expr: str) -> str:
+    """A sympy expression string with floor/ceiling as brackets and `·` for multiplication."""
+    for head, op in (("Eq(", " = "), ("Ne(", " ≠ ")):
+        if expr.startswith(head) and _matching(expr, len(head) - 1) == len(expr) - 1:
+            left, right = _split_top(expr[len(head):-1])
+            return readable(left) + op + readable(right)
+    out = []
+    i = 0
+    while i < len(expr):
+        for head, (left, right) in _BRACKETS.items():
+            if expr.startswith(head, i) and (i == 0 or not (expr[i - 1].isalnum() or expr[i - 1] == "_")):
+                close = _matching(expr, i + len(head) - 1)
+                out.append(left + readable(expr[i + len(head):close]) + right)
+                i = close + 1
+                break
+        else:
+            out.append(expr[i])
+            i += 1
+    return "".join(out).replace("**", "^").replace("*", "·")
+
+
+def _matching(text: str, open_at: int) -> int:
+    depth = 0
+    for j in range(open_at, len(text)):
+        if text[j] == "(":
+            depth += 1
+        elif text[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(text) - 1
+
+
+def _split_top(args: str) -> tuple[str, str]:
+    """Split `a, b` at its top-level comma."""
+    depth = 0
+    for j, ch in enumerate(args):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            return args[:j].strip(), args[j + 1:].strip()
+    return args, ""
+
+
+def dim(x) -> str:
+    """One size: an int, or a readable expression."""
+    v = to_json(x)
+    return str(v) if isinstance(v, int) else readable(str(v))
+
+
+def count(x) -> str:
+    """A count with thousands separators: 25,557,032; symbolic counts as readable expressions."""
+    v = to_json(x)
+    return f"{v:,}" if isinstance(v, int) else readable(str(v))
+
+
+def shape(s) -> str:
+    """1×64×112×112, or N×64×⌊H/2⌋×⌊W/2⌋."""
+    return "×".join(dim(d) for d in s) if s else "scalar"
+
+
+def rf_size(rf) -> str:
+    """Receptive field size per spatial axis (7×7), `global` when it covers the whole input,
+    `-` when the tensor has no spatial axes left; † marks a merge of paths that are not aligned."""
+    if rf.is_global:
+        text = "global"
+    elif not rf.size:
+        text = "-"
+    else:
+        text = "×".join(dim(s) for s in rf.size)
+    return text + ("†" if rf.aligned is False else "")
+
+
+def rf_stride(rf) -> str:
+    """Effective stride (jump) per spatial axis: 2×2; fractional after transposed convolutions."""
+    if not rf.stride:
+        return "-"
+    return "×".join(dim(s) for s in rf.stride)
+
+
+def kind(row) -> str:
+    """Layer type, or block type with its repeat count for a collapsed row: Bottleneck ×3."""
+    return f"{row.type} ×{row.repeat}" if row.repeat else row.type
+
+
+UNALIGNED_NOTE = "† the paths into this merge differ in stride or centre (receptive field is their union)"
