@@ -42,6 +42,9 @@ def spec_schema() -> dict:
     }
     layer_entry = {"anyOf": [{"type": "string", "enum": kinds}, {"type": "string", "description": "a block name"},
                              *entry_variants, block_entry]}
+    # Block names are defined by the document itself, which a schema cannot look up; so a document
+    # without `blocks` admits layer types only, and an unknown type there is an error in the editor.
+    layers_only = {"anyOf": [{"type": "string", "enum": kinds}, *entry_variants]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://convshape.dev/schema/spec.json",
@@ -64,6 +67,8 @@ def spec_schema() -> dict:
         },
         "required": ["input", "layers"],
         "additionalProperties": False,
+        "if": {"not": {"required": ["blocks"]}},
+        "then": {"properties": {"layers": {"items": layers_only}}},
     }
 
 
