@@ -8,21 +8,30 @@ class ConvshapeError(Exception):
     exit_code = 2
 
 
+def one_line(text: str) -> str:
+    """Escape line breaks and other control characters (from file names, values, parser messages)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class SpecError(ConvshapeError):
     """The spec file (or a command-line value) is malformed: exit code 2.
 
-    Carries the file, 1-based line and column, and the field path inside the document.
+    Carries the file, 1-based line and column, the field path inside the document, and an
+    optional note on where it was reached from (e.g. the block instance being expanded).
     """
 
     exit_code = 2
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: int | None = None, field: str | None = None):
+                 column: int | None = None, field: str | None = None, note: str | None = None):
         self.message = message
         self.file = file
         self.line = line
         self.column = column
         self.field = field
+        self.note = note
         super().__init__(self.format())
 
     def format(self) -> str:
@@ -32,14 +41,22 @@ class SpecError(ConvshapeError):
             if self.column is not None:
                 where += f":{self.column}"
         field = f" [{self.field}]" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        note = f" ({self.note})" if self.note else ""
+        return one_line(f"{where}:{field} {self.message}{note}")
 
     def located(self, *, file=None, line=None, column=None, field=None) -> "SpecError":
         """Fill in location details that are still missing (context is added once, at the boundary)."""
         return SpecError(self.message, file=self.file or file,
                          line=self.line if self.line is not None else line,
                          column=self.column if self.column is not None else column,
-                         field=self.field or field)
+                         field=self.field or field, note=self.note)
+
+    def noted(self, note: str) -> "SpecError":
+        """Add a note unless one is there already (the innermost context is the most precise)."""
+        if self.note:
+            return self
+        return SpecError(self.message, file=self.file, line=self.line, column=self.column,
+                         field=self.field, note=note)
 
 
 class ShapeError(ConvshapeError):
@@ -74,7 +91,10 @@ class ShapeError(ConvshapeError):
                 shapes = ", ".join(_shape_str(s) for s in self.input_shapes)
                 head += f" with input {shapes}"
             head += ": "
-        return head + self.message
+        tail = ""
+        if self.argument not in (None, "input", "inputs") and self.value is not None and self.argument not in self.message:
+            tail = f" [{self.argument}={_value_str(self.value)}]"  # the argument to change, as written
+        return one_line(head + self.message + tail)
 
     def in_layer(self, *, layer, kind, input_shapes, location=None) -> "ShapeError":
         return ShapeError(self.message, layer=self.layer or layer, kind=self.kind or kind,
@@ -85,3 +105,9 @@ class ShapeError(ConvshapeError):
 
 def _shape_str(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _value_str(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return _shape_str(value)
+    return str(value)

@@ -11,9 +11,11 @@ import ast
 import difflib
 import math
 import operator
+import re
 
 MAX_LEN = 1000
 MAX_INT_BITS = 256  # refuse results such as 10 ** 10 ** 10 before computing them
+MAX_EXPONENT = 64
 
 
 class ExprError(ValueError):
@@ -46,27 +48,58 @@ def _make_divisible(v, divisor=8, min_value=None):
     return new_v
 
 
-def looks_like_expression(text: str) -> bool:
-    """A bare word such as `same` or `bilinear` is a string value, not an expression."""
-    return not text.isidentifier() or text in ("True", "False", "None")
+_HYPHENATED = re.compile(r"[A-Za-z_]\w*(?:-[A-Za-z_]\w*)+")
+_SIZE_BY_SIZE = re.compile(r"\s*(\d+)\s*[xX\u00d7]\s*(\d+)(?:\s*[xX\u00d7]\s*(\d+))?\s*")
 
 
-def names_in(text: str) -> set[str]:
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+def looks_like_expression(text: str, scope: dict) -> bool:
+    """Whether a string value is an expression rather than a word.
+
+    A bare word such as `same` or `bilinear` is a string unless it names a variable, and so is a
+    hyphenated word such as `nearest-exact` (torch's Upsample mode) unless every part is a variable.
+    """
+    if text.isidentifier():
+        return text in scope or text in ("True", "False", "None")
+    if _HYPHENATED.fullmatch(text):
+        return all(part in scope for part in text.split("-"))
+    return True
 
 
 def evaluate(text: str, scope: dict):
+    """Evaluate `text` with the names in `scope`; every failure is an ExprError."""
     if len(text) > MAX_LEN:
         raise ExprError(f"expression longer than {MAX_LEN} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExprError(f"cannot parse expression {text!r}: {e.msg}") from None
-    return _Eval(scope, text).visit(tree.body)
+        raise ExprError(f"cannot read {text!r} as a number or an expression ({e.msg}){_hint(text, e.msg)}") from None
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression {text[:40]!r}... is nested too deeply") from None
+    try:
+        return _Eval(scope, text).visit(tree.body)
+    except RecursionError:
+        raise ExprError(f"expression {text[:40]!r}... is nested too deeply") from None
+
+
+def _hint(text: str, problem: str) -> str:
+    """What a newcomer most likely meant by an unreadable expression."""
+    m = _SIZE_BY_SIZE.fullmatch(text)
+    if m:
+        sizes = [g for g in m.groups() if g]
+        return f"; for a {'x'.join(sizes)} size write [{', '.join(sizes)}]"
+    if "never closed" in problem:  # YAML's {a: f(x, y)} ends the value at the comma
+        return "; inside YAML's {...} or [...] a comma ends the value, so quote an expression that has one"
+    return ""
+
+
+# Readable names for Python syntax that expressions do not allow.
+_SYNTAX_NAMES = {
+    "Attribute": "attribute access (a.b)", "Subscript": "indexing (a[i])", "Lambda": "lambda",
+    "ListComp": "comprehensions", "SetComp": "comprehensions", "DictComp": "comprehensions",
+    "GeneratorExp": "comprehensions", "Dict": "dict literals", "Set": "set literals",
+    "JoinedStr": "f-strings", "NamedExpr": "assignment (:=)", "Starred": "unpacking (*a)",
+    "Await": "await", "Slice": "slices",
+}
 
 
 class _Eval:
@@ -77,8 +110,29 @@ class _Eval:
     def visit(self, node):
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            raise ExprError(f"{type(node).__name__} is not allowed in expressions (in {self.text!r})")
-        return method(node)
+            what = _SYNTAX_NAMES.get(type(node).__name__, type(node).__name__)
+            raise ExprError(f"{what} cannot be used in expressions (in {self.text!r}); expressions allow "
+                            f"numbers, names, + - * / // % **, comparisons, 'x if c else y' "
+                            f"and {', '.join(sorted(_FUNCS))}")
+        try:
+            result = method(node)
+        except (ArithmeticError, TypeError) as e:  # 0 ** -1, 'a' < 1, ...
+            raise ExprError(f"cannot evaluate {self.text!r}: {e}") from None
+        return self._checked(result)
+
+    def _checked(self, value):
+        """Every intermediate value is a finite number of bounded size, a bool, a string, None or a list."""
+        if isinstance(value, bool) or value is None or isinstance(value, (str, list)):
+            return value
+        if isinstance(value, int):
+            if value.bit_length() > MAX_INT_BITS:
+                raise ExprError(f"number too large in {self.text!r}")
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ExprError(f"{self.text!r} does not give a finite number")
+            return value
+        raise ExprError(f"{self.text!r} gives a {type(value).__name__}, not a real number")
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
@@ -101,15 +155,15 @@ class _Eval:
         left, right = self.visit(node.left), self.visit(node.right)
         _number(left, self.text), _number(right, self.text)
         if isinstance(node.op, ast.Pow):
-            if abs(right) > 64 or (isinstance(left, int) and abs(left) > 2 ** 16 and right > 4):
-                raise ExprError(f"power too large in {self.text!r}")
+            # bound the work before doing it: |exponent| <= 64 and a result of at most ~MAX_INT_BITS bits
+            if abs(right) > MAX_EXPONENT or abs(left) > 1 and abs(right) * math.log2(abs(left)) > MAX_INT_BITS:
+                raise ExprError(f"power too large in {self.text!r} (exponent at most {MAX_EXPONENT}, "
+                                f"result at most {MAX_INT_BITS} bits)")
         if isinstance(node.op, (ast.FloorDiv, ast.Mod, ast.Div)) and right == 0:
             raise ExprError(f"division by zero in {self.text!r}")
         result = op(left, right)
         if isinstance(result, float) and result.is_integer() and isinstance(node.op, ast.Div):
             result = int(result)
-        if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
-            raise ExprError(f"number too large in {self.text!r}")
         return result
 
     def visit_UnaryOp(self, node):
@@ -159,14 +213,16 @@ class _Eval:
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
-            name = getattr(node.func, "id", "?")
-            raise ExprError(f"function '{name}' is not allowed (allowed: {', '.join(sorted(_FUNCS))})")
+            raise ExprError(f"function '{ast.unparse(node.func)}' is not allowed in {self.text!r} "
+                            f"(allowed: {', '.join(sorted(_FUNCS))})")
+        if any(k.arg is None for k in node.keywords):
+            raise ExprError(f"unpacking (**a) cannot be used in expressions (in {self.text!r})")
         args = [self.visit(a) for a in node.args]
-        kwargs = {k.arg: self.visit(k.value) for k in node.keywords if k.arg}
+        kwargs = {k.arg: self.visit(k.value) for k in node.keywords}
         try:
             return _FUNCS[node.func.id](*args, **kwargs)
-        except (TypeError, ValueError, OverflowError) as e:
-            raise ExprError(f"{node.func.id}(): {e}") from None
+        except (TypeError, ValueError, ArithmeticError) as e:
+            raise ExprError(f"{node.func.id}(): {e} (in {self.text!r})") from None
 
 
 def _number(v, text):

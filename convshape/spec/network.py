@@ -3,12 +3,17 @@
 Document keys:  name, description, input, vars, blocks, layers, lint.
 Layer entry:    `ReLU`  or  `{Conv2d: {out_channels: 64, ...}, name: conv1, inputs: [a, b],
                  repeat: 3, when: expr, noqa: [CS101]}`.
-A layer whose `when` is false is the identity: its name then refers to its own input.
+A layer whose `when` is false is the identity: its name then refers to its own input; with several
+inputs, to the one that is the layer just before it (a residual Add without its shortcut passes on
+the main path).
 """
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 
+from annotated_types import Ge, Gt
 from pydantic import ValidationError
 
 from ..errors import SpecError
@@ -25,11 +30,11 @@ MAX_BLOCK_DEPTH = 32
 
 
 def suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in choices}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
+    """"; did you mean 'X'?" for the closest of `choices` (case-insensitive match first), else ""."""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    close = [lowered[word.lower()]] if word.lower() in lowered else \
+        difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -40,6 +45,7 @@ class _Builder:
         self.nodes: list[Node] = []
         self.names: set[str] = {INPUT}
         self.blocks: dict = {}
+        self.vars: dict = {}
 
     def err(self, message, path, field=None):
         return self.smap.error(message, path, field)
@@ -55,7 +61,7 @@ class _Builder:
         name = doc.get("name", "network")
         if not isinstance(name, str):
             raise self.err("'name' must be a string", ("name",))
-        scope = self._docvars = self._vars(doc.get("vars") or {})
+        scope = self.vars = self._vars(doc.get("vars") or {})
         self.blocks = self._blocks(doc.get("blocks") or {})
         if input_override is not None:
             input_shape = tuple(input_override)
@@ -128,11 +134,12 @@ class _Builder:
         return tuple(shape)
 
     # ---- values
-    def _resolve(self, value, scope, path):
+    def _resolve(self, value, scope, path, expression=False):
+        """Evaluate expressions in a value; `expression` makes a bare word a name, never a string."""
         if isinstance(value, str):
             if value in scope:
                 return scope[value]
-            if looks_like_expression(value):
+            if expression or looks_like_expression(value, scope):
                 try:
                     return evaluate(value, scope)
                 except ExprError as e:
@@ -148,7 +155,7 @@ class _Builder:
     def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth, scopes=()):
         """Expand a list of entries; returns the full name of the list's output."""
         local: dict = {INPUT: entry_input}
-        order = _entry_names(entries, self)
+        order = [e.get("name") if isinstance(e, dict) else None for e in entries]
         previous = entry_input
         counts: dict = {}
         for idx, entry in enumerate(entries):
@@ -156,9 +163,10 @@ class _Builder:
             kind, args, meta = self._split_entry(entry, epath)
             when = meta.get("when", True)
             name = meta.get("name")
-            if name is None:
-                counts[kind] = counts.get(kind, 0) + 1
-                name = f"{kind.lower()}_{counts[kind]}"
+            if name is None:  # automatic name, skipping names the list gives explicitly
+                while name is None or name in local or name in order:
+                    counts[kind] = counts.get(kind, 0) + 1
+                    name = f"{kind.lower()}_{counts[kind]}"
             elif not isinstance(name, str) or not name or any(c in name for c in " \t/:"):
                 raise self.err(f"layer name {name!r} must be a non-empty string without spaces, '/' or ':'", epath + ("name",))
             if name in local and name != INPUT:
@@ -175,29 +183,37 @@ class _Builder:
                     if ref not in local:
                         if ref in order and order.index(ref) >= idx:
                             raise self.err(f"'{name}' takes input from '{ref}', which comes at or after it: "
-                                           f"cycles are not allowed", epath + ("inputs", j))
-                        raise self.err(f"unknown layer '{ref}' in inputs{suggest(ref, [k for k in local])}",
+                                           f"layers may only read earlier layers, so cycles are impossible",
+                                           epath + ("inputs", j))
+                        raise self.err(f"unknown layer '{ref}' in inputs{_known(ref, local)}",
                                        epath + ("inputs", j))
                     sources.append(local[ref])
             else:
                 sources = [previous]
             repeat = meta.get("repeat", 1)
             if "repeat" in meta:
-                repeat = self._resolve(repeat, scope, epath + ("repeat",))
+                repeat = self._resolve(repeat, scope, epath + ("repeat",), expression=True)
                 if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
-                    raise self.err(f"'repeat' must be an int >= 0, got {repeat!r}", epath + ("repeat",))
+                    raise self.err(f"'repeat' must be an integer >= 0, got {repeat!r}", epath + ("repeat",))
             out = sources[0] if len(sources) == 1 else None
             # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
             rscopes = scopes + ((prefix + name, kind, True),) if "repeat" in meta else scopes
             for r in range(repeat):
                 iscope = dict(scope, i=r) if "repeat" in meta else scope
-                active = self._resolve(when, iscope, epath + ("when",)) if "when" in meta else True
+                active = self._resolve(when, iscope, epath + ("when",), expression=True) if "when" in meta else True
+                if not isinstance(active, bool):
+                    raise self.err(f"'when' must be true or false (or an expression giving one), got {active!r}",
+                                   epath + ("when",))
                 full = prefix + name + (f".{r}" if "repeat" in meta else "")
                 feed = sources if r == 0 else [out]
                 if not active:
-                    if len(feed) != 1:
-                        raise self.err("a layer with several inputs cannot be switched off with 'when'", epath + ("when",))
-                    out = feed[0]
+                    if len(feed) == 1:
+                        out = feed[0]
+                    elif previous in feed:  # e.g. a residual Add without its shortcut: the main path
+                        out = previous
+                    else:
+                        raise self.err(f"'{name}' is switched off by 'when' but none of its inputs is the layer "
+                                       f"just before it, so it has no single input to pass on", epath + ("when",))
                     continue
                 line, col = self.smap.where(epath + (kind,) if isinstance(entry, dict) else epath)
                 here_call = call_line if call_line is not None else line
@@ -249,28 +265,37 @@ class _Builder:
         cls = REGISTRY[kind]
         values = {k: self._resolve(v, scope, path + (kind, k)) for k, v in args.items()}
         try:
-            return cls.model_validate(values)
+            # strict: a spec value is taken as written (`bias: 1` or `bias: "yes"` is not a bool);
+            # lists become tuples, the one conversion strict mode does not make itself
+            return cls.model_validate(_tuples(values), strict=True)
         except ValidationError as e:
-            raise self._validation_error(e, cls, values, path + (kind,)) from None
+            raise self._validation_error(e, cls, values, path + (kind,), scope) from None
 
-    def _validation_error(self, exc: ValidationError, cls, values, path):
-        err = exc.errors()[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("function-after", "lax-or-strict")))]
-        field = loc[0] if loc else None
-        fpath = path + ((field,) if isinstance(field, str) else ())
+    def _validation_error(self, exc: ValidationError, cls, values, path, scope):
+        """One readable message for the most useful of pydantic's errors (unknown names first)."""
+        errors = exc.errors()
+        rank = {"extra_forbidden": 0, "missing": 2}
+        err = min(errors, key=lambda e: rank.get(e["type"], 1))
+        field = err["loc"][0] if err["loc"] else None
         kind = cls.kind
-        etype = err["type"]
-        if etype == "extra_forbidden":
-            msg = f"unknown argument '{field}' for {kind}{suggest(str(field), cls.model_fields)}"
-        elif etype == "missing":
-            msg = f"missing required argument '{field}' for {kind}"
-        else:
-            got = values.get(field, None) if isinstance(field, str) else None
-            text = err["msg"].replace("Value error, ", "")
-            msg = f"{kind}: {field + ': ' if isinstance(field, str) else ''}{text}"
-            if isinstance(field, str) and field in values:
-                msg += f" (got {got!r})"
-        return self.err(msg, fpath)
+        if err["type"] == "extra_forbidden":
+            return self.err(f"unknown argument '{field}' for {kind}{suggest(str(field), cls.model_fields)}",
+                            path + (field,))
+        if err["type"] == "missing":
+            return self.err(f"missing required argument '{field}' for {kind}", path)
+        if field is None:  # a check across arguments (a model validator), e.g. groups vs out_channels
+            return self.err(f"{kind}: {err['msg'].removeprefix('Value error, ')}", path)
+        got = values.get(field)
+        mine = [e for e in errors if e["loc"] and e["loc"][0] == field]
+        if all(e["type"].endswith(("_type", "_parsing")) or e["type"] == "literal_error" for e in mine):
+            msg = f"{kind}: {field} must be {describe_field(cls.model_fields[field])}, got {_show(got)}"
+            if isinstance(got, str) and got.isidentifier():
+                msg += suggest(got, scope) or f" ('{got}' is not a variable here)"
+        else:  # a constraint on a value of the right type, e.g. kernel_size: [3, 0]
+            err = max((e for e in mine if not e["type"].endswith("_type")), key=lambda e: len(e["loc"]))
+            index = "".join(f"[{p}]" for p in err["loc"][1:] if isinstance(p, int))
+            msg = f"{kind}: {field}{index} {_should(err['msg'])}, got {_show(got)}"
+        return self.err(msg, path + (field,))
 
     def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta, scopes=()):
         if depth >= MAX_BLOCK_DEPTH:
@@ -278,7 +303,7 @@ class _Builder:
         body = self.blocks[bname]
         declared = body.get("args") or {}
         values = {k: self._resolve(v, scope, path + (bname, k)) for k, v in args.items()}
-        bscope = {k: v for k, v in self.doc_vars().items()}
+        bscope = dict(self.vars)
         for k in values:
             if k not in declared:
                 raise self.err(f"unknown argument '{k}' for block {bname}{suggest(k, declared)}", path + (bname, k))
@@ -293,14 +318,13 @@ class _Builder:
             bscope["i"] = scope["i"]
         if len(feed) != 1:
             raise self.err(f"block {bname} takes one input, got {len(feed)}", path + ("inputs",))
-        return self._sequence(body["layers"], ("blocks", bname, "layers"), bscope, prefix=full + ".",
-                              entry_input=feed[0], groups=groups + ((full, bname),), call_line=call_line,
-                              depth=depth + 1, scopes=scopes + ((full, bname, False),))
-
-    def doc_vars(self):
-        if not hasattr(self, "_docvars"):
-            self._docvars = self._vars(self.doc.get("vars") or {})
-        return self._docvars
+        try:
+            return self._sequence(body["layers"], ("blocks", bname, "layers"), bscope, prefix=full + ".",
+                                  entry_input=feed[0], groups=groups + ((full, bname),), call_line=call_line,
+                                  depth=depth + 1, scopes=scopes + ((full, bname, False),))
+        except SpecError as e:  # say which use of the block failed (once: the innermost one)
+            line, _ = self.smap.where(path + (bname,))
+            raise e.noted(f"in {bname} '{full}' used at line {line}" if line else f"in {bname} '{full}'") from None
 
     def _add(self, node: Node, path):
         if node.name in self.names:
@@ -317,11 +341,67 @@ class _Builder:
         return node.name
 
 
-def _entry_names(entries, builder):
-    names = []
-    for e in entries:
-        names.append(e.get("name") if isinstance(e, dict) else None)
-    return names
+def _known(ref: str, local: dict) -> str:
+    """A suggestion, or the names that can be used at this point of the list."""
+    hint = suggest(ref, local)
+    if hint:
+        return hint
+    names = list(local)
+    return f"; names usable here: {'..., ' if len(names) > 8 else ''}{', '.join(names[-8:])}"
+
+
+def _tuples(value):
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _show(value) -> str:
+    """A value as the spec writes it (lists, true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
+
+
+def _should(msg: str) -> str:
+    """pydantic's "Input should be greater than 0" -> "must be greater than 0"."""
+    msg = msg.removeprefix("Value error, ")
+    return "must" + msg[len("Input should"):] if msg.startswith("Input should") else msg
+
+
+def _either(words: list) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+def describe_field(field) -> str:
+    """What a layer argument accepts, in words: "an integer > 0 or a list of integers > 0"."""
+    return _describe(field.annotation, field.metadata)
+
+
+def _describe(tp, metadata=(), plural=False) -> str:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(tp)
+        return _describe(base, list(metadata) + meta, plural)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        words = [_describe(a, metadata, plural) for a in args if a is not type(None)]
+        return _either(words + (["~ (null)"] if type(None) in args else []))
+    if origin is tuple:
+        return ("lists" if plural else "a list") + " of " + _describe(typing.get_args(tp)[0], (), True)
+    if origin is typing.Literal:
+        return _either([repr(a) for a in typing.get_args(tp)])
+    bound = "".join(f" > {m.gt}" if isinstance(m, Gt) else f" >= {m.ge}" if isinstance(m, Ge) else ""
+                    for m in metadata)
+    names = {bool: ("true or false", "true or false"), int: ("an integer", "integers"),
+             float: ("a number", "numbers"), str: ("a string", "strings")}
+    if tp in names:
+        return names[tp][plural] + ("" if tp is bool else bound)
+    return getattr(tp, "__name__", str(tp))
 
 
 def build_network(doc, smap: SourceMap, input_override=None) -> Network:

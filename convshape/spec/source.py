@@ -1,12 +1,19 @@
 """Read a spec document (YAML, JSON or TOML) into plain data plus a map of source positions.
 
-Safety: YAML is read event by event first (no recursion, no object construction), rejecting
-non-standard tags, deep nesting and oversized input; alias expansion is counted while the
-plain data is built, so "billion laughs" documents fail fast. Nothing in a spec is executed.
+Safety: input is bounded in size; YAML is read event by event first (no recursion, no object
+construction), rejecting non-standard tags, deep nesting and several documents; the composed
+node graph is then measured as aliases would expand it (size, depth, self-reference) before any
+plain data is built, so "billion laughs" documents fail in milliseconds. JSON and TOML go through
+the standard library's parsers, with nesting bounded and located. Nothing in a spec is executed.
+
+Positions: YAML nodes carry marks; JSON borrows them from the YAML reader (JSON is nearly a
+subset of YAML); TOML positions come from a small scanner run after tomllib accepted the text.
 """
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
 from pathlib import Path
 
@@ -24,6 +31,9 @@ _STD_TAGS = {
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge",
 }
+# Scalars become str/int/float/bool/None only; other implicit types (timestamps) stay strings.
+_SCALAR_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -155,6 +165,13 @@ def _prescan(text: str, name: str) -> None:
 
 
 def _parse_yaml(text: str, name: str):
+    data, smap = _read_yaml(text, name)
+    _check_values(data, smap)
+    return data, smap
+
+
+def _read_yaml(text: str, name: str):
+    """YAML text -> (plain data, SourceMap), refusing tags, several documents and unbounded expansion."""
     _prescan(text, name)
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -162,20 +179,59 @@ def _parse_yaml(text: str, name: str):
         raise _yaml_error(e, name) from None
     if root is None:
         raise SpecError("empty spec", file=name, line=1, column=1)
+    _check_expansion(root, name)
     positions: dict = {}
-    budget = [MAX_NODES]
-    data = _to_data(root, (), positions, budget, name)
+    data = _to_data(root, (), positions, name)
     return data, SourceMap(name, positions, text, "yaml")
 
 
-def _to_data(node, path, positions, budget, name):
-    budget[0] -= 1
-    if budget[0] < 0:
-        line, col = _mark(node.start_mark)
-        raise SpecError(f"document expands to more than {MAX_NODES} values (YAML aliases?)", file=name, line=line, column=col)
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root, name: str) -> None:
+    """Measure the document as aliases expand it (values, depth) without expanding it.
+
+    Aliases share nodes, so this walks each node once: "billion laughs" is refused in milliseconds,
+    and an alias to an enclosing node (a self-referencing document) is refused instead of looping.
+    """
+    size: dict = {}
+    depth: dict = {}
+    open_nodes: set = set()
+    stack = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            children = _children(node)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            problem = (f"document expands to more than {MAX_NODES} values (YAML aliases?)" if size[key] > MAX_NODES
+                       else f"document nested deeper than {MAX_DEPTH} levels once YAML aliases are expanded"
+                       if depth[key] > MAX_DEPTH + 1 else None)
+            if problem:
+                line, col = _mark(node.start_mark)
+                raise SpecError(problem, file=name, line=line, column=col)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:  # reached again from inside itself
+            line, col = _mark(node.start_mark)
+            raise SpecError("a YAML alias refers to a node that contains it", file=name, line=line, column=col)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+
+
+def _to_data(node, path, positions, name):
     positions.setdefault(path, _mark(node.start_mark))
     if isinstance(node, yaml.ScalarNode):
-        if node.tag == "!":  # a quoted-with-tag-'!' scalar is just a string
+        if node.tag not in _SCALAR_TAGS:  # `!` (quoted with a tag), timestamps: plain text
             return node.value
         try:
             return _constructor.yaml_constructors[node.tag](_constructor, node)
@@ -183,7 +239,7 @@ def _to_data(node, path, positions, budget, name):
             line, col = _mark(node.start_mark)
             raise SpecError(f"bad scalar {node.value!r}: {e}", file=name, line=line, column=col) from None
     if isinstance(node, yaml.SequenceNode):
-        return [_to_data(child, path + (i,), positions, budget, name) for i, child in enumerate(node.value)]
+        return [_to_data(child, path + (i,), positions, name) for i, child in enumerate(node.value)]
     out: dict = {}
     merged: dict = {}
     for key_node, value_node in node.value:
@@ -193,14 +249,14 @@ def _to_data(node, path, positions, budget, name):
                 if not isinstance(src, yaml.MappingNode):
                     line, col = _mark(src.start_mark)
                     raise SpecError("a YAML merge key (<<) must refer to a mapping", file=name, line=line, column=col)
-                sub = _to_data(src, path, positions, budget, name)
+                sub = _to_data(src, path, positions, name)
                 for k, v in sub.items():
                     merged.setdefault(k, v)
             continue
         if not isinstance(key_node, yaml.ScalarNode):
             line, col = _mark(key_node.start_mark)
             raise SpecError("mapping keys must be plain scalars", file=name, line=line, column=col)
-        key = _to_data(key_node, path + ("<key>",), positions, budget, name)
+        key = _to_data(key_node, path + ("<key>",), positions, name)
         if not isinstance(key, (str, int)) or isinstance(key, bool):
             line, col = _mark(key_node.start_mark)
             raise SpecError(f"mapping key {key_node.value!r} must be a name", file=name, line=line, column=col)
@@ -210,40 +266,74 @@ def _to_data(node, path, positions, budget, name):
             raise SpecError(f"duplicate key '{key}' (the earlier value would be lost)", file=name, line=line,
                             column=col, field=format_path(path + (key,)))
         positions[path + (key,)] = _mark(key_node.start_mark)
-        out[key] = _to_data(value_node, path + (key,), positions, budget, name)
+        out[key] = _to_data(value_node, path + (key,), positions, name)
     positions.pop(path + ("<key>",), None)
     for k, v in merged.items():
         out.setdefault(k, v)
     return out
 
 
-def _parse_json(text: str, name: str):
-    def no_dupes(pairs):
-        seen = {}
-        for k, v in pairs:
-            if k in seen:
-                raise SpecError(f"duplicate key '{k}' (the earlier value would be lost)", file=name)
-            seen[k] = v
-        return seen
+# ---------------------------------------------------------------- checks common to all formats
+def _check_values(data, smap: SourceMap) -> None:
+    """Bound the nesting depth and refuse non-finite numbers (.inf, NaN, 1e999), with their location."""
+    stack = [(data, (), 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise smap.error(f"document nested deeper than {MAX_DEPTH} levels", path)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise smap.error(f"number {value} is not finite: a spec holds sizes and finite hyperparameters", path)
+        if isinstance(value, dict):  # pushed in reverse, so the first problem in the document is found
+            stack.extend((v, path + (k,), depth + 1) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((value[i], path + (i,), depth + 1) for i in range(len(value) - 1, -1, -1))
 
+
+# ---------------------------------------------------------------- JSON
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _parse_json(text: str, name: str):
     try:
-        data = json.loads(text, object_pairs_hook=no_dupes)
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
         raise SpecError(f"invalid JSON: {e.msg}", file=name, line=e.lineno, column=e.colno) from None
-    except RecursionError:
+    except (_DuplicateKey, RecursionError) as e:
+        # json names no position for these; the YAML reader (JSON is nearly a subset of YAML) does
+        _read_yaml(text, name)
+        if isinstance(e, _DuplicateKey):
+            raise SpecError(f"duplicate key '{e.args[0]}' (the earlier value would be lost)", file=name) from None
         raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name) from None
-    # JSON is (nearly) a subset of YAML: reuse the YAML reader for positions and bounds.
+    # positions come from the YAML reader; where it reads the text differently, positions are dropped
     try:
-        ydata, smap = _parse_yaml(text, name)
+        ydata, smap = _read_yaml(text, name)
     except SpecError as e:
         if "nested deeper" in e.message or "expands" in e.message:
             raise
-        return data, SourceMap(name, {}, text, "json")
+        smap = SourceMap(name, {}, text)
+    if ydata != data:
+        smap = SourceMap(name, {}, text)
     smap.fmt = "json"
-    return (ydata if ydata == data else data), smap
+    _check_values(data, smap)
+    return data, smap
 
 
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+# ---------------------------------------------------------------- TOML
+_TOML_POS = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)")
+# Strings (all four kinds), comments and brackets: enough to follow TOML's nesting without parsing it.
+_TOML_TOKEN = re.compile(r'"""(?:\\.|[^\\])*?"{3,5}|\'\'\'.*?\'{3,5}|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]',
+                         re.S)
+_TOML_MESSAGES = {"Cannot overwrite a value": "a key is set twice (cannot overwrite a value)"}
 
 
 def _parse_toml(text: str, name: str):
@@ -256,46 +346,207 @@ def _parse_toml(text: str, name: str):
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _TOML_POS.search(msg)
-        line = int(m.group(1)) if m else None
-        col = int(m.group(2)) if m else None
-        raise SpecError(f"invalid TOML: {_TOML_POS.sub('', msg).strip()}", file=name, line=line, column=col) from None
-    _check_depth(data, name)
-    return data, SourceMap(name, _toml_positions(text, data), text, "toml")
+        problem = _TOML_POS.sub("", msg).strip()
+        problem = _TOML_MESSAGES.get(problem, problem)
+        if m and m.group(1):
+            line, col = int(m.group(1)), int(m.group(2))
+        else:  # "at end of document": point at what was left open, else at the end
+            _, opened = _bracket_scan(text)
+            line, col = _line_col(text, opened if opened is not None else len(text.rstrip()))
+            if opened is not None:
+                problem += f" (the bracket at line {line}, column {col} is never closed)"
+        raise SpecError(f"invalid TOML: {problem}", file=name, line=line, column=col) from None
+    except RecursionError:
+        deep, _ = _bracket_scan(text)
+        line, col = _line_col(text, deep) if deep is not None else (None, None)
+        raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name, line=line, column=col) from None
+    smap = SourceMap(name, _toml_positions(text), text, "toml")
+    _check_values(data, smap)
+    return data, smap
 
 
-def _check_depth(data, name, depth=0):
-    if depth > MAX_DEPTH:
-        raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name)
-    if isinstance(data, dict):
-        for v in data.values():
-            _check_depth(v, name, depth + 1)
-    elif isinstance(data, list):
-        for v in data:
-            _check_depth(v, name, depth + 1)
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def _toml_positions(text: str, data) -> dict:
-    """Best-effort positions for TOML (tomllib keeps none): array-of-table headers and keys."""
-    lines = text.splitlines()
-    positions: dict = {(): (1, 1)}
-    counters: dict = {}
-    header = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]")
-    keyre = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-    current: tuple = ()
-    for n, line in enumerate(lines, 1):
-        m = header.match(line)
-        if m:
-            key = tuple(m.group(1).split("."))
-            idx = counters.get(key, 0)
-            counters[key] = idx + 1
-            current = key + (idx,)
-            positions.setdefault(current, (n, m.start(1) - 1))
-            continue
-        m = keyre.match(line)
-        if m:
-            path = current + (m.group(1),)
-            positions.setdefault(path, (n, m.start(1) + 1))
-            # inline-table keys on the same line: name = {a = 1, b = 2}
-            for km in re.finditer(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=", line):
-                positions.setdefault(path + (km.group(1),), (n, km.start(1) + 1))
-    return positions
+def _bracket_scan(text: str) -> tuple[int | None, int | None]:
+    """(offset where nesting first passes MAX_DEPTH, offset of the innermost bracket left open)."""
+    stack: list[int] = []
+    deep = None
+    for m in _TOML_TOKEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            stack.append(m.start())
+            if deep is None and len(stack) > MAX_DEPTH:
+                deep = m.start()
+        elif c in "]}":
+            if stack:
+                stack.pop()
+    return deep, (stack[-1] if stack else None)
+
+
+def _toml_positions(text: str) -> dict:
+    """Positions of every key, table and array element of a TOML document (tomllib keeps none).
+
+    Runs after tomllib has accepted the text, so it can assume valid TOML; being best effort, it
+    keeps what it found if it meets something it does not follow.
+    """
+    scanner = _TomlScanner(text)
+    try:
+        scanner.document()
+    except (IndexError, ValueError, KeyError):
+        pass
+    return scanner.positions
+
+
+class _TomlScanner:
+    _BARE = re.compile(r"[A-Za-z0-9_\-]+")
+    _BASIC = re.compile(r'"(?:\\.|[^"\\\n])*"')
+    _LITERAL = re.compile(r"'[^'\n]*'")
+    _ML_BASIC = re.compile(r'"""(?:\\.|[^\\])*?"{3,5}', re.S)
+    _ML_LITERAL = re.compile(r"'''.*?'{3,5}", re.S)
+    _SCALAR = re.compile(r"[^,\]}#\n]+")  # numbers, booleans, dates (which may contain a space)
+
+    def __init__(self, text: str):
+        self.text = text
+        self.pos = 0
+        self.positions: dict = {(): (1, 1)}
+        self.array_tables: dict = {}  # resolved path of a [[table]] -> index of its current element
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def where(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def mark(self, path: tuple, offset: int) -> None:
+        self.positions.setdefault(path, self.where(offset))
+
+    def skip(self, newlines: bool) -> None:
+        """Skip blanks (and, where TOML allows, newlines and comments)."""
+        text = self.text
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.pos += 1
+            elif c == "#" and newlines:
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            else:
+                return
+
+    def document(self) -> None:
+        table: tuple = ()
+        text = self.text
+        while True:
+            self.skip(newlines=True)
+            if self.pos >= len(text):
+                return
+            start = self.pos
+            if text.startswith("[[", start):
+                self.pos += 2
+                table = self.resolve(self.key(), array=True)
+                self.mark(table, start)
+                self.pos = text.index("]]", self.pos) + 2
+            elif text[start] == "[":
+                self.pos += 1
+                table = self.resolve(self.key())
+                self.mark(table, start)
+                self.pos = text.index("]", self.pos) + 1
+            else:
+                self.keyval(table)
+            self.skip(newlines=False)
+            if self.pos < len(text) and text[self.pos] == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+
+    def resolve(self, parts: list, array: bool = False) -> tuple:
+        """A header's key parts -> document path, with the current index of each [[array table]]."""
+        path: tuple = ()
+        for n, (part, offset) in enumerate(parts):
+            path += (part,)
+            if array and n == len(parts) - 1:
+                index = self.array_tables[path] = self.array_tables.get(path, -1) + 1
+                self.mark(path, offset)
+                path += (index,)
+            elif path in self.array_tables:
+                path += (self.array_tables[path],)
+            else:
+                self.mark(path, offset)
+        return path
+
+    def key(self) -> list:
+        """A dotted key: [(part, offset), ...]."""
+        parts = []
+        while True:
+            self.skip(newlines=False)
+            start = self.pos
+            c = self.text[start]
+            if c in "\"'":
+                m = (self._BASIC if c == '"' else self._LITERAL).match(self.text, start)
+                part = _toml_key(m.group())
+            else:
+                m = self._BARE.match(self.text, start)
+                part = m.group()
+            parts.append((part, start))
+            self.pos = m.end()
+            self.skip(newlines=False)
+            if self.pos < len(self.text) and self.text[self.pos] == ".":
+                self.pos += 1
+                continue
+            return parts
+
+    def keyval(self, table: tuple) -> None:
+        path = table
+        for part, offset in self.key():
+            path += (part,)
+            self.mark(path, offset)
+        self.pos = self.text.index("=", self.pos) + 1
+        self.skip(newlines=False)
+        self.value(path)
+
+    def value(self, path: tuple) -> None:
+        text, start = self.text, self.pos
+        c = text[start]
+        if c == "[":
+            self.pos += 1
+            index = 0
+            while True:
+                self.skip(newlines=True)
+                if text[self.pos] == "]":
+                    self.pos += 1
+                    return
+                self.mark(path + (index,), self.pos)
+                self.value(path + (index,))
+                index += 1
+                self.skip(newlines=True)
+                if text[self.pos] == ",":
+                    self.pos += 1
+        elif c == "{":
+            self.pos += 1
+            while True:
+                self.skip(newlines=True)
+                if text[self.pos] == "}":
+                    self.pos += 1
+                    return
+                if text[self.pos] == ",":
+                    self.pos += 1
+                    continue
+                self.keyval(path)
+        else:
+            if text.startswith('"""', start):
+                pattern = self._ML_BASIC
+            elif text.startswith("'''", start):
+                pattern = self._ML_LITERAL
+            else:
+                pattern = {'"': self._BASIC, "'": self._LITERAL}.get(c, self._SCALAR)
+            self.pos = pattern.match(text, start).end()
+
+
+def _toml_key(quoted: str) -> str:
+    """The text of a quoted TOML key, escapes decoded by tomllib itself."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return next(iter(tomllib.loads(f"{quoted} = 0")))
