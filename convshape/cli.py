@@ -114,5 +114,83 @@ def schema(fmt):
     click.echo(json.dumps(spec_schema(), indent=2))
 
 
+LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True)
+@input_option
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+              help="Element type for activation bytes (--max-activation-bytes).")
+@click.option("--format", "fmt", type=click.Choice(LINT_FORMATS), default="text", show_default=True,
+              help="text: file:line:col: CODE message; github: workflow annotations; sarif: SARIF 2.1.0; "
+                   "markdown: PR comment with a Mermaid diagram of each flagged region.")
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Enable only rules matching these codes or prefixes (comma-separated, repeatable): CS1,CS201.")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Disable rules matching these codes or prefixes.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default="error",
+              show_default=True, help="Exit 1 when a finding of this severity or worse is reported.")
+@click.option("--max-params", metavar="N", help="Budget: total parameters (e.g. 25M, 1000000).")
+@click.option("--max-macs", metavar="N", help="Budget: multiply-accumulates per forward pass (e.g. 4G).")
+@click.option("--max-activation-bytes", metavar="N", help="Budget: bytes of all activations (e.g. 512MiB).")
+@click.option("--min-receptive-field", metavar="N", help="Budget: input pixels the features must see per axis.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="pyproject.toml to read [tool.convshape] from (default: the nearest one upwards).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to this file instead of standard output.")
+def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, max_macs, max_activation_bytes,
+         min_receptive_field, config, output):
+    """Check network specs for errors, design mistakes and budgets (rules: `convshape rules`).
+
+    SPECS are files, globs (quote them: 'models/**/*.yaml') or zoo:NAME. Exit 0 when no finding
+    reaches --fail-on, 1 when one does, 2 when a spec cannot be read or an option is wrong.
+    """
+    import importlib
+
+    from .lint.config import Options
+    from .lint.runner import lint_paths
+
+    options = Options.from_cli(select=select, ignore=ignore, max_params=max_params, max_macs=max_macs,
+                               max_activation_bytes=max_activation_bytes, min_receptive_field=min_receptive_field)
+    result = lint_paths(specs, options, parse_input(input_shape), dtype, config)
+    module = {"text": "lint_text", "json": "lint_json", "markdown": "lint_markdown"}.get(fmt, fmt)
+    rendered = importlib.import_module(f".render.{module}", __package__).render(result)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(rendered)
+    else:
+        click.echo(rendered, nl=False)
+    if fmt != "github":  # github: the errors are annotations already
+        for fr in result.errors:
+            click.echo(f"error: {fr.error}", err=True)
+    sys.exit(result.exit_code(fail_on))
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="json fields: code, name, severity, summary, why, example, fix; markdown: docs/rules.md.")
+def rules(code, fmt):
+    """Explain the lint rules: all of them, one CODE, or a prefix such as CS2."""
+    from .errors import SpecError
+    from .lint import docs
+    from .lint.registry import lookup, rules as all_rules
+
+    if fmt == "markdown":
+        click.echo(docs.markdown(), nl=False)
+        return
+    selected = lookup(code) if code else list(all_rules().values())
+    if not selected:
+        from .spec.network import suggest
+        raise SpecError(f"no rule '{code}'{suggest(code.upper(), all_rules())} (see `convshape rules`)")
+    one = code is not None and len(selected) == 1 and selected[0].code == code.upper()
+    if fmt == "json":
+        click.echo(docs.to_json(selected, one), nl=False)
+    elif one:
+        click.echo(docs.rule_text(selected[0]), nl=False)
+    else:
+        click.echo(docs.listing_text(selected), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,17 @@
+"""`convshape lint`: rules over a network spec, with codes, docs, budgets and CI output formats.
+
+    findings = convshape.lint("model.yaml", max_params=5_000_000)
+
+The registry is convshape.lint.registry; the rules live in convshape.lint.rules (one module per
+family, listed in rules/__init__.py MODULES).
+"""
+from __future__ import annotations
+
+
+def lint(spec, **options):
+    """Lint one spec (path, `zoo:NAME` or Network); see convshape.lint.runner.lint for the options."""
+    from .runner import lint as _lint
+    return _lint(spec, **options)
+
+
+__all__ = ["lint"]

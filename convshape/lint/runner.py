@@ -1,0 +1,98 @@
+"""Run the rules over one network, or over many spec files and globs."""
+from __future__ import annotations
+
+import glob
+from dataclasses import replace
+from pathlib import Path
+
+from ..analysis import analyze
+from ..errors import SpecError
+from .config import Options, matches_any, project_settings, find_pyproject, resolve, spec_settings
+from .context import Context
+from .registry import rules
+from .result import FileResult, LintResult
+
+
+def check_network(network, selection, budgets, input_shape=None, dtype: str = "float32"):
+    """(findings, report) for one loaded Network: every rule runs (the catch-all error rule sees
+    whether a specific one explained the failure); then selection and `noqa` filter them."""
+    _check_noqa(network)
+    report = analyze(network, input_shape, dtype=dtype, on_error="stop")
+    ctx = Context(network, report, budgets)
+    ordered = sorted(rules().values(), key=lambda r: (r.runs_last, r.code))
+    for rule in ordered:
+        for f in rule.check(ctx):
+            ctx.findings.append(replace(f, code=rule.code, name=rule.name, severity=rule.severity))
+    noqa = {n.name: n.noqa for n in network.nodes if n.noqa}
+    kept = [f for f in ctx.findings if selection.enabled(f.code)
+            and not (f.layer in noqa and matches_any(f.code, noqa[f.layer]))]
+    kept.sort(key=lambda f: (f.line or 0, f.column or 0, f.code))
+    return kept, report
+
+
+def _check_noqa(network):
+    known = rules()
+    for node in network.nodes:
+        for code in node.noqa:
+            sel = code.strip().upper()
+            if not any(c.startswith(sel) for c in known) and sel != "ALL":
+                where = network.source.where(tuple(node.spec_path) + ("noqa",)) if network.source else (None, None)
+                raise SpecError(f"noqa: '{code}' matches no rule (see `convshape rules`)", file=network.file,
+                                line=where[0], column=where[1])
+
+
+def expand(refs) -> list[str]:
+    """Files, globs (** included) and zoo:NAME / zoo:PATTERN, in the order given, without repeats.
+    A glob that matches nothing is kept as written, so the user hears "file not found"."""
+    from ..spec import zoo_names
+    out: list = []
+    for ref in refs:
+        if ref.startswith("zoo:"):
+            names = [n for n in zoo_names() if glob.fnmatch.fnmatchcase(n, ref[4:])] if glob.has_magic(ref) else []
+            found = ["zoo:" + n for n in names] or [ref]
+        elif glob.has_magic(ref):
+            found = sorted(glob.glob(ref, recursive=True)) or [ref]
+        else:
+            found = [ref]
+        out += [f for f in found if f not in out]
+    return out
+
+
+def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: str = "float32",
+               config: str | Path | None = None) -> LintResult:
+    """Lint many specs. A file that cannot be read or parsed is recorded with its SpecError and the
+    others are still linted (the exit code is then 2)."""
+    from ..spec import load
+    options = options or Options()
+    project, root = None, None
+    path = Path(config) if config else find_pyproject()
+    if path is not None:
+        project, root = project_settings(path)
+    result = LintResult()
+    for ref in expand(refs):
+        fr = FileResult(file=ref)
+        try:
+            network = load(ref)
+            fr.network = network
+            spec, where = spec_settings(network)
+            selection, budgets = resolve(options, spec, where, project, root, network.file)
+            fr.findings, fr.report = check_network(network, selection, budgets, input_shape, dtype)
+        except SpecError as e:
+            fr.error = e
+        result.files.append(fr)
+    return result
+
+
+def lint(spec, *, input_shape=None, dtype: str = "float32", select=None, ignore=(), **budgets) -> list:
+    """Lint one spec (a path, `zoo:NAME` or a loaded Network) and return its findings.
+
+    Budgets are keyword arguments: max_params, max_macs, max_activation_bytes, min_receptive_field.
+    The spec's own lint: section applies; pyproject.toml is not read (use lint_paths for that).
+    """
+    from ..graph import Network
+    from ..spec import load
+    network = spec if isinstance(spec, Network) else load(spec)
+    options = Options(select=list(select) if select else None, ignore=list(ignore), **budgets)
+    spec_cfg, where = spec_settings(network)
+    selection, budget_values = resolve(options, spec_cfg, where, None, None, network.file)
+    return check_network(network, selection, budget_values, input_shape, dtype)[0]
