@@ -27,8 +27,10 @@ def window_output(length, kernel: int, stride: int, pad_left: int, pad_right: in
         if (out - 1) * stride >= length + pad_left:
             out -= 1
     else:
-        import sympy as sp
-        out = sp.Piecewise((out - 1, sp.Ge((out - 1) * stride, length + pad_left)), (out, True))
+        # same rule in closed form: the last window starts at (out-1)*stride < length + pad_left.
+        # (a Piecewise here makes sympy fold nested conditions and blow up on stacked ceil-mode pools)
+        from ..dims import dmin
+        out = dmin(out, floordiv(length + pad_left - 1, stride) + 1)
     # ceil mode can keep one partial window even when the padded input is shorter than the kernel
     require_ge(out, 1, lambda: message(f"output size {_fmt(out)}"), argument="kernel_size", received=kernel)
     return out
