@@ -60,6 +60,14 @@ class Context:
             return None
         return self.network.node(node.inputs[0])
 
+    def flatten_before(self, node):
+        """The Flatten feeding `node` through dropout, activations and Identity, or None."""
+        from .kinds import Activation, Dropout, Flatten, Identity
+        p = self.producer(node)
+        while p is not None and isinstance(p.layer, (Dropout, Activation, Identity)):
+            p = self.producer(p)
+        return p if p is not None and isinstance(p.layer, Flatten) else None
+
     def sole_consumer(self, node):
         users = self.consumers.get(node.name, [])
         return self.network.node(users[0]) if len(users) == 1 else None

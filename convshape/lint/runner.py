@@ -59,13 +59,14 @@ def expand(refs) -> list[str]:
 
 
 def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: str = "float32",
-               config: str | Path | None = None) -> LintResult:
+               config: str | Path | None | bool = None) -> LintResult:
     """Lint many specs. A file that cannot be read or parsed is recorded with its SpecError and the
-    others are still linted (the exit code is then 2)."""
+    others are still linted (the exit code is then 2). config: a pyproject.toml, None to find the
+    nearest one with [tool.convshape] from the working directory up, False to read none."""
     from ..spec import load
     options = options or Options()
     project, root = None, None
-    path = Path(config) if config else find_pyproject()
+    path = Path(config) if config else (find_pyproject() if config is None else None)
     if path is not None:
         project, root = project_settings(path)
     result = LintResult()

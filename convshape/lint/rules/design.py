@@ -309,7 +309,7 @@ def even_kernel_same_padding(ctx):
             continue
         name, k, pl, pr = uneven[0]
         yield ctx.at(node, f"{node.kind} '{node.name}' uses padding='same' with an even {by_axis(layer.k())} kernel: "
-                           f"keeping the size needs {pl + pr} padding pixels per axis, which torch splits as {pl} "
+                           f"keeping the size needs {pl + pr} pixel{'s' if pl + pr > 1 else ''} of padding per axis, which torch splits as {pl} "
                            f"before and {pr} after, so the output is shifted by half a pixel against the input. "
                            f"Use an odd kernel size (3, 5, 7), which centres 'same' padding.", argument="kernel_size")
 
@@ -373,6 +373,8 @@ def pool_window_larger_than_input(ctx):
     ```yaml
     input: [1, 64, 2, 2]
     layers:
+      - Conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+      - ReLU
       - MaxPool2d: {kernel_size: 3, stride: 2, padding: 1}
     ```
 
@@ -381,6 +383,8 @@ def pool_window_larger_than_input(ctx):
     ```yaml
     input: [1, 64, 2, 2]
     layers:
+      - Conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+      - ReLU
       - AdaptiveMaxPool2d: {output_size: 1}
     ```
     """

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from ...dims import prod
 from ..context import fmt_int, fmt_shape
-from ..kinds import Conv, ConvTranspose, Flatten, Linear
+from ..kinds import Conv, ConvTranspose, Linear
 from ..registry import rule
 
 DOMINANT_FRACTION = 0.5
 DOMINANT_MIN_PARAMS = 1_000_000   # small networks may well keep most weights in one layer
 TENSOR_CORE_MULTIPLE = 8
+MIN_MACS_SHARE = 0.01             # layers cheaper than this (SE squeezes, ...) do not matter for speed
 
 
 @rule("CS401", "dominant-layer", "warning")
@@ -58,8 +59,8 @@ def dominant_layer(ctx):
     for node, r in ctx.analyzed():
         if type(r.params) is int and r.params > DOMINANT_FRACTION * total:
             why = ""
-            p = ctx.producer(node)
-            if isinstance(node.layer, Linear) and p is not None and isinstance(p.layer, Flatten):
+            p = ctx.flatten_before(node) if isinstance(node.layer, Linear) else None
+            if p is not None:
                 src = ctx.input_shapes(p)[0]
                 positions = prod(src[2:])
                 why = (f" It is fully connected to a flattened {fmt_shape(src)} map; global average pooling "
@@ -80,8 +81,9 @@ def _head(ctx):
 @rule("CS402", "channels-not-multiple-of-8", "info")
 def channels_not_multiple_of_8(ctx):
     """## What it does
-    Notes a convolution or linear layer whose output channel count is not a multiple of 8 (the
-    network's final layer is exempt: its size is the task's).
+    Notes a convolution or linear layer whose output channel count is not a multiple of 8. Exempt:
+    the network's final layer (its size is the task's) and layers doing under 1% of the MACs
+    (such as squeeze-and-excitation reductions), where speed does not depend on them.
 
     ## Why is this bad?
     GPU tensor cores (fp16, bf16) multiply matrices in tiles of 8; other sizes are padded or fall
@@ -106,9 +108,12 @@ def channels_not_multiple_of_8(ctx):
     ```
     """
     head = _head(ctx) if ctx.failure is None else None
+    total = ctx.report.totals.macs
     for node, r in ctx.analyzed():
         layer = node.layer
         if not isinstance(layer, (Conv, ConvTranspose, Linear)) or (head is not None and node.name == head.name):
+            continue
+        if type(total) is int and type(r.macs) is int and r.macs < MIN_MACS_SHARE * total:
             continue
         arg = "out_features" if isinstance(layer, Linear) else "out_channels"
         c = getattr(layer, arg)

@@ -6,8 +6,7 @@ from ...analysis import analyze
 from ...graph import INPUT
 from ...layers.window import transposed_output
 from ..context import axis_names, by_axis, fmt_int, fmt_shape
-from ..kinds import (Concat, Conv, ConvTranspose, Dropout, Elementwise, Flatten, GroupNorm, Identity, Activation,
-                     Linear, Pool, is_window, span, window_axes)
+from ..kinds import Concat, Conv, ConvTranspose, Elementwise, GroupNorm, Linear, Pool, is_window, span, window_axes
 from ..registry import rule
 
 FEATURE_ARGS = {"in_features": "features (its last dim)"}
@@ -124,6 +123,7 @@ def channel_mismatch(ctx):
     input: [1, 3, 32, 32]
     layers:
       - Conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+      - ReLU
       - Conv2d: {in_channels: 32, out_channels: 32, kernel_size: 3, padding: 1}
     ```
 
@@ -133,11 +133,12 @@ def channel_mismatch(ctx):
     input: [1, 3, 32, 32]
     layers:
       - Conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+      - ReLU
       - Conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
     ```
     """
     node = ctx.failing_node()
-    if node is None or not node.layer.inferred or _after_flatten(ctx, node):
+    if node is None or not node.layer.inferred or isinstance(node.layer, Linear) and ctx.flatten_before(node):
         return
     x = ctx.failure.input_shapes[0]
     try:
@@ -153,16 +154,6 @@ def channel_mismatch(ctx):
                                f"has {value} {what}. The declared size must match what arrives: set {arg}: {value}, "
                                f"or leave {arg} out and convshape infers it.", argument=arg)
             return
-
-
-def _after_flatten(ctx, node):
-    """The Flatten feeding a Linear (through dropout/activations), or None."""
-    if not isinstance(node.layer, Linear):
-        return None
-    p = ctx.producer(node)
-    while p is not None and isinstance(p.layer, (Dropout, Activation, Identity)):
-        p = ctx.producer(p)
-    return p if p is not None and isinstance(p.layer, Flatten) else None
 
 
 @rule("CS103", "groups-not-dividing", "error")
@@ -382,7 +373,7 @@ def flatten_linear_mismatch(ctx):
     node, ins = _failing(ctx, Linear)
     if node is None or node.layer.in_features is None:
         return
-    flat = _after_flatten(ctx, node)
+    flat = ctx.flatten_before(node)
     actual = ins[0][-1]
     if flat is None or type(actual) is not int or actual == node.layer.in_features:
         return
