@@ -48,12 +48,14 @@ def reproductions(report) -> dict:
     macs = report.totals.macs
     bn = t["BatchNorm2d"]
     linear_bias = t["Linear"]["other_ops"]  # one add per output element of a Linear with bias
+    bias = linear_bias + t["Conv2d"]["other_ops"]  # conv other_ops are its bias adds too
+    batch = report.input_shape[0]
     pools = ("MaxPool2d", "AdaptiveAvgPool2d")
     return {
         "FlopCounterMode (forward)": ("2 × MACs", 2 * macs),
         "torchinfo (mult-adds)": (
-            "MACs + Linear bias adds + BatchNorm params",
-            macs + linear_bias + bn["params"]),
+            "MACs + Conv2d and Linear bias adds + batch × BatchNorm params",
+            macs + bias + batch * bn["params"]),
         "fvcore": (
             "MACs + BatchNorm other_ops + AdaptiveAvgPool2d other_ops",
             macs + bn["other_ops"] + t["AdaptiveAvgPool2d"]["other_ops"]),
@@ -66,6 +68,10 @@ def reproductions(report) -> dict:
             "MACs + 2 × BatchNorm other_ops + AdaptiveAvgPool2d (other_ops + outputs)",
             macs + 2 * bn["other_ops"] + t["AdaptiveAvgPool2d"]["other_ops"] + t["AdaptiveAvgPool2d"]["out"]),
         "FlopCounterMode (backward)": ("flops_backward", report.totals.flops_backward),
+        "torchinfo params size (B)": ("param_bytes", report.totals.param_bytes),
+        "torchinfo forward/backward pass size (B)": (
+            "2 × activation_bytes of the layers with parameters",
+            2 * sum(layer.activation_bytes for layer in report.layers if layer.params)),
     }
 
 
@@ -107,6 +113,8 @@ def measure(model_fn, shape) -> dict:
         with quiet():
             s = torchinfo.summary(model_fn().eval(), input_size=tuple(shape), verbose=0)
         out["torchinfo (mult-adds)"] = int(s.total_mult_adds)
+        out["torchinfo params size (B)"] = int(s.total_param_bytes)
+        out["torchinfo forward/backward pass size (B)"] = int(s.total_output_bytes)
     except ImportError:
         pass
     try:
@@ -236,7 +244,7 @@ def main(argv=None) -> int:
             print(f"| {tool} | {fmt(got)} | {fmt(value)}{'' if same or got is None else ' ≠'} | {formula} |")
         else:
             mark = "equal" if same else ("not measured" if got is None else "DIFFERENT")
-            print(f"  {tool:<28} {fmt(got):>16}  {fmt(value):>16}  {mark:<12} {formula}")
+            print(f"  {tool:<40} {fmt(got):>16}  {fmt(value):>16}  {mark:<12} {formula}")
 
     print("\nGrouped convolutions, backward FLOPs (training mode)")
     if args.markdown:
