@@ -171,3 +171,15 @@ def test_schema_accepts_expressions_and_symbols(validator):
     doc = {"input": ["N", 3, "H", "W"], "vars": {"width": 64},
            "layers": [{"Conv2d": {"out_channels": "width * 2", "kernel_size": 3}, "name": "stem"}, "ReLU"]}
     assert validator.is_valid(doc)
+
+
+def test_symbolic_json_strings_parse_back_to_the_concrete_figures():
+    sympy = pytest.importorskip("sympy")
+    sym = json.loads(run("summary", "zoo:resnet50", "--format", "json", "--input", "N,3,H,W").stdout)
+    concrete = json.loads(run("summary", "zoo:resnet50", "--format", "json").stdout)
+    names = {s: sympy.Symbol(s) for s in "NHW"}  # N is also sympy's N(): declare the symbols
+    at = {names["N"]: 1, names["H"]: 224, names["W"]: 224}
+    for key in ("macs", "flops", "flops_backward", "other_ops", "activation_bytes"):
+        value = sympy.parse_expr(sym["totals"][key], local_dict=names).subs(at)
+        assert value == concrete["totals"][key], key
+    assert sym["totals"]["params"] == concrete["totals"]["params"] == 25_557_032  # independent of the input
