@@ -192,5 +192,52 @@ def rules(code, fmt):
         click.echo(docs.listing_text(selected), nl=False)
 
 
+def _require_torch(what: str):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from .errors import SpecError
+        raise SpecError(f"{what} needs PyTorch: pip install 'convshape[torch]'") from None
+
+
+@main.command()
+@click.argument("spec")
+@input_option
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the real run and the receptive-field probe execute (FLOPs use the meta device).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--rf-layers", default="8", show_default=True, metavar="N|all",
+              help="How many layers the receptive-field probe measures (0: none).")
+@click.option("--no-real", is_flag=True, help="Skip the real run (shapes are still checked on the meta device).")
+@click.option("--no-sizes", is_flag=True, help="Skip the symbolic rules at sampled input sizes.")
+def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
+    """Compare every layer's predictions with the live torch module.
+
+    Output shapes (meta device and a real run), params, buffers, forward and backward FLOPs
+    (torch.utils.flop_counter, with an independent count where it is known wrong), receptive
+    fields (dependency probe), and the symbolic rules at sampled sizes. Exit 1 on any mismatch.
+    """
+    _require_torch("check")
+    from .errors import SpecError
+    from .spec import load
+    from .torch.check import check as run_check
+    from .torch import render
+
+    if rf_layers != "all" and not rf_layers.isdigit():
+        raise SpecError(f"--rf-layers {rf_layers!r}: expected a number or 'all'")
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise SpecError("--device cuda: no CUDA device is available")
+    network = load(spec)
+    result = run_check(network, parse_input(input_shape), device=device, real=not no_real,
+                       rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
+    if fmt == "json":
+        click.echo(render.render_json(result))
+    else:
+        render.render_table(result)
+    sys.exit(0 if result.ok else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,355 @@
+"""`convshape check`: every prediction of the analysis against the live torch module.
+
+Per layer (node), at the requested input:
+- output shape on the meta device, and in a real run on `device` (batch 1);
+- parameters (total, trainable) and buffers: numel of the node module's tensors;
+- forward and backward FLOPs: torch.utils.flop_counter.FlopCounterMode per module, except where
+  that counter is known wrong (flops.KNOWN_COUNTER_ERRORS), where an independent count is used;
+- receptive field: the dependency probe (probe.py) for a sample of layers;
+then, at sampled sizes (minimal valid, minimal + 1, odd, even, prime, non-square, batch 2, and the
+size just below the minimal one), the symbolic report (N and spatial dims free) evaluated there
+against torch at that size: output shapes, MACs, and validity (convshape's conditions reject the
+size exactly when torch raises).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+
+from .. import rf as rfmod
+from ..analysis import analyze
+from ..dims import substitute
+from ..errors import ShapeError
+from ..graph import INPUT, Network
+from .build import to_torch
+from .flops import isolated_flops, known_error, module_flops, total_flops
+from .probe import dependency_surrogate, influence_extent, positive_input
+
+SPATIAL_SYMBOLS = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+@dataclass
+class Mismatch:
+    layer: str
+    kind: str
+    metric: str
+    input: tuple
+    expected: object
+    actual: object
+    note: str = ""
+
+    def to_dict(self):
+        return {"layer": self.layer, "type": self.kind, "metric": self.metric, "input": list(self.input),
+                "expected": _json(self.expected), "actual": _json(self.actual), "note": self.note}
+
+
+@dataclass
+class CheckResult:
+    network: str
+    input_shape: tuple
+    device: str
+    layers: int = 0
+    compared: dict = field(default_factory=dict)   # metric -> number of comparisons
+    mismatches: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)       # sampled inputs: (shape, valid)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def count(self, metric: str, n: int = 1):
+        self.compared[metric] = self.compared.get(metric, 0) + n
+
+    def to_dict(self) -> dict:
+        return {"network": self.network, "input": list(self.input_shape), "device": self.device,
+                "ok": self.ok, "layers": self.layers, "compared": dict(self.compared),
+                "sizes": [{"input": list(s), "valid": v} for s, v in self.sizes],
+                "mismatches": [m.to_dict() for m in self.mismatches], "notes": list(self.notes)}
+
+
+def _json(x):
+    if isinstance(x, tuple):
+        return [_json(v) for v in x]
+    if isinstance(x, list):
+        return [_json(v) for v in x]
+    if isinstance(x, Fraction):
+        return str(x)
+    if isinstance(x, (int, float, str, bool)) or x is None:
+        return x
+    return str(x)
+
+
+def check(network: Network | str, input_shape=None, device: str = "cpu", real: bool = True,
+          rf_layers: int | str = 8, sizes: bool = True) -> CheckResult:
+    """Compare convshape's per-layer predictions with torch; see the module docstring."""
+    if isinstance(network, str):
+        from ..spec import load
+        network = load(network)
+    shape = tuple(input_shape) if input_shape is not None else tuple(network.input_shape)
+    if not all(type(d) is int for d in shape):
+        raise ShapeError(f"check needs a concrete input shape, got {list(shape)} (use --input)",
+                         argument="input", value=list(shape))
+    report = analyze(network, shape)
+    result = CheckResult(network=network.name, input_shape=shape, device=device, layers=len(report.layers))
+    expected = {r.name: r for r in report.layers}
+    kinds = {n.name: n.kind for n in network.nodes}
+
+    def compare(name, metric, want, got, at=shape, note=""):
+        result.count(metric)
+        if want != got:
+            result.mismatches.append(Mismatch(name, kinds.get(name, ""), metric, at, want, got, note))
+
+    # ---- meta device: shapes, parameter and buffer counts, FLOPs
+    with torch.device("meta"):
+        meta = to_torch(network, shape)
+    x = torch.empty(shape, device="meta")
+    outs = meta.run(x, keep=True)
+    for name, r in expected.items():
+        compare(name, "output_shape", tuple(r.output_shape), tuple(outs[name].shape))
+        mod = meta.node_module(name)
+        compare(name, "params", r.params, sum(p.numel() for p in mod.parameters()))
+        compare(name, "trainable_params", r.trainable_params,
+                sum(p.numel() for p in mod.parameters() if p.requires_grad))
+        compare(name, "buffers", r.buffers, sum(b.numel() for b in mod.buffers()))
+    corrected_bwd = 0  # torch's backward total with the known-wrong modules replaced
+    for node in network.nodes:
+        r = expected[node.name]
+        mod = meta.node_module(node.name)
+        fwd, bwd = isolated_flops(mod, [outs[i] for i in node.inputs])
+        compare(node.name, "flops", 2 * r.macs, fwd)
+        err = known_error(mod)
+        if err is not None:
+            needs = any(outs[i].requires_grad for i in node.inputs)
+            independent = err.independent(mod, tuple(outs[node.inputs[0]].shape), needs)
+            compare(node.name, "flops_backward", r.flops_backward, independent,
+                    note=f"{err.name}: torch counts {bwd}; compared with an independent count")
+            if not any(n.startswith(err.name) for n in result.notes):
+                result.notes.append(f"{err.name}: {err.explanation}")
+            corrected_bwd += independent - bwd
+        else:
+            compare(node.name, "flops_backward", r.flops_backward, bwd)
+    fwd_total, bwd_total = total_flops(meta, x)
+    compare("(network)", "flops", report.totals.flops, fwd_total)
+    compare("(network)", "flops_backward", report.totals.flops_backward, bwd_total + corrected_bwd)
+    del meta, outs
+
+    # ---- a real run on the device
+    if real:
+        real_shape = (1,) + shape[1:] if len(shape) >= 3 else shape
+        real_report = report if real_shape == shape else analyze(network, real_shape)
+        model = to_torch(network, real_shape).to(device)
+        with torch.no_grad():
+            values = model.run(torch.randn(real_shape, device=device), keep=True)
+        for r in real_report.layers:
+            compare(r.name, "output_shape(real)", tuple(r.output_shape), tuple(values[r.name].shape), at=real_shape)
+        del model, values
+
+    if rf_layers and len(shape) >= 3:
+        _check_receptive_fields(network, report, shape, device, rf_layers, result, compare)
+    if sizes and len(shape) >= 3:
+        _check_sizes(network, shape, result, compare, kinds)
+    return result
+
+
+# ------------------------------------------------------------------ receptive field
+def _axis_states(network: Network, report) -> dict:
+    """name -> RFState: which tensor dims carry which input spatial axis, and per-axis globality."""
+    states = {INPUT: rfmod.initial(report.input_shape)}
+    shapes = {INPUT: report.input_shape}
+    for node, r in zip(network.nodes, report.layers):
+        out = tuple(r.output_shape)
+        op = node.layer.receptive_field([shapes[i] for i in node.inputs], out)
+        if len(node.inputs) == 1:
+            state = rfmod.apply(op, states[node.inputs[0]], len(out))
+        else:
+            state, _ = rfmod.merge([states[i] for i in node.inputs], len(out))
+            state = rfmod.apply(op, state, len(out))
+        states[node.name], shapes[node.name] = state, out
+    return states
+
+
+def _probe_targets(network, report, rf_layers):
+    names = [r.name for r in report.layers]
+    if rf_layers == "all":
+        return names
+    n = int(rf_layers)
+    if n >= len(names):
+        return names
+    step = (len(names) - 1) / max(n - 1, 1)
+    picked = {names[round(i * step)] for i in range(n)}
+    return [nm for nm in names if nm in picked]
+
+
+def _check_receptive_fields(network, report, shape, device, rf_layers, result, compare):
+    targets = _probe_targets(network, report, rf_layers)
+    states = _axis_states(network, report)
+    rows = {r.name: r for r in report.layers}
+    spatial = shape[2:]
+    model = dependency_surrogate(to_torch(network, shape)).to(device)
+    batch = len(targets)
+    probe_shape = (batch,) + tuple(shape[1:])
+    x = positive_input(probe_shape, device).requires_grad_(True)
+    try:
+        values = model.run(x, keep=True)
+    except Exception as e:  # noqa: BLE001 - e.g. a Reshape that writes the batch size
+        result.notes.append(f"receptive field not probed: the network does not run at batch {batch} ({e})")
+        return
+    units = {}
+    loss = 0
+    for b, name in enumerate(targets):
+        y = values[name]
+        if y.dim() == 0 or y.shape[0] != batch:
+            continue
+        # the centre position on dims that carry one spatial axis; every index on the others
+        # (all channels: a Concat's channels come from branches with different fields)
+        state = states[name]
+        unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 else slice(None)
+                            for j, s in enumerate(y.shape) if j > 0)
+        units[name] = (b, unit)
+        loss = loss + y[unit].sum()
+    if not units:
+        return
+    loss.backward()
+    for name, (b, unit) in units.items():
+        extent = influence_extent(x.grad, b)
+        state = states[name]
+        rfr = rows[name].receptive_field
+        for a, L in enumerate(spatial):
+            f = state.fields[a]
+            carriers = [j for j, ax in enumerate(state.axes) if a in ax]
+            if f.is_global:
+                # the whole input, less any tail that strided layers never read (SqueezeNet's 7x7/2
+                # stem skips the last column at 224): the prediction is an upper bound
+                _compare_within(compare, name, (0, L - 1), extent[a], a)
+                continue
+            if not (len(carriers) == 1 and state.axes[carriers[0]] == frozenset({a})):
+                continue  # the axis is mixed with others (flatten/reshape): no single unit index
+            o = unit[carriers[0]]
+            lo = o * Fraction(rfr.stride[a]) - Fraction(rfr.padding[a])
+            hi = lo + Fraction(rfr.size[a]) - 1
+            if lo.denominator != 1 or hi.denominator != 1 or lo < 0 or hi > L - 1:
+                # fractional stride (transposed conv, up-sampling), or a field that runs past the
+                # input: positions past an edge of an intermediate tensor do not exist, so the
+                # clipped prediction is an upper bound there
+                _compare_within(compare, name, (max(_ceil(lo), 0), min(int(hi // 1), L - 1)), extent[a], a)
+                continue
+            compare(name, "receptive_field", (int(lo), int(hi)), extent[a],
+                    note=f"axis {a}: unit {_unit_str(unit)}; size {rfr.size[a]}, stride {rfr.stride[a]}, "
+                         f"padding {rfr.padding[a]}")
+
+
+def _compare_within(compare, name, bound, got, axis):
+    ok = got is not None and bound[0] <= got[0] and got[1] <= bound[1]
+    compare(name, "receptive_field", f"within {list(bound)}", f"within {list(bound)}" if ok else got,
+            note=f"axis {axis}")
+
+
+def _unit_str(unit) -> str:
+    return "[" + ", ".join(str(u) if isinstance(u, int) else ":" for u in unit) + "]"
+
+
+def _ceil(x: Fraction) -> int:
+    return -((-x.numerator) // x.denominator)
+
+
+# ------------------------------------------------------------------ symbolic rules at sampled sizes
+def _symbolic_input(shape):
+    n_spatial = len(shape) - 2
+    names = SPATIAL_SYMBOLS.get(n_spatial)
+    if names is None:
+        return None, ()
+    return ("N", shape[1]) + names, ("N",) + names
+
+
+def _valid(network, shape) -> bool:
+    try:
+        analyze(network, shape)
+        return True
+    except ShapeError:
+        return False
+
+
+def _minimal(network, shape, limit):
+    """Smallest L (all spatial dims = L, batch 1) for which the network is valid, up to `limit`."""
+    for L in range(1, limit + 1):
+        s = (1, shape[1]) + (L,) * (len(shape) - 2)
+        if _valid(network, s):
+            return L
+    return None
+
+
+def _next_prime(n):
+    def prime(k):
+        return k > 1 and all(k % p for p in range(2, int(k ** 0.5) + 1))
+    while not prime(n):
+        n += 1
+    return n
+
+
+def sample_sizes(network, shape) -> list:
+    """Concrete inputs at which to compare the symbolic rules with torch (see module doc)."""
+    spatial = list(shape[2:])
+    big = max(spatial)
+    m = _minimal(network, shape, big)
+    picks = []
+    if m is not None:
+        picks += [m, m + 1]
+        if m > 1:
+            picks.append(m - 1)       # just below the minimum: both must reject it
+    odd = big if big % 2 else big + 1
+    picks += [odd, odd + 1, _next_prime(big + 2)]
+    out = []
+    for L in dict.fromkeys(picks):
+        out.append((1, shape[1]) + (L,) * len(spatial))
+    if len(spatial) >= 2:
+        out.append((1, shape[1]) + tuple(_next_prime(big + 2) if i == 0 else odd + 1 for i in range(len(spatial))))
+    out.append((2,) + tuple(shape[1:]))
+    return list(dict.fromkeys(out))
+
+
+def _check_sizes(network, shape, result, compare, kinds):
+    sym_shape, names = _symbolic_input(shape)
+    if sym_shape is None:
+        return
+    try:
+        sym = analyze(network, sym_shape)
+    except ShapeError as e:
+        result.notes.append(f"symbolic rules not compared: the network needs concrete spatial sizes ({e.message})")
+        return
+    with torch.device("meta"):
+        model = to_torch(network, shape)
+    for s in sample_sizes(network, shape):
+        values = dict(zip(names, (s[0],) + tuple(s[2:])))
+        conds_ok = all(bool(c.expr.subs({sy: values[sy.name] for sy in c.expr.free_symbols})) for c in sym.conditions)
+        ours_ok = _valid(network, s)
+        compare("(network)", "validity(symbolic vs concrete)", conds_ok, ours_ok, at=s)
+        torch_ok, outs, flops = _torch_at(model, s)
+        compare("(network)", "validity", ours_ok, torch_ok, at=s,
+                note="" if ours_ok == torch_ok else f"torch: {outs}" if not torch_ok else "")
+        result.sizes.append((s, ours_ok))
+        if not (ours_ok and torch_ok):
+            continue
+        for r in sym.layers:
+            want = tuple(substitute(d, values) for d in r.output_shape)
+            compare(r.name, "output_shape(symbolic)", want, tuple(outs[r.name].shape), at=s)
+            compare(r.name, "flops(symbolic)", 2 * substitute(r.macs, values), flops.get(r.name, 0), at=s)
+            compare(r.name, "params(symbolic)", substitute(r.params, values),
+                    sum(p.numel() for p in model.node_module(r.name).parameters()), at=s)
+
+
+def _torch_at(model, s):
+    """(ran, outputs by name or the error text, forward FLOPs by name) for torch on the meta device.
+
+    The module is built once at the requested input: only spatial and batch sizes vary here, and
+    they do not change a module's arguments, so torch alone decides whether `s` is valid.
+    """
+    x = torch.empty(s, device="meta")
+    try:
+        outs = model.run(x, keep=True)
+        flops = module_flops(model, x)
+    except Exception as e:  # noqa: BLE001 - any torch error means torch rejects this input
+        return False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", {}
+    return True, outs, flops

@@ -1,0 +1,149 @@
+"""Empirical probe of the theoretical receptive field: which input positions CAN influence an output.
+
+Plain gradients measure less than that: a max pool routes the gradient to one position per window
+and a ReLU that is off passes none, so the gradient of a live network shows the effective field of
+one particular input. The probe therefore differentiates a *dependency surrogate* of the module:
+
+- every element-wise nonlinearity (ReLU, SiLU, Hardswish, ...) becomes the identity;
+- max pooling becomes sum pooling over the same windows (kernel, stride, padding, dilation,
+  ceil_mode); adaptive max pooling becomes adaptive average pooling;
+- softmax along a dim becomes x + sum(x) along that dim (it still mixes the whole dim);
+- every parameter is set positive (weights to (0.5..1) / fan-in, so activations stay O(1)), batch
+  norm uses unit statistics, dropout is off (eval mode);
+- the input is positive.
+
+The surrogate is then a composition of maps whose partial derivatives are all positive wherever
+the original has a dependency path, so no sum of path contributions can cancel: an input position
+gets a non-zero gradient exactly when some path of the graph connects it to the output unit.
+Normalization layers (LayerNorm, GroupNorm, ...) are kept: their Jacobian is dense for generic
+positive inputs.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
+              nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.SELU, nn.CELU,
+              nn.Softsign, nn.Tanhshrink, nn.LogSigmoid, nn.Threshold, nn.Hardshrink, nn.Softshrink,
+              nn.RReLU)
+
+
+class SumPool(nn.Module):
+    """Sum over the windows a max pool reads (a depthwise convolution with an all-ones kernel)."""
+
+    def __init__(self, pool: nn.Module):
+        super().__init__()
+        self.pool = pool  # the original max pool: gives the windows and the output size
+
+    def forward(self, x):
+        p = self.pool
+        nd = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}[type(p)]
+        k, s, pad, d = (_tuple(v, nd) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation))
+        with torch.no_grad():
+            out_shape = p(x.detach()).shape[-nd:]
+        batched = x.dim() == nd + 2
+        xb = x if batched else x.unsqueeze(0)
+        c = xb.shape[1]
+        # ceil_mode keeps a last window that hangs over the right edge: pad enough for it
+        extra = []
+        for L, o, kk, ss, pp, dd in zip(xb.shape[2:], out_shape, k, s, pad, d):
+            need = (o - 1) * ss + dd * (kk - 1) + 1 - (L + 2 * pp)
+            extra.append(max(need, 0))
+        pads = []
+        for pp, e in reversed(list(zip(pad, extra))):
+            pads += [pp, pp + e]
+        xb = F.pad(xb, pads)
+        weight = torch.ones((c, 1) + tuple(k), dtype=x.dtype, device=x.device)
+        conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+        y = conv(xb, weight, stride=s, dilation=d, groups=c)
+        y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in out_shape)]
+        return y if batched else y.squeeze(0)
+
+
+class DimSum(nn.Module):
+    """x + sum(x) along one dim: mixes the whole dim like softmax, with positive derivatives."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        dim = self.dim if self.dim is not None else F._get_softmax_dim("softmax", x.dim(), 3)
+        return x + x.sum(dim, keepdim=True)
+
+
+def _tuple(v, n):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _replacement(m: nn.Module):
+    if isinstance(m, _POINTWISE):
+        return nn.Identity()
+    if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+        return SumPool(m)
+    if isinstance(m, nn.AdaptiveMaxPool1d):
+        return nn.AdaptiveAvgPool1d(m.output_size)
+    if isinstance(m, nn.AdaptiveMaxPool2d):
+        return nn.AdaptiveAvgPool2d(m.output_size)
+    if isinstance(m, nn.AdaptiveMaxPool3d):
+        return nn.AdaptiveAvgPool3d(m.output_size)
+    if isinstance(m, (nn.Softmax, nn.LogSoftmax, nn.Softmin)):
+        return DimSum(m.dim)
+    return None
+
+
+def dependency_surrogate(module: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of `module` in which a non-zero gradient means a dependency path (see module doc)."""
+    sur = copy.deepcopy(module).eval()
+    for name, m in list(sur.named_modules()):
+        new = _replacement(m)
+        if new is None or not name:
+            continue
+        parent_name, _, leaf = name.rpartition(".")
+        parent = sur.get_submodule(parent_name) if parent_name else sur
+        parent._modules[leaf] = new
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in sur.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            p.copy_((torch.rand(p.shape, generator=gen) * 0.5 + 0.5).to(p) / fan_in)
+        for m in sur.modules():
+            if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats:
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+    return sur
+
+
+def positive_input(shape, device="cpu", seed: int = 0, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(tuple(shape), generator=gen, dtype=dtype) + 0.5).to(device)
+
+
+def influence_extent(grad: torch.Tensor, batch_index: int | None = None) -> list:
+    """Per spatial axis of the input, (first, last) index with a non-zero gradient, or None."""
+    g = grad if batch_index is None else grad[batch_index:batch_index + 1]
+    nz = g != 0
+    out = []
+    for axis in range(2, g.dim()):
+        hit = nz.movedim(axis, 0).reshape(g.shape[axis], -1).any(dim=1)
+        idx = torch.nonzero(hit).reshape(-1)
+        out.append((int(idx[0]), int(idx[-1])) if len(idx) else None)
+    return out
+
+
+def probe(module: nn.Module, input_shape, unit=None, device="cpu") -> list:
+    """Receptive-field extent of one output unit of `module` (default: the centre unit).
+
+    Returns per input spatial axis (first, last) input index that can influence that unit.
+    """
+    sur = dependency_surrogate(module).to(device)
+    x = positive_input(input_shape, device).requires_grad_(True)
+    y = sur(x)
+    if unit is None:
+        unit = tuple(0 if d == 0 else (s - 1) // 2 for d, s in enumerate(y.shape))
+    y[unit].backward()
+    return influence_extent(x.grad)
