@@ -230,3 +230,17 @@ def test_table_shows_symbolic_conditions(reports):
     text = table_text(reports["lenet5-symbolic"])
     assert "N×50×⌊⌊H/2⌋/2⌋×⌊⌊W/2⌋/2⌋" in text
     assert "requires" in text and "50·⌊⌊H/2⌋/2⌋·⌊⌊W/2⌋/2⌋ = 2450" in text
+
+
+def test_narrow_terminal_hides_optional_columns_and_says_so():
+    from click.testing import CliRunner
+
+    from convshape.cli import main
+    result = CliRunner().invoke(main, ["summary", "zoo:resnet50", "--depth", "0"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "RF stride and act. bytes hidden to fit 80 columns" in " ".join(lines)
+    assert "118,013,952" in result.stdout  # numbers are never broken across lines
+    wide = CliRunner().invoke(main, ["summary", "zoo:resnet50", "--depth", "0"], env={"COLUMNS": "200"})
+    assert "hidden" not in wide.stdout and "RF stride" in wide.stdout

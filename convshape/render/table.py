@@ -6,8 +6,12 @@ import os
 from . import cells
 from .rows import rows_for
 
-def build(report, depth: int | None = None):
-    """The table and the totals grid below it, as rich renderables."""
+# Columns a narrow terminal drops first, in this order (the totals below still give their sums).
+OPTIONAL = ("RF stride", "act. bytes")
+
+
+def build(report, depth: int | None = None, hide: tuple = ()):
+    """The table and the totals grid below it, as rich renderables; `hide` names OPTIONAL columns."""
     from rich.table import Table
 
     t = report.totals
@@ -20,15 +24,20 @@ def build(report, depth: int | None = None):
     concrete = not report.symbols
     for header, footer in (("params", cells.count(t.params)), ("MACs", cells.count(t.macs)),
                            ("act. bytes", cells.count(t.activation_bytes))):
-        table.add_column(header, justify="right", footer=footer, no_wrap=concrete, overflow="fold")
+        if header not in hide:
+            table.add_column(header, justify="right", footer=footer, no_wrap=concrete, overflow="fold")
     table.add_column("RF", justify="right", overflow="fold")
-    table.add_column("RF stride", justify="right", overflow="fold")
+    if "RF stride" not in hide:
+        table.add_column("RF stride", justify="right", overflow="fold")
     unaligned = False
     for row in rows_for(report, depth):
         unaligned |= row.receptive_field.aligned is False
-        table.add_row(row.name, cells.kind(row), cells.shape(row.output_shape), cells.count(row.params),
-                      cells.count(row.macs), cells.count(row.activation_bytes),
-                      cells.rf_size(row.receptive_field), cells.rf_stride(row.receptive_field))
+        cols = [row.name, cells.kind(row), cells.shape(row.output_shape), cells.count(row.params),
+                cells.count(row.macs)]
+        cols += [] if "act. bytes" in hide else [cells.count(row.activation_bytes)]
+        cols += [cells.rf_size(row.receptive_field)]
+        cols += [] if "RF stride" in hide else [cells.rf_stride(row.receptive_field)]
+        table.add_row(*cols)
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -63,12 +72,22 @@ def render(report, depth: int | None = None, console=None) -> None:
     from rich.console import Console
 
     table, grid = build(report, depth)
+    hidden: tuple = ()
     if console is None:
         console = Console()
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console = Console(width=natural_width(table))
+        else:  # a terminal narrower than the table: drop optional columns before wrapping cells
+            for column in OPTIONAL:
+                if natural_width(table, least=0) <= console.width:
+                    break
+                hidden += (column,)
+                table, grid = build(report, depth, hide=hidden)
     console.print(table)
     console.print(grid)
+    if hidden:
+        console.print(f"({' and '.join(hidden)} hidden to fit {console.width} columns; "
+                      f"a wider terminal or --format markdown shows them)", style="dim", highlight=False)
 
 
 def natural_width(table, least: int = 80) -> int:
