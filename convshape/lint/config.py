@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -36,8 +37,8 @@ def parse_size(value) -> int:
         if not m:
             raise ValueError(f"expected a size such as 1000000, 25M, 4G or 512MiB, got {value!r}")
         unit = (m.group(2) or "").removesuffix("B")
-        n = float(m.group(1)) * _UNITS[unit]
-        if n != int(n):
+        n = Decimal(m.group(1)) * _UNITS[unit]
+        if n != n.to_integral_value():
             raise ValueError(f"{value!r} is not a whole number")
         n = int(n)
     if n < 1:
