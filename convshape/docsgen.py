@@ -178,8 +178,8 @@ def _values(p) -> str:
         return ", ".join(f"`{c}`" for c in p.type.choices)
     if isinstance(p.type, click.IntRange) and p.type.min is not None and p.type.max is None:
         return f"int ≥ {p.type.min}"
-    if p.metavar:
-        return f"`{p.metavar}`"
+    if p.metavar:  # a pipe in a table cell must be escaped, even inside backticks (GFM)
+        return f"`{p.metavar}`".replace("|", "\\|")
     return p.type.name
 
 

@@ -160,3 +160,16 @@ def test_conventions_other_ops_table_covers_every_layer_kind():
               for k in line.split("|")[1].split(",")}
     missing = sorted(set(REGISTRY) - listed)
     assert not missing, f"docs/conventions.md's other_ops table lacks {missing}"
+
+
+def test_markdown_tables_keep_their_columns():
+    # a stray `|` (in a type, a metavar, a formula) would shift every cell after it
+    for doc in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        width = None
+        for n, line in enumerate(read(doc).splitlines(), 1):
+            if not line.startswith("|"):
+                width = None
+                continue
+            cells = len(re.findall(r"(?<!\\)\|", line))
+            width = width or cells
+            assert cells == width, f"{doc.name}:{n} has {cells - 1} columns, its table {width - 1}"
