@@ -194,7 +194,7 @@ def test_mermaid_draws_every_input_of_every_layer(reports):
     assert len(adds) == 16
     for add in adds:  # a residual Add shows both its branch and its shortcut
         assert len([e for e in edges if e[2] == add]) == 2
-    first = next(e for e in edges if e[0] == "input")
+    first = next(e for e in edges if e[0] == "net_in")
     assert first[1] == "1×3×224×224"
 
 
@@ -211,9 +211,9 @@ layers:
 """
     text = mermaid.render(cs.analyze(cs.loads(spec)))
     edges = _edges(text)
-    assert ("input", "1×16×8×8", "n0") in edges and ("input", "1×16×8×8", "n1") in edges  # both Add inputs
+    assert ("net_in", "1×16×8×8", "n0") in edges and ("net_in", "1×16×8×8", "n1") in edges  # both Add inputs
     assert ("n1", "1×16×8×8", "n2") in edges and ("n0", "1×16×8×8", "n2") in edges        # both Concat inputs
-    assert ("n2", "1×32×8×8", "output") in edges
+    assert ("n2", "1×32×8×8", "net_out") in edges
 
 
 def test_markdown_is_one_github_table_plus_totals(reports):

@@ -22,19 +22,20 @@ def render(report, depth: int | None = None) -> str:
     shape_of = {layer.name: layer.output_shape for layer in report.layers}
     shape_of["input"] = report.input_shape
 
-    out = ["flowchart TD", f"  input([{text('input')}])"]
+    # ids never start with o or x, which Mermaid may read as a circle or cross edge end
+    out = ["flowchart TD", f"  net_in([{text('input')}])"]
     for row in rows:
         out.append(f"  {ids[id(row)]}[{text(row.name + '<br/>' + cells.kind(row))}]")
-    out.append(f"  output([{text('output')}])")
+    out.append(f"  net_out([{text('output')}])")
     for row in rows:
         seen = set()
         for name in row.inputs:
-            source = "input" if name == "input" else ids[id(owner[name])]
+            source = "net_in" if name == "input" else ids[id(owner[name])]
             edge = (source, cells.shape(shape_of[name]))
             if edge in seen:
                 continue
             seen.add(edge)
             out.append(f"  {source} -->|{text(edge[1])}| {ids[id(row)]}")
     last = rows[-1]
-    out.append(f"  {ids[id(last)]} -->|{text(cells.shape(report.output_shape))}| output")
+    out.append(f"  {ids[id(last)]} -->|{text(cells.shape(report.output_shape))}| net_out")
     return "\n".join(out) + "\n"
