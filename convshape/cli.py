@@ -22,6 +22,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ConvshapeError as e:
             click.echo(f"error: {e}", err=True)
+            for hint in getattr(e, "hints", ()):  # e.g. constraints.size_hints: "H=100 is not valid: use 96 or 112"
+                click.echo(hint, err=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -70,8 +72,12 @@ def summary(spec, input_shape, dtype, fmt, depth):
     from .analysis import analyze
     from .spec import load
 
+    from .constraints import size_hints
+
     network = load(spec)
-    report = analyze(network, parse_input(input_shape), dtype=dtype)
+    shape = parse_input(input_shape)
+    with size_hints(network, shape):
+        report = analyze(network, shape, dtype=dtype)
     if fmt == "json":
         from .render import json as r
         click.echo(r.render(report))
@@ -229,14 +235,48 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
         import torch
         if not torch.cuda.is_available():
             raise SpecError("--device cuda: no CUDA device is available")
+    from .constraints import size_hints
+
     network = load(spec)
-    result = run_check(network, parse_input(input_shape), device=device, real=not no_real,
-                       rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
+    shape = parse_input(input_shape)
+    with size_hints(network, shape):
+        result = run_check(network, shape, device=device, real=not no_real,
+                           rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
     if fmt == "json":
         click.echo(render.render_json(result))
     else:
         render.render_table(result)
     sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--input", "input_shape", metavar="SHAPE",
+              help="Which dims are free, e.g. N,3,H,W or 1,3,H,224; a concrete shape is checked against the "
+                   "rules. Default: the spec's input with its spatial dims free.")
+@click.option("--range", "ranges", multiple=True, metavar="[DIM=]LO:HI",
+              help="Sizes to enumerate per free dim (repeatable; a bare LO:HI applies to all). Default 1:1024.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def constraints(spec, input_shape, ranges, fmt):
+    """For which input sizes does the network work? Rules per dim, with the layers that cause them.
+
+    Minimum sizes and divisibility are proved for every size where the layers' arithmetic allows it
+    (closed form), and otherwise enumerated exactly over the range. Exit 0 when some size in the
+    range works, 1 when none does (or a concrete --input breaks a rule), 2 for a bad spec or usage.
+    """
+    from .constraints import derive, free_input, parse_ranges
+    from .spec import load
+
+    network = load(spec)
+    shape = parse_input(input_shape)
+    names = [d for d in free_input(network, shape) if isinstance(d, str)]
+    result = derive(network, shape, parse_ranges(ranges, names))
+    if fmt == "json":
+        from .render import constraints_json as r
+    else:
+        from .render import constraints_text as r
+    click.echo(r.render(result), nl=False)
+    sys.exit(0 if result.valid_somewhere and not result.given_violations else 1)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,11 @@ def window_output(length, kernel: int, stride: int, pad_left: int, pad_right: in
     if type(out) is int and type(length) is int:
         if (out - 1) * stride >= length + pad_left:
             out -= 1
-    else:
+    elif stride > span - pad_right:
         # same rule in closed form: the last window starts at (out-1)*stride < length + pad_left.
         # (a Piecewise here makes sympy fold nested conditions and blow up on stacked ceil-mode pools)
+        # Only needed when stride > span - pad_right: otherwise (out-1)*stride <= padded - span + stride - 1
+        # < length + pad_left always, and skipping the Min keeps stacked pools' sizes small.
         from ..dims import dmin
         out = dmin(out, floordiv(length + pad_left - 1, stride) + 1)
     # ceil mode can keep one partial window even when the padded input is shorter than the kernel
