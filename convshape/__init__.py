@@ -4,12 +4,13 @@ from __future__ import annotations
 from .analysis import analyze
 from .errors import ConvshapeError, ShapeError, SpecError
 from .graph import Network, Node
+from . import lint  # a callable module: convshape.lint("model.yaml") lints; convshape.lint.registry, ...
 from .report import Report
 from .spec import load, loads, zoo_names
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "loads", "analyze", "zoo_names", "Network", "Node", "Report",
+__all__ = ["load", "loads", "analyze", "lint", "zoo_names", "Network", "Node", "Report",
            "ConvshapeError", "SpecError", "ShapeError", "__version__",
            "to_torch", "from_torch", "check", "verify"]
 
