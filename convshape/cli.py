@@ -279,5 +279,63 @@ def constraints(spec, input_shape, ranges, fmt):
     sys.exit(0 if result.valid_somewhere and not result.given_violations else 1)
 
 
+@main.command("import")
+@click.argument("factory", metavar="PKG.MODULE:FACTORY")
+@click.option("--kwargs", "kwargs_json", default="{}", show_default=True, metavar="JSON",
+              help='Keyword arguments for the factory, e.g. \'{"num_classes": 10}\'.')
+@input_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the spec here (default: standard output).")
+@click.option("--name", default=None, help="The spec's name (default: the module's class name).")
+def import_(factory, kwargs_json, input_shape, output, name):
+    """Trace an nn.Module (torch.fx, eager fallback) and write it as a YAML spec.
+
+    FACTORY is called with --kwargs to make the module, e.g. torchvision.models:resnet50.
+    Repeated submodules become block definitions. Operations convshape cannot map are listed
+    with their source locations (exit 2); nothing is dropped silently.
+    """
+    _require_torch("import")
+    import importlib
+    import json
+
+    from .errors import SpecError
+    from .torch.importer import from_torch
+    from .torch.spec_writer import to_yaml
+
+    if input_shape is None:
+        raise SpecError("import needs --input, e.g. --input 1,3,224,224")
+    shape = parse_input(input_shape)
+    if not all(isinstance(d, int) for d in shape):
+        raise SpecError(f"--input {input_shape!r}: import traces the module, so every size must be a number")
+    mod_name, _, attr = factory.partition(":")
+    if not mod_name or not attr:
+        raise SpecError(f"{factory!r}: expected PKG.MODULE:FACTORY, e.g. torchvision.models:resnet50")
+    try:
+        kwargs = json.loads(kwargs_json)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"--kwargs: not JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(kwargs, dict):
+        raise SpecError("--kwargs must be a JSON object")
+    try:
+        target = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise SpecError(f"cannot import module {mod_name!r}: {e}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise SpecError(f"module {mod_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    module = target(**kwargs) if callable(target) and not hasattr(target, "forward") else target
+    network = from_torch(module, shape, name=name)
+    header = f"# imported by `convshape import {factory}`" + (f" --kwargs '{kwargs_json}'" if kwargs else "") + \
+        f" --input {input_shape}\n"
+    text = to_yaml(network, header=header)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}: {len(network.nodes)} layers", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 if __name__ == "__main__":
     main()

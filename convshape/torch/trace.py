@@ -1,0 +1,239 @@
+"""Two front ends that turn an nn.Module run into one list of recorded operations (Op).
+
+- `trace_fx`: torch.fx symbolic tracing, then an Interpreter run on the meta device that records
+  every node's concrete value (tensor shapes, ints from x.size(), tuples from chunk/split).
+- `trace_eager`: for code fx cannot trace (data-dependent Python such as dynamic 'same' padding
+  computed from x.shape): the module runs eagerly on the meta device under a TorchFunctionMode that
+  records every torch function and tensor method called outside a leaf module, plus forward hooks
+  that record each leaf module as one operation.
+
+Both keep, per operation, the owning module path (for names and block recovery) and the user's
+source location (for error messages). Leaf modules are those a layer kind maps directly.
+"""
+from __future__ import annotations
+
+import copy
+import traceback
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to the value of another recorded operation."""
+    name: str
+
+
+@dataclass
+class Op:
+    name: str             # unique in the trace
+    kind: str             # "input" | "module" | "function" | "method" | "param" | "output"
+    target: object        # module (module ops), callable (function), method name (method), path (param)
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    value: object = None  # the concrete (meta) value it produced
+    scope: str = ""       # path of the innermost module whose forward issued it
+    location: str = ""    # user source file:line
+
+
+class TraceFailed(Exception):
+    pass
+
+
+def _to_meta(module: nn.Module) -> nn.Module:
+    m = copy.deepcopy(module)
+    return m.to("meta").eval()
+
+
+# ------------------------------------------------------------------ torch.fx
+def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
+    import torch.fx as fx
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m, qualname):
+            return is_leaf(m) or super().is_leaf_module(m, qualname) and is_leaf(m) is not False
+
+    meta = _to_meta(module)
+    tracer = Tracer()
+    tracer.record_stack_traces = True
+    try:
+        graph = tracer.trace(meta)
+    except Exception as e:  # noqa: BLE001 - any tracing failure sends us to the eager tracer
+        raise TraceFailed(f"{type(e).__name__}: {e}") from None
+    gm = fx.GraphModule(meta, graph)
+    values: dict = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            out = super().run_node(n)
+            values[n.name] = out
+            return out
+
+    x = torch.empty(tuple(input_shape), device="meta")
+    try:
+        Recorder(gm).run(x)
+    except Exception as e:  # noqa: BLE001
+        raise TraceFailed(f"{type(e).__name__}: {e}") from None
+    ops = []
+    for n in graph.nodes:
+        stack = n.meta.get("nn_module_stack") or {}
+        scope = list(stack.values())[-1][0] if stack else ""
+        if n.op == "call_module":
+            scope = n.target.rpartition(".")[0]
+        kind = {"placeholder": "input", "call_module": "module", "call_function": "function",
+                "call_method": "method", "get_attr": "param", "output": "output"}[n.op]
+        target = gm.get_submodule(n.target) if n.op == "call_module" else n.target
+        ops.append(Op(name=n.name, kind=kind, target=target, args=_refs(n.args), kwargs=_refs(n.kwargs),
+                      value=values.get(n.name), scope=scope, location=_user_frame(n.stack_trace or ""),
+                      ))
+        if n.op == "call_module":
+            ops[-1].kwargs = dict(ops[-1].kwargs, __path__=n.target)
+    return ops
+
+
+def _refs(a):
+    import torch.fx as fx
+    if isinstance(a, fx.Node):
+        return Ref(a.name)
+    if isinstance(a, (list, tuple)):
+        return type(a)(_refs(v) for v in a) if not hasattr(a, "_fields") else tuple(_refs(v) for v in a)
+    if isinstance(a, dict):
+        return {k: _refs(v) for k, v in a.items()}
+    return a
+
+
+def _user_frame(stack_trace: str) -> str:
+    """The last 'File "...", line N' of a stack trace that is not torch's or convshape's."""
+    best = ""
+    for line in stack_trace.splitlines():
+        line = line.strip()
+        if line.startswith('File "'):
+            path = line[6:line.index('"', 6)]
+            if "/torch/" in path or "/convshape/torch/" in path:
+                continue
+            lineno = line.split(", line ")[1].split(",")[0] if ", line " in line else "?"
+            best = f"{path}:{lineno}"
+    return best
+
+
+# ------------------------------------------------------------------ eager
+def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
+    from torch.overrides import TorchFunctionMode
+
+    meta = _to_meta(module)
+    ops: list = []
+    names: dict = {}        # id(tensor or value) -> op name
+    keep: list = []         # values kept alive so ids stay unique
+    scope_stack = [""]
+    in_leaf = [0]
+    counter = [0]
+    paths = {id(m): p for p, m in meta.named_modules()}
+
+    for pname, p in list(meta.named_parameters()) + list(meta.named_buffers()):
+        names[id(p)] = pname
+        keep.append(p)
+        ops.append(Op(name=pname, kind="param", target=pname, value=p))
+
+    def ref(v):
+        if isinstance(v, (list, tuple)):
+            return type(v)(ref(x) for x in v) if not hasattr(v, "_fields") else tuple(ref(x) for x in v)
+        if isinstance(v, dict):
+            return {k: ref(x) for k, x in v.items()}
+        if isinstance(v, torch.Tensor) and id(v) in names:
+            return Ref(names[id(v)])
+        if isinstance(v, torch.Tensor):
+            raise TraceFailed("a tensor that is neither the input, a parameter nor a traced result "
+                              "(created inside forward, e.g. torch.zeros)")
+        return v
+
+    def record(kind, target, args, kwargs, out, scope):
+        counter[0] += 1
+        name = f"op{counter[0]}"
+        ops.append(Op(name=name, kind=kind, target=target, args=ref(args), kwargs=ref(kwargs), value=out,
+                      scope=scope, location=_user_frame("".join(traceback.format_stack()))))
+        for v in (out if isinstance(out, (tuple, list)) else (out,)):
+            if isinstance(v, torch.Tensor):
+                names[id(v)] = name if not isinstance(out, (tuple, list)) else names.get(id(v), name)
+                keep.append(v)
+        if isinstance(out, (tuple, list)):
+            # element i of a tuple result is a getitem on the tuple
+            for i, v in enumerate(out):
+                if isinstance(v, torch.Tensor):
+                    counter[0] += 1
+                    item = f"op{counter[0]}"
+                    ops.append(Op(name=item, kind="function", target=_getitem, args=(Ref(name), i), value=v,
+                                  scope=scope))
+                    names[id(v)] = item
+        return name
+
+    class Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if in_leaf[0] == 0 and _produces_value(out) and not _is_plumbing(func):
+                try:
+                    record("function", func, args, kwargs, out, scope_stack[-1])
+                except TraceFailed:
+                    raise
+            return out
+
+    handles = []
+
+    def pre(mod, args):
+        if in_leaf[0]:
+            in_leaf[0] += 1 if is_leaf(mod) else 0
+            return
+        if is_leaf(mod):
+            in_leaf[0] += 1
+        else:
+            scope_stack.append(paths.get(id(mod), ""))
+
+    def post(mod, args, out):
+        if is_leaf(mod):
+            in_leaf[0] -= 1
+            if in_leaf[0] == 0:
+                name = record("module", mod, args, {"__path__": paths.get(id(mod), "")}, out,
+                              paths.get(id(mod), "").rpartition(".")[0])
+                ops[-1].name = name
+        elif in_leaf[0] == 0:
+            scope_stack.pop()
+
+    for m in meta.modules():
+        if m is meta:
+            continue
+        handles.append(m.register_forward_pre_hook(pre))
+        handles.append(m.register_forward_hook(post))
+    x = torch.empty(tuple(input_shape), device="meta")
+    names[id(x)] = "x"
+    ops.insert(0, Op(name="x", kind="input", target="x", value=x))
+    try:
+        with Mode():
+            out = meta(x)
+    except TraceFailed:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise TraceFailed(f"{type(e).__name__}: {e}") from None
+    finally:
+        for h in handles:
+            h.remove()
+    ops.append(Op(name="output", kind="output", target="output", args=(ref(out),)))
+    return ops
+
+
+def _getitem(seq, i):
+    return seq[i]
+
+
+def _produces_value(out) -> bool:
+    if isinstance(out, torch.Tensor):
+        return True
+    if isinstance(out, (tuple, list)):
+        return any(isinstance(v, torch.Tensor) for v in out)
+    return False
+
+
+def _is_plumbing(func) -> bool:
+    name = getattr(func, "__name__", "")
+    return name in ("__get__", "__set__", "size", "dim", "numel", "__len__", "__format__", "__repr__")
