@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..dims import shape_str, to_json
+from ..dims import to_json
 from ..graph import INPUT
 from .result import Finding
 
@@ -128,4 +128,6 @@ def by_axis(values) -> str:
 
 
 def fmt_shape(shape) -> str:
-    return shape_str(shape)
+    """[1, 64, 56, 56]; symbolic sizes as people read them: [N, 64, ⌊H/2 - 1/2⌋ + 1, ...]."""
+    from ..render.cells import readable
+    return "[" + ", ".join(fmt_dim(d) if type(d) is int else readable(fmt_dim(d)) for d in shape) + "]"

@@ -49,5 +49,12 @@ def describe(name: str, period: int, counts: dict) -> str:
     if len(bad) == period - 1:
         good = next(r for r in range(period) if r not in bad)
         return f"unless {name} is a multiple of {period}" if good == 0 else f"unless {name} mod {period} is {good}"
-    listed = ", ".join(str(r) for r in bad[:-1]) + (" or " if len(bad) > 1 else "") + str(bad[-1])
+    runs = []
+    for r in bad:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    parts = [str(a) if a == b else f"{a} or {b}" if b == a + 1 else f"{a} to {b}" for a, b in runs]
+    listed = ", ".join(parts[:-1]) + (" or " if len(parts) > 1 else "") + parts[-1]
     return f"when {name} mod {period} is {listed}"

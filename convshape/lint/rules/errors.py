@@ -210,7 +210,9 @@ def spatial_collapse(ctx):
 
     ## Why is this bad?
     A tensor with a zero-sized dim carries nothing: torch refuses it, or every later layer works
-    on an empty tensor. (A sliding window that does not fit its input is CS105.)
+    on an empty tensor. (A sliding window that does not fit its input is CS105; padding layers
+    that crop too much and Upsample with a too small scale_factor check their own output size and
+    are reported by CS100 in their own words.)
 
     ## Example
     ```yaml
