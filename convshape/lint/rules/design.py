@@ -261,9 +261,7 @@ def consecutive_linear_layers(ctx):
         while p is not None and isinstance(p.layer, LINEAR_AT_INFERENCE) and ctx.sole_consumer(p) is not None:
             between.append(p)
             p = ctx.producer(p)
-        if p is None or not isinstance(p.layer, (Conv, Linear)) or type(p.layer) is ConvTranspose:
-            continue
-        if any(type(d) is not int for d in ctx.input_shapes(p)[0] + tuple(r.output_shape)[:2]):
+        if p is None or not isinstance(p.layer, (Conv, Linear)):
             continue
         equal = _combined(p.layer, node.layer, ctx.input_shapes(p)[0], ctx.output_of(p.name), r.output_shape)
         if equal is None:

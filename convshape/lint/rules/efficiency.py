@@ -1,7 +1,7 @@
 """CS4xx: efficiency. Where the parameters and the hardware time go."""
 from __future__ import annotations
 
-from ...dims import prod
+from ...dims import prod, substitute
 from ..context import fmt_int, fmt_shape
 from ..kinds import Conv, ConvTranspose, Linear
 from ..registry import rule
@@ -10,6 +10,7 @@ DOMINANT_FRACTION = 0.5
 DOMINANT_MIN_PARAMS = 1_000_000   # small networks may well keep most weights in one layer
 TENSOR_CORE_MULTIPLE = 8
 MIN_MACS_SHARE = 0.01             # layers cheaper than this (SE squeezes, ...) do not matter for speed
+SAMPLE_SIZE = 256                 # for shares of symbolic counts
 
 
 @rule("CS401", "dominant-layer", "warning")
@@ -70,6 +71,13 @@ def dominant_layer(ctx):
                                f"easily; consider pooling before it or a smaller layer.")
 
 
+def at_sample(x) -> int:
+    """A count at a concrete size: symbolic input sizes taken as SAMPLE_SIZE (shares barely depend on it)."""
+    if type(x) is int:
+        return x
+    return substitute(x, {s.name: SAMPLE_SIZE for s in x.free_symbols})
+
+
 def _head(ctx):
     """The last layer with weights on the way to the output (its size is the task's, e.g. classes)."""
     node = ctx.network.output
@@ -83,7 +91,8 @@ def channels_not_multiple_of_8(ctx):
     """## What it does
     Notes a convolution or linear layer whose output channel count is not a multiple of 8. Exempt:
     the network's final layer (its size is the task's) and layers doing under 1% of the MACs
-    (such as squeeze-and-excitation reductions), where speed does not depend on them.
+    (such as squeeze-and-excitation reductions; symbolic sizes counted at 256), where speed does
+    not depend on them.
 
     ## Why is this bad?
     GPU tensor cores (fp16, bf16) multiply matrices in tiles of 8; other sizes are padded or fall
@@ -108,12 +117,12 @@ def channels_not_multiple_of_8(ctx):
     ```
     """
     head = _head(ctx) if ctx.failure is None else None
-    total = ctx.report.totals.macs
+    total = at_sample(ctx.report.totals.macs)
     for node, r in ctx.analyzed():
         layer = node.layer
         if not isinstance(layer, (Conv, ConvTranspose, Linear)) or (head is not None and node.name == head.name):
             continue
-        if type(total) is int and type(r.macs) is int and r.macs < MIN_MACS_SHARE * total:
+        if at_sample(r.macs) < MIN_MACS_SHARE * total:
             continue
         arg = "out_features" if isinstance(layer, Linear) else "out_channels"
         c = getattr(layer, arg)

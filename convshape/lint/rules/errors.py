@@ -427,5 +427,5 @@ def invalid_layer(ctx):
     if node is None or any(f.layer == node.name and f.severity == "error" for f in ctx.findings):
         return
     shapes = ", ".join(fmt_shape(s) for s in ctx.failure.input_shapes)
-    yield ctx.at(node, f"{node.kind} '{node.name}' cannot take its input {shapes}: {ctx.failure.message}.",
+    yield ctx.at(node, f"{node.kind} '{node.name}' cannot take its input {shapes}: {ctx.failure.message.rstrip('.')}.",
                  argument=ctx.failure.argument)
