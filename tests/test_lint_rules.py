@@ -118,3 +118,33 @@ def test_example_triggers_the_rule_and_use_instead_does_not(code):
     assert code in {f.code for f in bad}, f"{code}'s Example does not trigger it"
     good = lint(cs.loads(r.snippet("Use instead"), name=f"{code}-use-instead.yaml"))
     assert [f.code for f in good if f.severity != "info"] == [], f"{code}'s Use instead still has findings"
+
+
+# ---------------------------------------------------------------- symbolic inputs: for which sizes
+def test_symbolic_findings_say_for_which_sizes():
+    spec = """\
+input: [N, 3, H, W]
+lint: {max-macs: 1M}
+layers:
+  - Conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+  - ReLU
+  - Conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+  - ReLU
+  - AdaptiveAvgPool2d: {output_size: 1}
+  - Flatten
+  - Linear: {out_features: 10}
+"""
+    found = {f.code: f.message for f in lint(cs.loads(spec))}
+    assert set(found) == {"CS301", "CS602"}
+    # two 3x3 convolutions: receptive field 5x5
+    assert "only 5×5 pixels of the H×W input when H > 5 or W > 5" in found["CS301"]
+    # MACs: N*H*W*16*27 + N*H*W*16*144 + N*160 = 2736*H*W*N + 160*N
+    assert "over the max-macs budget of 1,000,000 when 2736*H*N*W + 160*N > 1000000" in found["CS602"]
+
+
+def test_stride_tiling_residues_for_a_symbolic_input():
+    # conv k3 s2 p1 gives floor((H-1)/2)+1; a k2 s2 conv then drops a row when that is odd: H mod 4 in {1, 2}
+    found = lint(cs.load(str(ROOT / FIXTURES / "CS201-symbolic.yaml")))
+    assert "the last row on H when H mod 4 is 1 or 2" in found[0].message
+    found = lint(cs.loads("input: [1, 3, H, 8]\nlayers:\n  - MaxPool2d: {kernel_size: 2}\n"))
+    assert [f.code for f in found] == ["CS201"] and "the last row on H when H is odd" in found[0].message
