@@ -21,9 +21,8 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConvshapeError as e:
-            click.echo(f"error: {e}", err=True)
-            for hint in getattr(e, "hints", ()):  # e.g. constraints.size_hints: "H=100 is not valid: use 96 or 112"
-                click.echo(hint, err=True)
+            # hints (constraints.size_hints: "H=100 is not valid: use 96 or 112 (...)") stay on the one line
+            click.echo(f"error: {e}" + "".join(f"; {h}" for h in getattr(e, "hints", ())), err=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise

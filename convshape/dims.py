@@ -203,6 +203,31 @@ def require_eq(a, b, message, *, argument: str | None = None, received=None):
         bucket.append(Condition(sp.Eq(a, b), message, argument))
 
 
+def require_broadcast(a, b, message, *, argument: str | None = None, received=None):
+    """Require sizes a and b to broadcast (torch: equal, or either is 1); returns the result size.
+
+    Symbolic sizes that differ may still broadcast at the sizes where one of them is 1, so the
+    condition recorded is Eq(a, b) | Eq(a, 1) | Eq(b, 1) and the result is Max(a, b).
+    """
+    if type(a) is int and type(b) is int:
+        if a != b and a != 1 and b != 1:
+            raise ShapeError(_text(message), argument=argument, value=received)
+        return a if b == 1 else b
+    if a == b:
+        return a
+    sp = _sympy()
+    if sp.expand(sp.sympify(a) - b) == 0:
+        return a
+    rel = sp.Or(sp.Eq(a, b), sp.Eq(a, 1), sp.Eq(b, 1))
+    if rel is sp.false:
+        raise ShapeError(_text(message), argument=argument, value=received)
+    if rel is not sp.true:
+        bucket = _conditions.get()
+        if bucket is not None:
+            bucket.append(Condition(rel, message, argument))
+    return sp.Max(a, b)
+
+
 def as_fraction(x):
     return x if isinstance(x, Fraction) else Fraction(x)
 

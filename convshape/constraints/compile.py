@@ -13,6 +13,7 @@ from fractions import Fraction
 from math import gcd
 
 import sympy as sp
+from sympy.logic.boolalg import ITE
 
 
 class Unsupported(Exception):
@@ -132,6 +133,9 @@ class _Emitter:
             return self.tmp(" or ".join(self.truth(a) for a in e.args))
         if isinstance(e, sp.Not):
             return self.tmp(f"not {self.truth(e.args[0])}")
+        if isinstance(e, ITE):
+            a, b, c = (self.truth(x) for x in e.args)
+            return self.tmp(f"({b} if {a} else {c})")
         raise Unsupported(f"{type(e).__name__}: {e}")
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 from math import gcd
 
+import sympy as sp
+
 from ..analysis import analyze
 from ..errors import ShapeError, SpecError
 from .compile import Unsupported, compile_conditions, compile_values
 from .explain import (Explainer, describe_group, failure_phrase, join_words, merge_phrase,
                       show)
-from .model import Constraints, DimRule, JointRule, Reason, intervals, intervals_text
+from .model import Constraints, DimRule, JointRule, Reason, Violation, intervals, intervals_text
 from .quasilinear import truth_pattern
 from .simplify import recognize
 
@@ -103,7 +105,10 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
     if given is not None and not all(isinstance(d, int) for d in given):
         given = None
     prepared = with_declared_arguments(network)
-    report = analyze(prepared, shape)
+    try:
+        report = analyze(prepared, shape)
+    except ShapeError as e:  # a contradiction for every size (e.g. H - 2 == H at a concat)
+        return _impossible(network, shape, declared, given, e, ranges)
     symbols = [d for d in report.input_shape if not isinstance(d, int)]
     names = [s.name for s in symbols]
     ranges = dict(ranges or {})
@@ -122,17 +127,40 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
 
     notes = []
     dims = []
+    seen = set()
     for axis, d in enumerate(report.input_shape):
-        if isinstance(d, int):
-            continue
+        if isinstance(d, int) or d in seen:
+            continue  # a symbol written twice (N,3,S,S) is one free dim
+        seen.add(d)
         dims.append(_dim_rule(d, axis, single[d], ranges[d.name], explainer, notes))
-    joint = [_joint_rule(group, syms, dims, ranges) for syms, group in _components(multi)]
+    joint = [_joint_rule(group, syms, dims, ranges, explainer) for syms, group in _components(multi)]
     conditions = list(report.conditions)  # rendered only by to_dict: printing sympy is slow
     result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=joint,
                          conditions=conditions, output_shape=report.output_shape, notes=notes, given=given)
     if given is not None:
         values = {d: g for d, g in zip(shape, given) if isinstance(d, str)}
         result.given_violations = result.violations(values)
+    return result
+
+
+def _impossible(network, shape, declared, given, error, ranges) -> Constraints:
+    """No size works: every free dim gets an empty rule whose reason is the analysis error."""
+    where = f"{error.layer}: " if error.layer else ""
+    reason = Reason(f"{where}{error.message} (for every size)", layers=[error.layer] if error.layer else [])
+    dims = []
+    seen = set()
+    for axis, d in enumerate(shape):
+        if isinstance(d, int) or d in seen:
+            continue
+        seen.add(d)
+        lo, hi = (ranges or {}).get(d, DEFAULT_RANGE)
+        dims.append(DimRule(symbol=d, axis=axis, range=(lo, hi), valid=[], minimum=None, modulus=1, residues=(),
+                            proved=True, method="closed form", searched=(1, 0),
+                            statement=f"no size of {d} works", reasons=[reason]))
+    result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=[],
+                         conditions=[], notes=[], given=given)
+    if given is not None:
+        result.given_violations = [Violation(None, "this input", "no input size works", [reason])]
     return result
 
 
@@ -222,14 +250,14 @@ def _statement(rule: DimRule, recognized: bool) -> str:
             text = f"{s} must be even" if q == 2 else f"{s} must be a multiple of {q}"
         elif q == 2 and res == (1,):
             text = f"{s} must be odd"
-        elif len(res) == 1:
-            text = f"{s} must be {q}k + {res[0]} for a whole k (remainder {res[0]} when divided by {q})"
         else:
-            text = f"{s} divided by {q} must leave a remainder in {{{', '.join(map(str, res))}}}"
+            forms = [f"{q}k" if r == 0 else f"{q}k + {r}" for r in res]
+            text = f"{s} must be {' or '.join(forms)} for a whole k"
         if start > 1:
-            text += f" and at least {start}"
+            text += f"{',' if text.endswith('whole k') else ''} and at least {start}"
     if rule.exceptions:
-        text += f", or one of {intervals_text(rule.exceptions)}"
+        text += f", or {rule.exceptions[0]}" if len(rule.exceptions) == 1 else \
+            f", or one of {intervals_text(rule.exceptions)}"
     return text
 
 
@@ -252,6 +280,12 @@ def _reasons(rule, s, conds, fails, explainer, last) -> list:
     tail = sorted(i for i, xs in failing_at.items() if xs[-1] >= tail_from)
     if tail and (q > 1 or start is None):
         reasons.extend(_tail_reasons([conds[i] for i in tail], s, explainer, periodic=start is not None))
+    broadcasting = [c for c in conds if isinstance(c.expr, sp.Or) and explainer.is_merge(c.layer)]
+    if rule.exceptions and start is not None and broadcasting:
+        reasons.append(Reason(f"{s} = {intervals_text(rule.exceptions)} also work{'s' if len(rule.exceptions) == 1 else ''}"
+                              f": there an input of {merge_phrase(_layers(broadcasting), explainer.network)} has "
+                              f"size 1 and broadcasts, which torch allows",
+                              layers=_layers(broadcasting), conditions=[show(c.expr) for c in broadcasting]))
     if start is not None and start > 1:
         below = [x for x in range(start - 1, 0, -1) if x % q in res and x not in rule.exceptions]
         if below:
@@ -275,7 +309,7 @@ def _layers(conds) -> list:
 
 
 def _tail_reasons(conds, s, explainer, periodic: bool) -> list:
-    merges = [c for c in conds if explainer.network.node(c.layer).layer.family == "merge"]
+    merges = [c for c in conds if explainer.is_merge(c.layer)]
     others = [c for c in conds if c not in merges]
     out = []
     if merges:
@@ -296,7 +330,9 @@ def _tail_reasons(conds, s, explainer, periodic: bool) -> list:
                     f"{describe_group(ups, explainer.network, False, 'count') if ups else ''}), and their sizes "
                     f"agree only for these {s}")
         else:
-            text = f"the inputs of {where} must have equal sizes along {s}, which holds only for these {s}"
+            text = f"the inputs of {where} must have equal sizes along {s}"
+            if any(isinstance(c.expr, sp.Or) for c in merges):
+                text += " (or one of them size 1, which broadcasts)"
         layers = [n for n, _ in downs] + [n for n, _ in ups] + names
         out.append(Reason(text, layers=layers, conditions=[show(c.expr) for c in merges]))
     if others:
@@ -338,7 +374,15 @@ def _features(expr, s, out):
             _features(a, s, out)
 
 
-def _joint_rule(conds, syms, dims, ranges) -> JointRule:
+def _written_reason(c, explainer) -> str:
+    """'linear_1 is built for in_features=2450' when a written argument causes the rule."""
+    value = getattr(explainer.network.node(c.layer).layer, c.argument or "", None)
+    if isinstance(value, (int, tuple)) and not isinstance(value, bool) and not explainer.is_merge(c.layer):
+        return f"{c.layer} is built for {c.argument}={value}"
+    return f"{c.layer}: {c.message}"
+
+
+def _joint_rule(conds, syms, dims, ranges, explainer) -> JointRule:
     by_name = {d.symbol: d for d in dims}
     exprs = [c.expr for c in conds]
     check_all = compile_conditions(exprs, list(syms))
@@ -363,7 +407,7 @@ def _joint_rule(conds, syms, dims, ranges) -> JointRule:
     names = tuple(s.name for s in syms)
     statement = (f"{' and '.join(names)} together must satisfy "
                  + " and ".join(dict.fromkeys(show(c.expr) for c in conds)))
-    reasons = [Reason(f"{c.layer}: {c.message}", layers=[c.layer], conditions=[show(c.expr)]) for c in conds]
+    reasons = [Reason(_written_reason(c, explainer), layers=[c.layer], conditions=[show(c.expr)]) for c in conds]
     if total > MAX_JOINT:
         return JointRule(names, statement, reasons, blocks=[], complete=False, _check=check)
     valid_combos = []

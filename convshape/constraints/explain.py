@@ -124,6 +124,9 @@ class Explainer:
             (downs if f < 1 else ups).append((n, f))
         return downs, ups
 
+    def is_merge(self, name: str) -> bool:
+        return getattr(self.network.node(name).layer, "family", "") == "merge"
+
     def kind(self, name: str) -> str:
         return self.network.node(name).layer.kind
 

@@ -169,8 +169,6 @@ class Constraints:
                 continue
             below, above = d.nearest(x)
             out.append(Violation(d.symbol, x, d.statement, d.reasons, below, above))
-        if out:
-            return out
         for j in self.joint:
             if all(s in values for s in j.symbols) and not j.is_valid(values):
                 near = nearest_joint(j, values, self)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..dims import prod, require_eq
+from ..dims import prod, require_broadcast, require_eq
 from ..errors import ShapeError
 from .base import Int, Layer, register
 
@@ -20,8 +20,10 @@ def broadcast(shapes, kind: str):
             continue
         first = non_one[0]
         for d in non_one[1:]:
-            require_eq(d, first, lambda d=d, axis=axis: f"{kind}: shapes {' and '.join(_s(s) for s in shapes)} "
-                       f"do not broadcast at dim {axis - rank} ({first} vs {d})", argument="inputs", received=d)
+            # symbolic sizes that differ still broadcast where one of them is 1 (torch does too)
+            first = require_broadcast(d, first, lambda d=d, axis=axis, first=first: f"{kind}: shapes "
+                                      f"{' and '.join(_s(s) for s in shapes)} do not broadcast at dim {axis - rank} "
+                                      f"({first} vs {d})", argument="inputs", received=d)
         out.append(first)
     return tuple(out)
 
