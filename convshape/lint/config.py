@@ -95,7 +95,7 @@ class ProjectLint(SpecLint):
 BUDGETS = ("max_params", "max_macs", "max_activation_bytes", "min_receptive_field")
 
 
-def _validate(model, data, where, file: str) -> BaseModel:
+def _validate(model, data, where, file: str, prefix: tuple) -> BaseModel:
     """Validate `data`; the first problem becomes a SpecError at its key (`where(path)` -> line, col)."""
     try:
         return model.model_validate(data)
@@ -110,7 +110,8 @@ def _validate(model, data, where, file: str) -> BaseModel:
         else:
             msg = f"lint setting '{key}': {err['msg'].replace('Value error, ', '')}"
         line, col = where(loc)
-        raise SpecError(msg, file=file, line=line, column=col) from None
+        from ..spec.source import format_path
+        raise SpecError(msg, file=file, line=line, column=col, field=format_path(prefix + loc)) from None
 
 
 def spec_settings(network) -> tuple[SpecLint, dict]:
@@ -123,7 +124,7 @@ def spec_settings(network) -> tuple[SpecLint, dict]:
             return (None, None)
         return smap.where(("lint",) + tuple(loc))
 
-    settings = _validate(SpecLint, raw, where, network.file)
+    settings = _validate(SpecLint, raw, where, network.file, ("lint",))
     positions = {_kebab(str(k)): where((k,)) for k in raw}
     return settings, positions
 
@@ -178,7 +179,8 @@ def project_settings(path: Path) -> tuple[ProjectLint, Path]:
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"invalid TOML: {e}", file=str(path)) from None
     raw = data.get("tool", {}).get("convshape", {})
-    return _validate(ProjectLint, raw, _toml_where(text), str(path)), Path(path).resolve().parent
+    return (_validate(ProjectLint, raw, _toml_where(text), str(path), ("tool", "convshape")),
+            Path(path).resolve().parent)
 
 
 # ---- the command line

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..analysis import analyze
 from ..errors import SpecError
+from ..spec.source import format_path
 from .config import Options, matches_any, project_settings, find_pyproject, resolve, spec_settings
 from .context import Context
 from .registry import rules
@@ -36,9 +37,10 @@ def _check_noqa(network):
         for code in node.noqa:
             sel = code.strip().upper()
             if not any(c.startswith(sel) for c in known) and sel != "ALL":
-                where = network.source.where(tuple(node.spec_path) + ("noqa",)) if network.source else (None, None)
+                path = tuple(node.spec_path) + ("noqa",)
+                where = network.source.where(path) if network.source else (None, None)
                 raise SpecError(f"noqa: '{code}' matches no rule (see `convshape rules`)", file=network.file,
-                                line=where[0], column=where[1])
+                                line=where[0], column=where[1], field=format_path(path))
 
 
 def expand(refs) -> list[str]:
