@@ -185,37 +185,30 @@ def project_settings(path: Path) -> tuple[ProjectLint, Path]:
 
 # ---- the command line
 class Options(BaseModel):
-    """Lint options from the command line (or the `convshape.lint` API)."""
+    """Lint options from the command line or the `convshape.lint` API (validated like the spec's)."""
 
     model_config = ConfigDict(frozen=True)
 
-    select: list[str] | None = None
-    ignore: list[str] = Field(default_factory=list)
-    max_params: int | None = None
-    max_macs: int | None = None
-    max_activation_bytes: int | None = None
-    min_receptive_field: int | None = None
+    select: Selectors | None = None
+    ignore: Selectors = Field(default_factory=list)
+    max_params: Size | None = None
+    max_macs: Size | None = None
+    max_activation_bytes: Size | None = None
+    min_receptive_field: Size | None = None
 
     @classmethod
     def from_cli(cls, select=(), ignore=(), **budgets) -> "Options":
-        """Comma-separated, repeatable selectors and size strings, as typed; bad values exit 2."""
-        def sel(values, flag):
-            out = []
-            for v in values:
-                try:
-                    out += _selectors(v)
-                except ValueError as e:
-                    raise SpecError(f"{flag}: {e}") from None
-            return out
-
-        sizes = {}
-        for name, value in budgets.items():
-            if value is not None:
-                try:
-                    sizes[name] = parse_size(value)
-                except ValueError as e:
-                    raise SpecError(f"--{_kebab(name)}: {e}") from None
-        return cls(select=sel(select, "--select") or None, ignore=sel(ignore, "--ignore"), **sizes)
+        """Comma-separated, repeatable selectors and size strings, as typed; a bad value is a SpecError
+        naming its flag (exit 2)."""
+        values = {"select": [v for s in select for v in s.split(",") if v.strip()] or None,
+                  "ignore": [v for s in ignore for v in s.split(",") if v.strip()],
+                  **{k: v for k, v in budgets.items() if v is not None}}
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            err = e.errors()[0]
+            flag = "--" + _kebab(str(err["loc"][0]))
+            raise SpecError(f"{flag}: {err['msg'].replace('Value error, ', '')}") from None
 
 
 class Selection:

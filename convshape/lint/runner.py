@@ -1,6 +1,7 @@
 """Run the rules over one network, or over many spec files and globs."""
 from __future__ import annotations
 
+import fnmatch
 import glob
 from dataclasses import replace
 from pathlib import Path
@@ -50,7 +51,7 @@ def expand(refs) -> list[str]:
     out: list = []
     for ref in refs:
         if ref.startswith("zoo:"):
-            names = [n for n in zoo_names() if glob.fnmatch.fnmatchcase(n, ref[4:])] if glob.has_magic(ref) else []
+            names = [n for n in zoo_names() if fnmatch.fnmatchcase(n, ref[4:])] if glob.has_magic(ref) else []
             found = ["zoo:" + n for n in names] or [ref]
         elif glob.has_magic(ref):
             found = sorted(glob.glob(ref, recursive=True)) or [ref]
@@ -75,11 +76,8 @@ def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: st
     for ref in expand(refs):
         fr = FileResult(file=ref)
         try:
-            network = load(ref)
-            fr.network = network
-            spec, where = spec_settings(network)
-            selection, budgets = resolve(options, spec, where, project, root, network.file)
-            fr.findings, fr.report = check_network(network, selection, budgets, input_shape, dtype)
+            fr.network = load(ref)
+            fr.findings, fr.report = _lint_one(fr.network, options, project, root, input_shape, dtype)
         except SpecError as e:
             fr.error = e
         result.files.append(fr)
@@ -96,6 +94,11 @@ def lint(spec, *, input_shape=None, dtype: str = "float32", select=None, ignore=
     from ..spec import load
     network = spec if isinstance(spec, Network) else load(spec)
     options = Options(select=list(select) if select else None, ignore=list(ignore), **budgets)
-    spec_cfg, where = spec_settings(network)
-    selection, budget_values = resolve(options, spec_cfg, where, None, None, network.file)
-    return check_network(network, selection, budget_values, input_shape, dtype)[0]
+    return _lint_one(network, options, None, None, input_shape, dtype)[0]
+
+
+def _lint_one(network, options, project, root, input_shape, dtype):
+    """The three configuration sources combined for this file, then check_network."""
+    spec, where = spec_settings(network)
+    selection, budgets = resolve(options, spec, where, project, root, network.file)
+    return check_network(network, selection, budgets, input_shape, dtype)
