@@ -53,3 +53,11 @@ def test_lint_md_github_example_is_real_output():
     text = (DOCS / "lint.md").read_text(encoding="utf-8")
     out = run("lint", "zoo:resnet50", "--max-params", "1000000", "--format", "github", "--select", "CS6").stdout
     assert out.strip() in text
+
+
+def test_readme_lint_example_is_real_output(monkeypatch):
+    root = DOCS.parent
+    monkeypatch.chdir(root)
+    text = (root / "README.md").read_text(encoding="utf-8")
+    out = CliRunner().invoke(main, ["lint", "tests/lint_fixtures/CS201.yaml", "--config", "pyproject.toml"]).stdout
+    assert f"$ convshape lint tests/lint_fixtures/CS201.yaml\n{out}```" in text
