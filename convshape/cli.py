@@ -336,5 +336,93 @@ def import_(factory, kwargs_json, input_shape, output, name):
         click.echo(text, nl=False)
 
 
+@main.command("run")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@input_option
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+              help="Element type of weights and activations on both paths (float64: the tightest check).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input and weights.")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Replace the batch dim (dim 0) of each input.")
+@click.option("--repeats", type=click.IntRange(min=0), default=None,
+              help="Timed passes, median per layer taken; 0 checks without timing [default: 20 cuda, 3 cpu].")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Untimed passes first [default: 3 cuda, 1 cpu].")
+@click.option("--channels-last", is_flag=True, help="4-D input and convolution weights in channels-last layout.")
+@click.option("--time-reference", is_flag=True, help="Also time the reference kernels layer by layer.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="DIM=START:STOP[:STEP]",
+              help="Confirm shapes only, at every size of the grid (meta device), e.g. H=64:512:32; repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup, channels_last, time_reference,
+                sweeps, fmt):
+    """Run SPEC with convshape's reference kernels beside torch.nn and confirm every prediction.
+
+    Per layer: observed shape == predicted, reference within the dtype's tolerance of torch,
+    median time, TFLOP/s from the predicted FLOPs, and efficiency against the roofline of the
+    calibrated device (see `convshape calibrate`). Exit 1 if any layer (or sweep point) is unconfirmed.
+    """
+    _require_torch("run")
+    import json
+
+    from .executor import render
+    from .spec import load
+
+    reports = []
+    for spec in specs:
+        network = load(spec)
+        shape = parse_input(input_shape) or network.input_shape
+        if batch is not None:
+            shape = (batch,) + tuple(shape[1:])
+        with render.ProgressDisplay(network.name) as progress:
+            if sweeps:
+                from .executor.sweep import parse_sweep, sweep
+                axes = dict(parse_sweep(s) for s in sweeps)
+                reports.append(sweep(network, axes, shape, progress=progress))
+            else:
+                from .executor import run
+                reports.append(run(network, shape, device=device, dtype=dtype, seed=seed, repeats=repeats,
+                                   warmup=warmup, channels_last=channels_last, time_reference=time_reference,
+                                   progress=progress))
+    if fmt == "json":
+        data = [r.to_dict() for r in reports]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        for r in reports:
+            (render.render_sweep_table if sweeps else render.render_table)(r)
+    sys.exit(0 if all(r.all_confirmed for r in reports) else 1)
+
+
+@main.command()
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--dtype", "dtypes", multiple=True, type=click.Choice(DTYPES),
+              help="Measure only these matmul dtypes (repeatable) [default: all four].")
+@click.option("--show", is_flag=True, help="Print the cached figures without measuring.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def calibrate(device, dtypes, show, fmt):
+    """Measure the device's peak matmul rate per dtype and its copy bandwidth, and cache them.
+
+    `convshape run` draws its roofline from these figures (measured on first use when missing).
+    The cache is $CONVSHAPE_CACHE_DIR/calibration.json, else the user cache dir (~/.cache/convshape).
+    """
+    _require_torch("calibrate")
+    import json
+
+    from .errors import SpecError
+    from .executor import calibrate as cal
+    from .executor import render
+    from .executor.runner import resolve_device
+
+    dev = resolve_device(device)
+    if show:
+        result, path = cal.load(dev), cal.cache_path()
+        if result is None:
+            raise SpecError(f"no calibration cached for {device} in {path}: run `convshape calibrate --device {device}`")
+    else:
+        result, path = cal.recalibrate(dev, dtypes or cal.DTYPES)
+    if fmt == "json":
+        click.echo(json.dumps({**result.to_dict(), "cache": str(path)}, indent=2))
+    else:
+        render.render_calibration(result, path)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,130 @@
+"""Pooling as sliding windows (unfold views) plus a reduction; adaptive pooling from its window formula."""
+from __future__ import annotations
+
+import torch
+
+from . import ranks, reference
+from .common import batched, opmath, pad, tuple_of, window_count, windows
+
+
+def rank_of(layer) -> int:
+    """Spatial rank of a ranked kind (Conv2d -> 2)."""
+    return getattr(layer, "ndim", None) or int(layer.kind[-2])
+
+
+def _geometry(layer, x, n):
+    """kernel, stride, dilation and the (before, after) pads that give torch's window count, ceil_mode included."""
+    kernel = tuple_of(layer.kernel_size, n)
+    stride = tuple_of(layer.stride if layer.stride is not None else layer.kernel_size, n)
+    padding = tuple_of(getattr(layer, "padding", 0), n)
+    dilation = tuple_of(getattr(layer, "dilation", 1), n)
+    pads = []
+    for length, k, s, p, d in zip(x.shape[-n:], kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        count = window_count(length, span, s, p, layer.ceil_mode)
+        # a ceil-mode window that overhangs the right padding reads positions that count for nothing
+        overhang = max(0, (count - 1) * s + span - (length + 2 * p))
+        pads.append((p, p + overhang))
+    return kernel, stride, dilation, pads
+
+
+def _window_counts(x, n, stride, dilation, kernel, pads, lo, hi):
+    """Per output position, how many window taps fall in [lo(axis), hi(axis)) of the padded axis;
+    separable, so the product of one 1-D count per axis."""
+    total = None
+    for axis, (k, s, d, (before, after)) in enumerate(zip(kernel, stride, dilation, pads)):
+        length = x.shape[x.dim() - n + axis]
+        mask = torch.zeros(length + before + after, device=x.device, dtype=torch.float32)
+        mask[lo(before, length):hi(before, length)] = 1
+        counts = mask.unfold(0, d * (k - 1) + 1, s)[:, ::d].sum(-1)
+        shape = [1] * n
+        shape[axis] = -1
+        counts = counts.view(shape)
+        total = counts if total is None else total * counts
+    return total
+
+
+@reference(*ranks("MaxPool"))
+def max_pool(layer, xs, state):
+    n = rank_of(layer)
+    x, unbatched = batched(xs[0], n)
+    kernel, stride, dilation, pads = _geometry(layer, x, n)
+    padded = pad(x, pads, value=float("-inf"))
+    out = windows(padded, 2, kernel, stride, dilation).amax(dim=tuple(range(-n, 0)))
+    return out.squeeze(0) if unbatched else out
+
+
+@reference(*ranks("AvgPool"))
+def avg_pool(layer, xs, state):
+    """Window sum / divisor: divisor_override, else the taps inside the input and its padding
+    (count_include_pad) or inside the input only. Ceil-mode overhang never counts."""
+    n = rank_of(layer)
+    x, unbatched = batched(xs[0], n)
+    kernel, stride, dilation, pads = _geometry(layer, x, n)
+    sums = windows(pad(opmath(x), pads), 2, kernel, stride, dilation).sum(dim=tuple(range(-n, 0)))
+    override = getattr(layer, "divisor_override", None)
+    if override:
+        divisor = float(override)
+    elif layer.count_include_pad:
+        divisor = _window_counts(x, n, stride, dilation, kernel, pads, lambda p, L: 0, lambda p, L: L + 2 * p)
+    else:
+        divisor = _window_counts(x, n, stride, dilation, kernel, pads, lambda p, L: p, lambda p, L: p + L)
+    out = (sums / divisor).to(x.dtype)
+    return out.squeeze(0) if unbatched else out
+
+
+@reference(*ranks("LPPool"))
+def lp_pool(layer, xs, state):
+    """(sum over the window of x^p)^(1/p). torch computes it as avg_pool(x^p) * window size, so a
+    ceil-mode partial window is scaled by window size / taps inside the input: kept here."""
+    n = rank_of(layer)
+    x, unbatched = batched(xs[0], n)
+    kernel, stride, dilation, pads = _geometry(layer, x, n)
+    p = float(layer.norm_type)
+    sums = windows(pad(opmath(x).pow(p), pads), 2, kernel, stride, dilation).sum(dim=tuple(range(-n, 0)))
+    inside = _window_counts(x, n, stride, dilation, kernel, pads, lambda b, L: 0, lambda b, L: L)
+    full = 1
+    for k in kernel:
+        full *= k
+    out = (sums * (full / inside)).pow(1.0 / p).to(x.dtype)
+    return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_axis(x, dim: int, out_size: int, reduce: str):
+    """Output i reads [floor(i L / O), ceil((i + 1) L / O)) along `dim` (torch's adaptive windows)."""
+    length = x.shape[dim]
+    i = torch.arange(out_size, device=x.device)
+    starts = (i * length) // out_size
+    ends = -((-(i + 1) * length) // out_size)
+    width = int((ends - starts).max())
+    taps = torch.arange(width, device=x.device)
+    index = (starts[:, None] + taps[None, :]).clamp(max=length - 1)
+    valid = taps[None, :] < (ends - starts)[:, None]                    # (O, width)
+    gathered = x.index_select(dim, index.flatten()).unflatten(dim, (out_size, width))
+    shape = [1] * gathered.dim()
+    shape[dim], shape[dim + 1] = out_size, width
+    valid = valid.view(shape)
+    if reduce == "max":
+        return gathered.masked_fill(~valid, float("-inf")).amax(dim + 1)
+    counts = (ends - starts).view(shape[:dim + 1] + shape[dim + 2:])
+    return (gathered * valid).sum(dim + 1) / counts
+
+
+def adaptive(x, sizes, reduce: str):
+    """Adaptive pooling over the last len(sizes) dims; rectangular windows, so one axis at a time."""
+    n = len(sizes)
+    out = opmath(x) if reduce == "avg" else x
+    for axis, size in enumerate(sizes):
+        dim = x.dim() - n + axis
+        out = _adaptive_axis(out, dim, x.shape[dim] if size is None else size, reduce)
+    return out.to(x.dtype)
+
+
+@reference(*ranks("AdaptiveAvgPool"))
+def adaptive_avg_pool(layer, xs, state):
+    return adaptive(xs[0], tuple_of(layer.output_size, rank_of(layer)), "avg")
+
+
+@reference(*ranks("AdaptiveMaxPool"))
+def adaptive_max_pool(layer, xs, state):
+    return adaptive(xs[0], tuple_of(layer.output_size, rank_of(layer)), "max")

@@ -1,0 +1,63 @@
+"""Re-arrangements as views and copies: flatten, unflatten, permute, reshape, pixel and channel shuffles."""
+from __future__ import annotations
+
+from math import prod
+
+from . import reference
+
+
+@reference("Flatten")
+def flatten(layer, xs, state):
+    x = xs[0]
+    if x.dim() == 0:
+        return x.reshape(1)
+    start, end = layer.start_dim % x.dim(), layer.end_dim % x.dim()
+    return x.reshape(*x.shape[:start], prod(x.shape[start:end + 1]), *x.shape[end + 1:])
+
+
+@reference("Unflatten")
+def unflatten(layer, xs, state):
+    x = xs[0]
+    d = layer.dim % x.dim()
+    return x.reshape(*x.shape[:d], *layer.unflattened_size, *x.shape[d + 1:])
+
+
+@reference("Permute")
+def permute(layer, xs, state):
+    return xs[0].permute(*layer.dims)
+
+
+@reference("Reshape")
+def reshape(layer, xs, state):
+    return xs[0].reshape(*layer.shape)
+
+
+def _permute_tail(x, order):
+    """Permute the last len(order) dims; order lists negative dims."""
+    lead = x.dim() - len(order)
+    return x.permute(*range(lead), *(lead + len(order) + d for d in order))
+
+
+@reference("PixelShuffle")
+def pixel_shuffle(layer, xs, state):
+    """(*, C r^2, H, W) -> (*, C, H r, W r): channel c r^2 + i r + j lands at (h r + i, w r + j)."""
+    x, r = xs[0], layer.upscale_factor
+    *lead, c, h, w = x.shape
+    split = x.reshape(*lead, c // (r * r), r, r, h, w)                  # (*, C, i, j, H, W)
+    return _permute_tail(split, (-5, -2, -4, -1, -3)).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+@reference("PixelUnshuffle")
+def pixel_unshuffle(layer, xs, state):
+    """The inverse: (*, C, H r, W r) -> (*, C r^2, H, W)."""
+    x, r = xs[0], layer.downscale_factor
+    *lead, c, hr, wr = x.shape
+    split = x.reshape(*lead, c, hr // r, r, wr // r, r)                  # (*, C, H, i, W, j)
+    return _permute_tail(split, (-5, -3, -1, -4, -2)).reshape(*lead, c * r * r, hr // r, wr // r)
+
+
+@reference("ChannelShuffle")
+def channel_shuffle(layer, xs, state):
+    """(N, g * k, ...) -> view (N, g, k, ...) -> swap g and k -> flatten back (ShuffleNet)."""
+    x, g = xs[0], layer.groups
+    return x.reshape(x.shape[0], g, x.shape[1] // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)

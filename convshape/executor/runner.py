@@ -1,0 +1,340 @@
+"""Run a network on a device twice over, torch.nn and convshape's reference kernels, and confirm
+every prediction layer by layer.
+
+One check pass feeds each layer the torch path's outputs, so a difference stays with the layer
+that made it: per layer the observed shape must equal the predicted one and the reference must
+agree with torch within a tolerance for the dtype. Timing passes then run the torch modules alone
+(after warm-up, median over repeats) with one clock mark between consecutive layers; a memory pass
+measures the peak. Weights and inputs come from one seed, so a run is reproducible on a device.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from ..analysis import analyze
+from ..dims import prod
+from ..errors import SpecError
+from ..graph import INPUT, Network
+from ..report import DTYPE_BYTES
+from .kernels import KERNELS
+from .result import LayerRun, RunReport, RunTotals
+from .timing import Clock, median, synchronize
+
+# max |reference - torch| / max |torch| allowed per dtype: float64 is the tight check of the
+# formulas; float32 leaves room for summation order; half types for a few output roundings.
+TOLERANCE = {"float64": 1e-10, "float32": 1e-4, "float16": 1e-2, "bfloat16": 3e-2}
+
+
+@dataclass
+class Settings:
+    device: torch.device
+    dtype: torch.dtype
+    repeats: int
+    warmup: int
+    channels_last: bool
+    time_reference: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"--device {name}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise SpecError(f"--device {name}: choose cpu or cuda")
+    return device
+
+
+def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str = "float32", seed: int = 0,
+        repeats: int | None = None, warmup: int | None = None, channels_last: bool = False,
+        time_reference: bool = False, tolerance: float | None = None, calibration=None,
+        progress=None) -> RunReport:
+    """Check and time `network` on `device`; see the module docstring. repeats=0 checks without
+    timing. `progress(phase, done, total)` is called as layers finish. `calibration` defaults to
+    the cached one (measured when missing)."""
+    dev = resolve_device(device)
+    if dtype not in TOLERANCE:
+        raise SpecError(f"--dtype {dtype}: choose one of {', '.join(TOLERANCE)}")
+    report = analyze(network, input_shape, dtype=dtype)
+    if report.symbols:
+        raise SpecError(f"run needs a concrete input, got {list(report.input_shape)}: pass --input with numbers")
+    if calibration is None:
+        from .calibrate import calibration_for
+        calibration, _ = calibration_for(dev, dtype)
+    cuda = dev.type == "cuda"
+    settings = Settings(device=dev, dtype=getattr(torch, dtype),
+                        repeats=repeats if repeats is not None else (20 if cuda else 3),
+                        warmup=warmup if warmup is not None else (3 if cuda else 1),
+                        channels_last=channels_last, time_reference=time_reference)
+    tol = TOLERANCE[dtype] if tolerance is None else tolerance
+    progress = progress or (lambda phase, done, total: None)
+    with _exact_float32(dtype, cuda), torch.inference_mode(), torch.random.fork_rng(devices=[dev] if cuda else []):
+        torch.manual_seed(seed)
+        x = torch.randn(*report.input_shape, device=dev, dtype=settings.dtype)
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        modules, checks = _check_pass(network, report, x, settings, tol, progress)
+        usable = all(m is not None for m in modules)
+        times = ref_times = None
+        pass_s = plain_s = peak = None
+        if usable and settings.repeats:
+            times, pass_s, plain_s = _timed_passes(network, modules, x, settings, progress, "timing", plain=modules)
+            if time_reference:
+                kernels = [_reference_call(node, _state(m)) for node, m in zip(network.nodes, modules)]
+                ref_times, _, _ = _timed_passes(network, kernels, x, settings, progress, "timing reference")
+        if usable:
+            peak = _peak_memory(network, modules, x, settings)
+    width = DTYPE_BYTES[dtype]
+    peak_flops = calibration.peak(dtype)
+    layers = []
+    for i, (node, lr, check) in enumerate(zip(network.nodes, report.layers, checks)):
+        moved = 0 if check["view"] else width * (sum(prod(report.layer(n).output_shape) if n != INPUT else
+                                                      prod(report.input_shape) for n in node.inputs)
+                                                  + lr.params + lr.buffers + prod(lr.output_shape))
+        flops = 2 * lr.macs + lr.other_ops
+        floor_s = max(flops / peak_flops if peak_flops else 0.0, moved / calibration.copy_bytes_per_s)
+        layers.append(LayerRun(
+            name=node.name, type=node.kind, predicted_shape=tuple(lr.output_shape), output_shape=check["shape"],
+            confirmed=check["confirmed"], max_rel_error=check["error_value"], flops=flops, bytes=moved,
+            time_ms=times[i] * 1e3 if times else None, reference_time_ms=ref_times[i] * 1e3 if ref_times else None,
+            roofline_floor_ms=floor_s * 1e3 if floor_s else None, error=check["message"]))
+    t = report.totals
+    totals = RunTotals(
+        layers=len(layers), confirmed=sum(r.confirmed for r in layers), flops=sum(r.flops for r in layers),
+        bytes=sum(r.bytes for r in layers), time_ms=sum(times) * 1e3 if times else None,
+        reference_time_ms=sum(ref_times) * 1e3 if ref_times else None,
+        roofline_floor_ms=sum(r.roofline_floor_ms or 0.0 for r in layers),
+        pass_ms=pass_s * 1e3 if pass_s else None, plain_pass_ms=plain_s * 1e3 if plain_s else None,
+        peak_memory_bytes=peak, predicted_peak_bytes=predicted_peak_bytes(network, report),
+        activation_plus_param_bytes=t.activation_bytes + t.param_bytes,
+        memory_method="torch.cuda.max_memory_allocated" if cuda else "live tensor storages",
+    )
+    cal = {"device": calibration.device, "peak_tflops": peak_flops / 1e12 if peak_flops else None,
+           "bandwidth_gbs": calibration.copy_bytes_per_s / 1e9, "measured_at": calibration.measured_at}
+    return RunReport(network=network.name, input_shape=tuple(report.input_shape), device=str(dev),
+                     device_name=calibration.device_name, dtype=dtype, seed=seed, tolerance=tol,
+                     layers=layers, totals=totals, calibration=cal)
+
+
+@contextlib.contextmanager
+def _exact_float32(dtype: str, cuda: bool):
+    """float32 means float32: no TF32 in cuBLAS or cuDNN while we check and time (restored after)."""
+    if not (cuda and dtype == "float32"):
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+# ---------------------------------------------------------------- building the torch path
+def build_module(layer, input_shapes, settings: Settings):
+    """The layer's torch module on the device, in the dtype, in eval mode, with constant-initialized
+    tensors (norm scales and shifts, running statistics, PReLU slopes) drawn at random around their
+    value so that the reference is checked on every term of its formula."""
+    with torch.device(settings.device):
+        module = layer.to_torch([tuple(s) for s in input_shapes])
+    module = module.to(dtype=settings.dtype).eval().requires_grad_(False)
+    if settings.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        # filters (2-D and up) are drawn at random by torch already; scan only vectors and scalars
+        if (tensor.is_floating_point() and tensor.dim() <= 1 and tensor.numel()
+                and bool((tensor == tensor.flatten()[0]).all())):
+            c = float(tensor.flatten()[0])
+            noise = torch.rand(tensor.shape, device=tensor.device, dtype=torch.float32) - 0.5
+            tensor.copy_(c + max(abs(c), 1.0) * noise)
+    return module
+
+
+def _state(module) -> dict:
+    """The module's tensors by torch's names: what a reference kernel may read."""
+    state = dict(module.named_parameters())
+    state.update(dict(module.named_buffers()))
+    return state
+
+
+def _reference_call(node, state):
+    kernel = KERNELS[node.kind]
+    return lambda *xs: kernel(node.layer, list(xs), state)
+
+
+def last_uses(network: Network) -> list[list[str]]:
+    """Per node index, the values no later node reads (freed after it runs); the output is kept."""
+    last = {INPUT: -1}
+    for i, node in enumerate(network.nodes):
+        for name in node.inputs:
+            last[name] = i
+    out = [[] for _ in network.nodes]
+    final = network.nodes[-1].name
+    for name, i in last.items():
+        if i >= 0 and name != final:
+            out[i].append(name)
+    return out
+
+
+def rel_error(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """max |ref - out| / max |out| as a 0-d tensor (no device sync); NaN or inf where out has them
+    counts as equal only when ref has the same there."""
+    wide = torch.float64 if out.dtype == torch.float64 else torch.float32
+    a, b = ref.to(wide), out.to(wide)
+    same = (a == b) | (torch.isnan(a) & torch.isnan(b))
+    diff = torch.where(same, torch.zeros_like(b), (a - b).abs()).nan_to_num(nan=float("inf"))
+    scale = torch.where(torch.isfinite(b), b.abs(), torch.zeros_like(b)).amax().clamp(min=torch.finfo(b.dtype).tiny)
+    return diff.amax() / scale
+
+
+def _check_pass(network, report, x, settings: Settings, tol: float, progress):
+    values = {INPUT: x}
+    modules, checks, errors = [], [], []
+    frees = last_uses(network)
+    total = len(network.nodes)
+    for i, (node, lr) in enumerate(zip(network.nodes, report.layers)):
+        predicted = tuple(lr.output_shape)
+        check = {"shape": None, "confirmed": False, "error_value": None, "message": None, "view": False}
+        ins = [values.get(name) for name in node.inputs]
+        module = out = None
+        if any(t is None for t in ins):
+            check["message"] = "not run: an input layer failed on the torch path"
+        else:
+            try:
+                module = build_module(node.layer, [t.shape for t in ins], settings)
+                out = module(*ins)
+                check["shape"] = tuple(out.shape)
+                check["view"] = any(out.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in ins)
+            except Exception as e:  # torch rejected what convshape accepted: that is the finding
+                module, out = None, None
+                check["message"] = f"torch failed: {type(e).__name__}: {_one_line(e)}"
+        values[node.name] = out
+        modules.append(module)
+        err = None
+        if out is not None:
+            try:
+                ref = KERNELS[node.kind](node.layer, ins, _state(module))
+                if tuple(ref.shape) != tuple(out.shape):
+                    check["message"] = f"reference shape {list(ref.shape)} != torch shape {list(out.shape)}"
+                elif ref.dtype != out.dtype:
+                    check["message"] = f"reference dtype {ref.dtype} != torch dtype {out.dtype}"
+                else:
+                    err = rel_error(ref, out)
+                del ref
+            except Exception as e:
+                check["message"] = f"reference kernel failed: {type(e).__name__}: {_one_line(e)}"
+            if check["shape"] != predicted and check["message"] is None:
+                check["message"] = f"predicted {list(predicted)}, torch gives {list(check['shape'])}"
+        errors.append(err)
+        checks.append(check)
+        for name in frees[i]:
+            values.pop(name, None)
+        progress("checking", i + 1, total)
+    # one device sync for every layer's error
+    measured = [e for e in errors if e is not None]
+    numbers = iter(torch.stack(measured).tolist() if measured else [])
+    for check, err in zip(checks, errors):
+        if err is None:
+            continue
+        value = next(numbers)
+        check["error_value"] = value
+        ok_shape = check["message"] is None
+        if ok_shape and not value <= tol:
+            check["message"] = f"reference differs from torch: max relative error {value:.3g} > {tol:g}"
+        check["confirmed"] = check["message"] is None
+    return modules, checks
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else ""
+
+
+# ---------------------------------------------------------------- timing and memory
+def _forward(network, calls, x, frees, clock=None, after=None):
+    values = {INPUT: x}
+    for i, (node, call) in enumerate(zip(network.nodes, calls)):
+        values[node.name] = call(*[values[name] for name in node.inputs])
+        if after is not None:
+            after(values)        # inputs and output alive together: the layer's own peak
+        for name in frees[i]:
+            del values[name]
+        if clock is not None:
+            clock.mark()
+    return values
+
+
+def _timed_passes(network, calls, x, settings: Settings, progress, phase, plain=None):
+    """Per-layer median seconds over `repeats` instrumented passes and the median pass time; with
+    `plain` (the same calls), also the median of plain passes with no per-layer clock, interleaved
+    with the instrumented ones so that a machine getting busier or cooler biases neither."""
+    frees = last_uses(network)
+    for _ in range(settings.warmup):
+        _forward(network, calls, x, frees)
+    synchronize(settings.device)
+    clocks, outer = [], Clock(settings.device)
+    for r in range(settings.repeats):
+        clock = Clock(settings.device)
+        clock.mark()
+        _forward(network, calls, x, frees, clock=clock)
+        clocks.append(clock)
+        if plain is not None:
+            outer.mark()
+            _forward(network, plain, x, frees)
+            outer.mark()
+        progress(phase, r + 1, settings.repeats)
+    intervals = [c.intervals() for c in clocks]
+    per_layer = [median([iv[i] for iv in intervals]) for i in range(len(network.nodes))]
+    plain_s = median(outer.intervals()[::2]) if plain is not None else None
+    return per_layer, median([sum(iv) for iv in intervals]), plain_s
+
+
+def _storage_bytes(tensors) -> int:
+    seen, total = set(), 0
+    for t in tensors:
+        s = t.untyped_storage()
+        if s.data_ptr() not in seen:
+            seen.add(s.data_ptr())
+            total += s.nbytes()
+    return total
+
+
+def _peak_memory(network, modules, x, settings: Settings) -> int:
+    """CUDA: the caching allocator's peak over one plain pass (workspaces included). CPU: the
+    largest sum of distinct live storages (parameters, buffers, the input, live activations)
+    after each layer; a bookkeeping measure, since no CPU allocator statistic covers torch."""
+    frees = last_uses(network)
+    if settings.device.type == "cuda":
+        synchronize(settings.device)
+        torch.cuda.reset_peak_memory_stats(settings.device)
+        _forward(network, modules, x, frees)
+        synchronize(settings.device)
+        return int(torch.cuda.max_memory_allocated(settings.device))
+    weights = [t for m in modules for t in list(m.parameters()) + list(m.buffers())]
+    peak = [0]
+
+    def measure(values):
+        peak[0] = max(peak[0], _storage_bytes(weights + list(values.values())))
+
+    _forward(network, modules, x, frees, after=measure)
+    return peak[0]
+
+
+def predicted_peak_bytes(network: Network, report) -> int:
+    """Parameters and buffers plus the largest set of activations alive at once, from the
+    predicted shapes, freeing each activation after its last reader (the same schedule the
+    memory pass runs)."""
+    width = DTYPE_BYTES[report.dtype]
+    sizes = {INPUT: prod(report.input_shape) * width}
+    for node, lr in zip(network.nodes, report.layers):
+        sizes[node.name] = lr.activation_bytes
+    frees = last_uses(network)
+    live = sizes[INPUT]
+    peak = live
+    for i, node in enumerate(network.nodes):
+        live += sizes[node.name]
+        peak = max(peak, live)
+        live -= sum(sizes[name] for name in frees[i])
+    return int(peak + (report.totals.params + report.totals.buffers) * width)
