@@ -366,6 +366,13 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
     from .executor import render
     from .spec import load
 
+    calibration = None
+    if not sweeps:   # the roofline's figures: measured once per device, then cached
+        from .executor.calibrate import cache_path, calibration_for
+        from .executor.runner import resolve_device
+        calibration, fresh = calibration_for(resolve_device(device), dtype)
+        if fresh:
+            click.echo(f"calibrated {calibration.device_name} (cached in {cache_path()})", err=True)
     reports = []
     for spec in specs:
         network = load(spec)
@@ -381,7 +388,7 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
                 from .executor import run
                 reports.append(run(network, shape, device=device, dtype=dtype, seed=seed, repeats=repeats,
                                    warmup=warmup, channels_last=channels_last, time_reference=time_reference,
-                                   progress=progress))
+                                   calibration=calibration, progress=progress))
     if fmt == "json":
         data = [r.to_dict() for r in reports]
         click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))

@@ -19,7 +19,7 @@ from ..dims import prod
 from ..errors import SpecError
 from ..graph import INPUT, Network
 from ..report import DTYPE_BYTES
-from .kernels import KERNELS
+from .kernels import kernel_for
 from .result import LayerRun, RunReport, RunTotals
 from .timing import Clock, median, synchronize
 
@@ -160,7 +160,7 @@ def _state(module) -> dict:
 
 
 def _reference_call(node, state):
-    kernel = KERNELS[node.kind]
+    kernel = kernel_for(node.kind)
     return lambda *xs: kernel(node.layer, list(xs), state)
 
 
@@ -215,7 +215,7 @@ def _check_pass(network, report, x, settings: Settings, tol: float, progress):
         err = None
         if out is not None:
             try:
-                ref = KERNELS[node.kind](node.layer, ins, _state(module))
+                ref = kernel_for(node.kind)(node.layer, ins, _state(module))
                 if tuple(ref.shape) != tuple(out.shape):
                     check["message"] = f"reference shape {list(ref.shape)} != torch shape {list(out.shape)}"
                 elif ref.dtype != out.dtype:

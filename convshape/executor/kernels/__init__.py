@@ -36,7 +36,8 @@ def kernel_for(kind: str) -> Callable:
     try:
         return KERNELS[kind]
     except KeyError:
-        raise KeyError(f"no reference kernel for layer kind {kind}: add one in convshape/executor/kernels/") from None
+        raise NotImplementedError(f"no reference kernel for layer kind {kind}: "
+                                  "add one in convshape/executor/kernels/") from None
 
 
 from . import activation, conv, linear, merge, norm, pad, pool, resample, shape  # noqa: E402,F401

@@ -43,7 +43,7 @@ def _resample_axis(x, dim, size, scale, mode, align_corners):
     dst = torch.arange(size, device=x.device)
     if mode in ("nearest", "nearest-exact"):
         offset = 0.5 if mode == "nearest-exact" else 0.0
-        src = torch.floor((dst.float() + offset) * torch.tensor(scale, dtype=torch.float32)).long()
+        src = torch.floor((dst.float() + offset) * torch.tensor(scale, dtype=torch.float32, device=x.device)).long()
         return x.index_select(dim, src.clamp(max=length - 1))
     coord = dst.to(x.dtype)
     src = coord * scale if align_corners else (coord + 0.5) * scale - 0.5
