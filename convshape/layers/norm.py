@@ -29,6 +29,14 @@ class _BatchNormNd(Layer):
     affine: bool = True
     track_running_stats: bool = True
 
+    @model_validator(mode="after")
+    def _eps_positive(self):
+        # torch's batch_norm: eps >= 0; with batch statistics (no running stats) eps > 0
+        if self.eps < 0 or (self.eps == 0 and not self.track_running_stats):
+            raise ValueError(f"eps must be {'non-negative' if self.track_running_stats else 'positive'} "
+                             f"(torch's batch_norm), got {self.eps}")
+        return self
+
     def ranks(self):
         return (2, 3) if self.ndim == 1 else (self.ndim + 2,)
 

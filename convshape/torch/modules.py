@@ -79,7 +79,12 @@ class LayerScale(nn.Module):
         self.gamma = nn.Parameter(torch.full((channels,), float(init)))
 
     def forward(self, x):
+        if not -x.dim() <= self.dim < x.dim():
+            raise IndexError(f"LayerScale: dim={self.dim} is out of range for a {x.dim()}-D input")
         d = self.dim % x.dim()
+        if x.shape[d] != self.gamma.numel():
+            raise RuntimeError(f"LayerScale: {self.gamma.numel()} channels but dim {self.dim} of the input "
+                               f"has size {x.shape[d]}")
         shape = [1] * x.dim()
         shape[d] = -1
         return x * self.gamma.view(shape)
