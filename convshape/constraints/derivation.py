@@ -137,6 +137,7 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
     conditions = list(report.conditions)  # rendered only by to_dict: printing sympy is slow
     result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=joint,
                          conditions=conditions, output_shape=report.output_shape, notes=notes, given=given)
+    result.report, result.network_used = report, prepared  # for coverage (lint CS502); not serialized
     if given is not None:
         values = {d: g for d, g in zip(shape, given) if isinstance(d, str)}
         result.given_violations = result.violations(values)
