@@ -102,6 +102,8 @@ class Layer(BaseModel):
     torch_class: ClassVar[str | None] = "same"
     # True for layers whose weight MACs have a backward pass (conv, linear).
     has_weight_macs: ClassVar[bool] = False
+    # Worked configurations (layers/examples.py) checked against torch by tests/test_layer_contract.py.
+    examples: ClassVar[tuple] = ()
 
     # ---- inference of input-side sizes
     def infer(self, inputs: list[Shape]) -> dict:

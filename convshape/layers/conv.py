@@ -10,7 +10,20 @@ from ..dims import numel_of, prod, require_ge
 from ..errors import ShapeError
 from .base import (IntOrTuple, Layer, NonNegIntOrTuple, Params, PosInt, Window, check_rank,
                    concrete_channels, ntuple, register_ranks)
+from .examples import WRONG_RANK, Example, PerAxis, Rejected
 from .window import transposed_output, window_output
+
+
+def _check_lengths(layer, broadcastable):
+    """torch takes kernel_size as an int or ndim entries (a 1-tuple makes a lower-rank weight that
+    conv rejects); the other tuple arguments may also have a single entry, which ATen broadcasts."""
+    n = layer.ndim
+    if isinstance(layer.kernel_size, tuple) and len(layer.kernel_size) != n:
+        raise ValueError(f"kernel_size must be an int or have {n} entries, got {len(layer.kernel_size)}")
+    for name in broadcastable:
+        v = getattr(layer, name)
+        if isinstance(v, tuple) and len(v) not in (1, n):
+            raise ValueError(f"{name} must have {n} entries, got {len(v)}")
 
 
 class _ConvNd(Layer):
@@ -31,13 +44,42 @@ class _ConvNd(Layer):
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_channels: PosInt | None = None
 
+    examples: ClassVar[tuple] = (
+        Example({"out_channels": 4, "kernel_size": 3}, ((2, 3, PerAxis(8, 7, 6)),)),
+        Example({"out_channels": 6, "kernel_size": PerAxis(3, 2, 1), "stride": PerAxis(2, 1, 3),
+                 "padding": PerAxis(1, 0, 2), "dilation": 2, "groups": 3, "bias": False}, ((1, 3, PerAxis(9, 8, 10)),)),
+        # even kernel, 'same': total padding d(k-1) = 3 split 1 left, 2 right
+        Example({"out_channels": 2, "kernel_size": 4, "padding": "same", "dilation": PerAxis(1, 2, 1)},
+                ((1, 2, PerAxis(7, 7, 5)),)),
+        Example({"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": "valid"}, ((1, 2, PerAxis(8, 9, 7)),)),
+        Example({"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"}, ((1, 2, PerAxis(5, 4, 3)),)),
+        Example({"out_channels": 2, "kernel_size": 4, "padding": "same", "padding_mode": "replicate"},
+                ((1, 2, PerAxis(3, 2, 3)),)),
+        # circular padding may wrap around once: padding 2 on size 2
+        Example({"out_channels": 2, "kernel_size": 5, "padding": 2, "padding_mode": "circular"}, ((1, 2, PerAxis(2, 2, 2)),)),
+        Example({"out_channels": 4, "kernel_size": 1, "in_channels": 3}, ((3, PerAxis(5, 4, 3)),), note="unbatched"),
+        Example({"out_channels": 2, "kernel_size": 3, "padding": (1,), "stride": (2,)}, ((1, 2, PerAxis(5, 6, 5)),),
+                note="1-entry tuples are broadcast"),
+        Rejected({"out_channels": 2, "kernel_size": 5, "padding": 2, "padding_mode": "reflect"},
+                 ((1, 2, PerAxis(2, 2, 2)),), torch_says="Padding size should be less than"),
+        Rejected({"out_channels": 5, "kernel_size": 1, "groups": 2}, ((1, 4, PerAxis(3, 3, 3)),),
+                 torch_says="out_channels must be divisible by groups"),
+        Rejected({"out_channels": 4, "kernel_size": 1, "groups": 2, "in_channels": 3}, ((1, 3, PerAxis(3, 3, 3)),),
+                 torch_says="in_channels must be divisible by groups"),
+        Rejected({"out_channels": 4, "kernel_size": 1, "in_channels": 4}, ((1, 3, PerAxis(3, 3, 3)),),
+                 torch_says="to have 4 channels"),
+        Rejected({"out_channels": 2, "kernel_size": 3, "padding": "same", "stride": 2}, ((1, 2, PerAxis(8, 8, 8)),),
+                 torch_says="not supported for strided convolutions"),
+        Rejected({"out_channels": 2, "kernel_size": 5}, ((1, 2, PerAxis(4, 4, 4)),), torch_says="Kernel size can't be greater"),
+        Rejected({"out_channels": 2, "kernel_size": 3, "dilation": 2}, ((1, 2, PerAxis(4, 9, 9)),),
+                 torch_says="Kernel size can't be greater"),
+        Rejected({"out_channels": 2, "kernel_size": 1, "in_channels": 4}, ((PerAxis(4, 4, 4),),), torch_says=WRONG_RANK),
+    )
+
     @model_validator(mode="after")
     def _torch_checks(self):
         n = self.ndim
-        for name in ("kernel_size", "stride", "dilation"):
-            v = getattr(self, name)
-            if isinstance(v, tuple) and len(v) not in (1, n):
-                raise ValueError(f"{name} must have {n} entries, got {len(v)}")
+        _check_lengths(self, ("stride", "dilation"))
         if isinstance(self.padding, tuple) and len(self.padding) not in (1, n):
             raise ValueError(f"padding must have {n} entries, got {len(self.padding)}")
         if self.out_channels % self.groups:
@@ -68,7 +110,15 @@ class _ConvNd(Layer):
                 total = d * (k - 1)
                 out.append((total // 2, total - total // 2))
             return out
+        if self.last_axis_padding_only():
+            return [(0, 0)] * (self.ndim - 1) + [(self.padding[0],) * 2]
         return [(p, p) for p in ntuple(self.padding, self.ndim, "padding")]
+
+    def last_axis_padding_only(self) -> bool:
+        """torch quirk: a non-zeros padding_mode pads with F.pad(padding repeated twice), so a 1-entry
+        padding tuple pads only the last axis (and F.pad then needs a 2-D or 3-D input)."""
+        return (self.padding_mode != "zeros" and isinstance(self.padding, tuple) and len(self.padding) == 1
+                and self.ndim > 1)
 
     # ---- rules
     def infer(self, inputs):
@@ -83,6 +133,10 @@ class _ConvNd(Layer):
     def output_shape(self, inputs):
         x = inputs[0]
         spatial = x[-self.ndim:]
+        if self.last_axis_padding_only() and len(x) not in (2, 3):
+            raise ShapeError(f"padding={list(self.padding)} with padding_mode={self.padding_mode!r} pads only the last "
+                             f"axis through F.pad, which needs a 2-D or 3-D input", argument="padding",
+                             value=list(self.padding))
         out = []
         for axis, (L, k, s, d, (pl, pr)) in enumerate(zip(spatial, self.k(), self.s(), self.d(), self.pads())):
             if self.padding_mode == "reflect" and max(pl, pr) > 0:
@@ -137,13 +191,29 @@ class _ConvTransposeNd(Layer):
     padding_mode: Literal["zeros"] = "zeros"
     in_channels: PosInt | None = None
 
+    examples: ClassVar[tuple] = (
+        # (5 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 10
+        Example({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+                ((2, 3, PerAxis(5, 4, 3)),)),
+        Example({"out_channels": 6, "kernel_size": PerAxis(2, 3, 1), "stride": PerAxis(2, 3, 1), "groups": 3,
+                 "dilation": PerAxis(1, 2, 1), "bias": False}, ((1, 3, PerAxis(4, 5, 3)),)),
+        # output_padding < dilation also passes torch's check (stride 1)
+        Example({"out_channels": 2, "kernel_size": 3, "dilation": 2, "output_padding": 1}, ((1, 2, PerAxis(3, 3, 3)),)),
+        Example({"out_channels": 2, "kernel_size": 2, "stride": (2,), "output_padding": (1,)}, ((2, PerAxis(3, 3, 3)),),
+                note="unbatched, 1-entry tuples"),
+        Rejected({"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}, ((1, 2, PerAxis(4, 4, 4)),),
+                 torch_says="output padding must be smaller than either stride or dilation"),
+        # (1 - 1)*1 - 2*2 + 2 + 1 = -1
+        Rejected({"out_channels": 2, "kernel_size": 3, "padding": 2}, ((1, 2, PerAxis(1, 1, 1)),),
+                 torch_says="(?i)output size"),
+        Rejected({"out_channels": 2, "kernel_size": 3, "padding_mode": "reflect"}, ((1, 2, PerAxis(4, 4, 4)),),
+                 torch_says="Only \"zeros\" padding mode"),
+    )
+
     @model_validator(mode="after")
     def _torch_checks(self):
         n = self.ndim
-        for name in ("kernel_size", "stride", "dilation", "padding", "output_padding"):
-            v = getattr(self, name)
-            if isinstance(v, tuple) and len(v) not in (1, n):
-                raise ValueError(f"{name} must have {n} entries, got {len(v)}")
+        _check_lengths(self, ("stride", "dilation", "padding", "output_padding"))
         if self.out_channels % self.groups:
             raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
         if self.in_channels is not None and self.in_channels % self.groups:

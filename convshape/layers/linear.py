@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..dims import prod
-from .base import GlobalOver, Layer, Params, PosInt, check_rank, concrete_channels, register
+from ..errors import ShapeError
+from .base import GlobalOver, Layer, Params, PosInt, concrete_channels, register
+from .examples import Example, Rejected
 
 
 @register
@@ -19,8 +21,17 @@ class Linear(Layer):
     bias: bool = True
     in_features: PosInt | None = None
 
+    examples: ClassVar[tuple] = (
+        # 2 * 10 outputs * 5 in = 100 MACs
+        Example({"out_features": 10}, ((2, 5),)),
+        Example({"out_features": 4, "bias": False}, ((2, 3, 7, 6),), note="over the last dim of any rank"),
+        Example({"out_features": 3, "in_features": 6}, ((6,),)),
+        Rejected({"out_features": 3, "in_features": 5}, ((2, 6),), torch_says="cannot be multiplied"),
+    )
+
     def infer(self, inputs):
-        check_rank(self, inputs[0], tuple(range(1, 9)))
+        if not inputs[0]:
+            raise ShapeError("expects an input with at least 1 dim, got a 0-D input", argument="input", value=[])
         return {"in_features": concrete_channels(inputs[0], -1, "feature (last)", self.in_features, "in_features")}
 
     def output_shape(self, inputs):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..dims import prod, require_broadcast, require_eq
+from ..dims import prod, require_broadcast, require_eq, total
 from ..errors import ShapeError
 from .base import Int, Layer, register
+from .examples import Example, Rejected
 
 
 def broadcast(shapes, kind: str):
@@ -38,6 +39,13 @@ class _Elementwise(Layer):
     max_inputs: ClassVar[int | None] = None
     torch_class: ClassVar[str | None] = None
 
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 3, 4, 4), (2, 3, 4, 4))),
+        Example({}, ((2, 8, 5, 5), (2, 8, 1, 1)), note="squeeze-excitation gate"),
+        Example({}, ((3, 1, 5), (4, 1), (1, 5)), note="three inputs, ranks differ"),
+        Rejected({}, ((2, 3, 4), (2, 4, 4)), torch_says="must match the size of tensor"),
+    )
+
     def output_shape(self, inputs):
         return broadcast(inputs, self.kind)
 
@@ -66,6 +74,14 @@ class Concat(Layer):
 
     dim: Int = 1
 
+    examples: ClassVar[tuple] = (
+        Example({}, ((1, 2, 4, 4), (1, 3, 4, 4))),
+        Example({"dim": -1}, ((2, 3, 1), (2, 3, 5), (2, 3, 2))),
+        Rejected({}, ((1, 2, 4, 4), (1, 3, 4, 5)), torch_says="Sizes of tensors must match"),
+        Rejected({}, ((1, 2, 4), (1, 3, 4, 5)), torch_says="must have same number of dimensions"),
+        Rejected({"dim": 3}, ((1, 2, 4), (1, 3, 4)), torch_says="Dimension out of range"),
+    )
+
     def output_shape(self, inputs):
         rank = len(inputs[0])
         for s in inputs[1:]:
@@ -84,5 +100,5 @@ class Concat(Layer):
                            lambda s=s, axis=axis: f"Concat along dim {self.dim}: shapes "
                            f"{' and '.join(_s(x) for x in inputs)} differ at dim {axis} "
                            f"({inputs[0][axis]} vs {s[axis]})", argument="inputs", received=s[axis])
-        out[d] = sum(s[d] for s in inputs[1:]) + inputs[0][d]
+        out[d] = total(s[d] for s in inputs)
         return tuple(out)

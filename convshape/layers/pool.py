@@ -1,27 +1,39 @@
-"""Pooling: Max/Avg (1-3d, ceil_mode), adaptive Avg/Max (1-3d). torch.nn semantics and checks."""
+"""Pooling: Max/Avg/LP (1-3d, ceil_mode), adaptive Avg/Max (1-3d). torch.nn semantics and checks.
+
+Operation counts per output element (other_ops; docs/conventions.md):
+  MaxPool         window - 1 comparisons
+  AvgPool         window - 1 adds + 1 divide = window
+  LPPool          window powers + window - 1 adds, then a scale and a p-th root: 2 * window + 1
+  AdaptiveAvg     the same as AvgPool over each (variable) window: sum of window lengths
+  AdaptiveMax     sum of window lengths - outputs comparisons
+"""
 from __future__ import annotations
 
+import math
 from fractions import Fraction
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from ..dims import ceildiv, floordiv, prod, total
-from ..errors import ShapeError
-from .base import (GlobalOver, IntOrTuple, Layer, NonNegIntOrTuple, POINTWISE, PosInt, Window,
+from ..dims import ceildiv, floordiv, prod, require_ge, total
+from .base import (GlobalOver, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
                    check_rank, ntuple, register_ranks)
+from .examples import WRONG_RANK, Example, PerAxis, Rejected
 from .window import window_output
 
 
 class _PoolNd(Layer):
+    """A sliding-window reduction over the last `ndim` dims of (N, C, *spatial) or (C, *spatial)."""
+
     family: ClassVar[str] = "pool"
     ndim: ClassVar[int] = 2
-    has_dilation: ClassVar[bool] = False
+    # AvgPool3d and LPPool3d (ATen's avg_pool3d) also require every unpadded input size >= kernel size
+    checks_input_size: ClassVar[bool] = False
+    # tuple arguments may have 1 entry (broadcast) or ndim entries, as ATen's pooling accepts
+    kernel_lengths: ClassVar[tuple] = (1,)
 
     kernel_size: IntOrTuple
     stride: IntOrTuple | None = None
-    padding: NonNegIntOrTuple = 0
-    ceil_mode: bool = False
 
     def k(self):
         return ntuple(self.kernel_size, self.ndim, "kernel_size")
@@ -30,17 +42,20 @@ class _PoolNd(Layer):
         return ntuple(self.stride if self.stride is not None else self.kernel_size, self.ndim, "stride")
 
     def p(self):
-        return ntuple(self.padding, self.ndim, "padding")
+        return ntuple(getattr(self, "padding", 0), self.ndim, "padding")
 
     def d(self):
         return ntuple(getattr(self, "dilation", 1), self.ndim, "dilation")
 
     @model_validator(mode="after")
     def _torch_checks(self):
+        n = self.ndim
         for name in ("kernel_size", "stride", "padding", "dilation"):
             v = getattr(self, name, None)
-            if isinstance(v, tuple) and len(v) not in (1, self.ndim):
-                raise ValueError(f"{name} must have {self.ndim} entries, got {len(v)}")
+            allowed = (self.kernel_lengths if name == "kernel_size" else (1,)) + (n,)
+            if isinstance(v, tuple) and len(v) not in allowed:
+                raise ValueError(f"{name} must have {' or '.join(map(str, sorted(set(allowed))))} entries, "
+                                 f"got {len(v)}")
         for p, k in zip(self.p(), self.k()):
             if p > k // 2:  # ATen: "pad should be at most half of effective kernel size"
                 raise ValueError(f"padding={p} should be at most half of kernel_size={k}")
@@ -49,8 +64,13 @@ class _PoolNd(Layer):
     def output_shape(self, inputs):
         x = inputs[0]
         check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        spatial = x[-self.ndim:]
+        if self.checks_input_size:
+            for a, (L, k) in enumerate(zip(spatial, self.k())):
+                require_ge(L, k, f"input size {L} on spatial axis {a} is smaller than kernel_size {k} "
+                           f"({self.kind} checks the unpadded input)", argument="kernel_size", received=k)
         out = [window_output(L, k, s, p, p, d, ceil_mode=self.ceil_mode, axis=a, what="pooling window")
-               for a, (L, k, s, p, d) in enumerate(zip(x[-self.ndim:], self.k(), self.s(), self.p(), self.d()))]
+               for a, (L, k, s, p, d) in enumerate(zip(spatial, self.k(), self.s(), self.p(), self.d()))]
         return tuple(x[:-self.ndim]) + tuple(out)
 
     def receptive_field(self, inputs, output):
@@ -58,12 +78,39 @@ class _PoolNd(Layer):
         return Window(kernel=spans, stride=self.s(), padding=self.p())
 
 
-class _MaxPoolNd(_PoolNd):
+class _PaddedPoolNd(_PoolNd):
+    padding: NonNegIntOrTuple = 0
+    ceil_mode: bool = False
+
+    examples: ClassVar[tuple] = (
+        Example({"kernel_size": 2}, ((2, 3, PerAxis(8, 6, 4)),)),
+        Example({"kernel_size": PerAxis(3, 2, 3), "stride": PerAxis(2, 1, 2), "padding": 1}, ((1, 2, PerAxis(9, 7, 5)),)),
+        # ceil mode on 8: ceil((8 - 3)/2) + 1 = 4 windows (floor: 3); the last starts at 6 < 8: kept
+        Example({"kernel_size": 3, "stride": 2, "ceil_mode": True}, ((1, 2, PerAxis(9, 8, 9)),)),
+        # padding 1 on 4: ceil((4 + 2 - 3)/2) + 1 = 3; the last starts at 4 < 4 + 1 (inside): kept
+        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, ((1, 2, PerAxis(4, 4, 4)),)),
+        # 2 on 5, stride 2: ceil(3/2) + 1 = 3; the third window starts at 4 < 5: kept (half outside)
+        Example({"kernel_size": 2, "ceil_mode": True}, ((2, PerAxis(5, 5, 5)),), note="unbatched"),
+        Example({"kernel_size": (3,)}, ((1, 2, PerAxis(7, 7, 7)),), note="a 1-entry tuple is broadcast"),
+        Rejected({"kernel_size": 3, "padding": 2}, ((1, 2, PerAxis(9, 9, 9)),), torch_says="half"),
+        Rejected({"kernel_size": 5}, ((1, 2, PerAxis(3, 3, 3)),), torch_says="size"),
+        Rejected({"kernel_size": 3}, ((PerAxis(9, 9, 9),),), torch_says=WRONG_RANK),
+        Rejected({"kernel_size": (3, 3, 3, 3)}, ((1, 2, PerAxis(9, 9, 9)),), torch_says="kernel_size"),
+    )
+
+
+class _MaxPoolNd(_PaddedPoolNd):
     """Max over each window; other_ops = (window - 1) comparisons per output element."""
 
-    has_dilation: ClassVar[bool] = True
     dilation: IntOrTuple = 1
     return_indices: bool = False
+
+    examples: ClassVar[tuple] = _PaddedPoolNd.examples + (
+        # dilated window spans 2*(3-1)+1 = 5: (11 - 5)/2 + 1 = 4
+        Example({"kernel_size": 3, "stride": 2, "dilation": 2}, ((1, 3, PerAxis(11, 11, 11)),)),
+        # torch checks padding against the kernel size, not the dilated span: 2 > 3 // 2
+        Rejected({"kernel_size": 3, "dilation": 2, "padding": 2}, ((1, 2, PerAxis(9, 9, 9)),), torch_says="half"),
+    )
 
     @model_validator(mode="after")
     def _no_indices(self):
@@ -75,41 +122,182 @@ class _MaxPoolNd(_PoolNd):
         return prod(output) * (prod(self.k()) - 1)
 
 
-class _AvgPoolNd(_PoolNd):
+class _AvgPoolNd(_PaddedPoolNd):
     """Mean over each window; other_ops = window adds-and-divide per output element."""
 
     count_include_pad: bool = True
+
+    examples: ClassVar[tuple] = _PaddedPoolNd.examples + (
+        Example({"kernel_size": 3, "padding": 1, "count_include_pad": False}, ((1, 2, PerAxis(6, 6, 6)),)),
+    )
 
     def other_ops(self, inputs, output):
         return prod(output) * prod(self.k())
 
 
 class _AvgPool23(_AvgPoolNd):
+    """Mean over each window (divisor_override replaces the window size); other_ops = window per output."""
     divisor_override: PosInt | None = None
+
+    examples: ClassVar[tuple] = _AvgPoolNd.examples + (
+        Example({"kernel_size": 2, "divisor_override": 3}, ((1, 2, PerAxis(6, 6, 6)),)),
+    )
+
+
+class _AvgPool3(_AvgPool23):
+    """Mean over each window; avg_pool3d also needs each unpadded input size >= kernel_size."""
+    checks_input_size: ClassVar[bool] = True
+
+    examples: ClassVar[tuple] = _AvgPool23.examples + (
+        # padded 2 + 1 + 1 = 4 >= 3 would give one window, but avg_pool3d wants the input itself >= 3
+        Rejected({"kernel_size": 3, "padding": 1}, ((1, 2, 2, 5, 5),), torch_says="smaller than kernel size"),
+    )
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = register_ranks(_MaxPoolNd, name="MaxPool")
 (AvgPool1d,) = register_ranks(_AvgPoolNd, ranks=(1,), name="AvgPool")
-AvgPool2d, AvgPool3d = register_ranks(_AvgPool23, ranks=(2, 3), name="AvgPool")
+(AvgPool2d,) = register_ranks(_AvgPool23, ranks=(2,), name="AvgPool")
+(AvgPool3d,) = register_ranks(_AvgPool3, ranks=(3,), name="AvgPool")
 
 
-def adaptive_windows(length, out: int):
-    """Sum over output positions of the window length (torch: start=floor(iL/O), end=ceil((i+1)L/O))."""
-    return total(ceildiv((i + 1) * length, out) - floordiv(i * length, out) for i in range(out))
+NormType = Annotated[float, Field(allow_inf_nan=True)]
+
+
+class _LPPoolNd(_PoolNd):
+    """Power-average pooling (sum over the window of x^p)^(1/p), no padding; torch computes it as
+    avg_pool(x^p) * window, so shapes and validity are AvgPool's with padding 0.
+
+    other_ops = 2 * window + 1 per output element (window powers, window - 1 adds, scale, root).
+    """
+
+    kernel_lengths: ClassVar[tuple] = ()  # lp_pool unpacks kernel_size into exactly ndim values
+    model_config = ConfigDict(ser_json_inf_nan="constants")  # torch accepts norm_type=inf; JSON keeps it
+
+    norm_type: NormType
+    kernel_size: IntOrTuple
+    stride: IntOrTuple | None = None
+    ceil_mode: bool = False
+
+    examples: ClassVar[tuple] = (
+        Example({"norm_type": 2, "kernel_size": 3}, ((1, 2, PerAxis(9, 8, 7)),)),
+        Example({"norm_type": 1.5, "kernel_size": 3, "stride": 2, "ceil_mode": True}, ((1, 2, PerAxis(8, 8, 8)),)),
+        Example({"norm_type": -1, "kernel_size": 2, "stride": 1}, ((2, PerAxis(5, 4, 3)),), note="unbatched"),
+        Rejected({"norm_type": 0, "kernel_size": 3}, ((1, 2, PerAxis(9, 9, 9)),), torch_says="non-zero"),
+        Rejected({"norm_type": 2, "kernel_size": 5}, ((1, 2, PerAxis(3, 3, 3)),), torch_says="small"),
+    )
+
+    @model_validator(mode="after")
+    def _nonzero(self):
+        if self.norm_type == 0:
+            raise ValueError("norm_type must be a non-zero value (torch takes its 1/p-th root)")
+        return self
+
+    def other_ops(self, inputs, output):
+        return prod(output) * (2 * prod(self.k()) + 1)
+
+
+class _LPPool1(_LPPoolNd):
+    """Power-average pooling (sum of x^p over the window)^(1/p); kernel_size is an int (torch)."""
+    kernel_size: PosInt  # lp_pool1d multiplies by kernel_size itself, so a tuple fails in torch
+
+    examples: ClassVar[tuple] = _LPPoolNd.examples + (
+        Rejected({"norm_type": 2, "kernel_size": (3,)}, ((1, 2, 9),), torch_says="must be Tensor, not tuple"),
+    )
+
+
+class _LPPool2(_LPPoolNd):
+    """Power-average pooling (sum of x^p over the window)^(1/p); no padding, as AvgPool with padding 0."""
+    examples: ClassVar[tuple] = _LPPoolNd.examples + (
+        Example({"norm_type": 2, "kernel_size": (3, 2), "stride": (2,)}, ((1, 2, 9, 8),)),
+        Rejected({"norm_type": 2, "kernel_size": (3,)}, ((1, 2, 9, 9),), torch_says="not enough values to unpack"),
+        # ceil mode keeps one window on 3 < 5 in 1-d and 2-d
+        Example({"norm_type": 2, "kernel_size": 5, "ceil_mode": True}, ((1, 2, 3, 3),)),
+    )
+
+
+class _LPPool3(_LPPoolNd):
+    """Power-average pooling (sum of x^p over the window)^(1/p); each input size must be >= kernel_size."""
+    checks_input_size: ClassVar[bool] = True
+
+    examples: ClassVar[tuple] = _LPPoolNd.examples + (
+        Rejected({"norm_type": 2, "kernel_size": 5, "ceil_mode": True}, ((1, 2, 3, 3, 3),),
+                 torch_says="smaller than kernel size", note="avg_pool3d checks the input itself"),
+    )
+
+
+(LPPool1d,) = register_ranks(_LPPool1, ranks=(1,), name="LPPool")
+(LPPool2d,) = register_ranks(_LPPool2, ranks=(2,), name="LPPool")
+(LPPool3d,) = register_ranks(_LPPool3, ranks=(3,), name="LPPool")
+
+
+def adaptive_windows(length, out):
+    """Input elements read by O adaptive windows over L, summed: L + O - gcd(L, O).
+
+    torch's window i is [floor(iL/O), ceil((i+1)L/O)). Writing each ceil as floor + [O does not
+    divide (i+1)L], the floors telescope to L, and O - gcd(L, O) of the i in 1..O leave a remainder.
+    For a concrete O and a symbolic L the O window lengths are summed as floor/ceiling terms.
+    """
+    if type(out) is int:
+        if out == 0:
+            return 0
+        if type(length) is int:
+            return length + out - math.gcd(length, out)
+        return total(ceildiv((i + 1) * length, out) - floordiv(i * length, out) for i in range(out))
+    return length + out - int_gcd(length, out)
+
+
+_GCD = []
+
+
+def int_gcd(a, b):
+    """gcd of integer dims as a sympy function `gcd_int(a, b)` that evaluates once both are numbers
+    (sympy's own gcd treats symbols as polynomials and would answer 1)."""
+    if not _GCD:
+        import sympy
+
+        class gcd_int(sympy.Function):
+            is_integer = True
+            is_nonnegative = True
+
+            @classmethod
+            def eval(cls, x, y):
+                if x.is_Integer and y.is_Integer:
+                    return sympy.Integer(math.gcd(int(x), int(y)))
+                return None
+
+        _GCD.append(gcd_int)
+    return _GCD[0](a, b)
 
 
 class _AdaptivePoolNd(Layer):
-    """Adaptive pooling to a fixed output size; None in output_size keeps that input size."""
+    """Adaptive pooling to a fixed output size; None in an output_size tuple keeps that input size.
+
+    torch takes an int or a tuple of exactly ndim entries (AdaptiveX1d: an int or a 1-tuple; None
+    only inside a 2-d/3-d tuple); an output size of 0 gives an empty tensor, as in torch.
+    """
 
     family: ClassVar[str] = "pool"
     ndim: ClassVar[int] = 2
 
-    output_size: PosInt | None | tuple[PosInt | None, ...]
+    output_size: NonNegInt | tuple[NonNegInt | None, ...]
+
+    examples: ClassVar[tuple] = (
+        Example({"output_size": 1}, ((2, 3, PerAxis(7, 6, 5)),)),
+        Example({"output_size": PerAxis(3, 2, 4)}, ((1, 2, PerAxis(9, 8, 4)),)),
+        # non-divisible: windows [0,3) [2,5) [4,7) on 7 -> 3 outputs of 3 reads each
+        Example({"output_size": 3}, ((1, 2, PerAxis(7, 7, 7)),)),
+        Example({"output_size": 5}, ((2, PerAxis(3, 3, 3)),), note="unbatched, output larger than input"),
+        Example({"output_size": 0}, ((1, 2, PerAxis(4, 4, 4)),), note="torch returns an empty tensor"),
+        Rejected({"output_size": 2}, ((PerAxis(6, 6, 6),),), torch_says=WRONG_RANK),
+    )
 
     @model_validator(mode="after")
     def _check_len(self):
-        if isinstance(self.output_size, tuple) and len(self.output_size) not in (1, self.ndim):
-            raise ValueError(f"output_size must have {self.ndim} entries, got {len(self.output_size)}")
+        if isinstance(self.output_size, tuple):
+            if len(self.output_size) != self.ndim:
+                raise ValueError(f"output_size must be an int or have {self.ndim} entries, got {len(self.output_size)}")
+            if self.ndim == 1 and self.output_size[0] is None:
+                raise ValueError("output_size of a 1-d adaptive pool must be an int")
         return self
 
     def sizes(self, x):
@@ -124,29 +312,31 @@ class _AdaptivePoolNd(Layer):
     def reads(self, inputs):
         """Input elements read over all windows (each input is read once when O divides L)."""
         x = inputs[0]
-        per_axis = [adaptive_windows(L, o) for L, o in zip(x[-self.ndim:], self.sizes(x))]
+        # an axis kept at its input size (None) reads each element once, even when symbolic
+        per_axis = [L if o is L else adaptive_windows(L, o) for L, o in zip(x[-self.ndim:], self.sizes(x))]
         return prod(x[:-self.ndim]) * prod(per_axis)
 
     def receptive_field(self, inputs, output):
         x = inputs[0]
-        dims, kern, stride = [], [], []
+        spatial = x[-self.ndim:]
+        sizes = self.sizes(x)
         rank = len(x)
-        for i, (L, o) in enumerate(zip(x[-self.ndim:], self.sizes(x))):
-            if type(o) is int and o == 1:
-                dims.append(rank - self.ndim + i)
-            kern.append(L if o == 1 else (L // o if type(L) is int and L % o == 0 else _max_window(L, o)))
-            stride.append(Fraction(L, o) if type(L) is int else 1)
-        if dims and len(dims) == self.ndim:
-            return GlobalOver(dims=tuple(dims))
-        if all(type(L) is int and L == o for L, o in zip(x[-self.ndim:], self.sizes(x))):
+        whole = tuple(rank - self.ndim + i for i, o in enumerate(sizes) if type(o) is int and o <= 1)
+        if len(whole) == self.ndim:
+            return GlobalOver(dims=whole)
+        if all(L is o for L, o in zip(spatial, sizes)) or all(
+                type(L) is int and type(o) is int and L == o for L, o in zip(spatial, sizes)):
             return POINTWISE
-        if dims:
-            return GlobalOver(dims=tuple(dims))
-        return Window(kernel=tuple(kern), stride=tuple(stride), padding=(0,) * self.ndim)
+        if whole:
+            return GlobalOver(dims=whole)
+        kern = tuple(max_window(L, o) for L, o in zip(spatial, sizes))
+        stride = tuple(Fraction(L, o) if type(L) is int and type(o) is int else 1 for L, o in zip(spatial, sizes))
+        return Window(kernel=kern, stride=stride, padding=(0,) * self.ndim)
 
 
-def _max_window(L, o):
-    if type(L) is not int:
+def max_window(L, o):
+    """The longest adaptive window (reported receptive field is an upper bound); 1 when symbolic."""
+    if type(L) is not int or type(o) is not int:
         return 1
     return max(-(-(i + 1) * L // o) - (i * L // o) for i in range(o))
 
@@ -169,5 +359,39 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         return self.reads(inputs) - prod(output)  # window - 1 comparisons per output
 
 
-AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = register_ranks(_AdaptiveAvgPoolNd, name="AdaptiveAvgPool")
-AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = register_ranks(_AdaptiveMaxPoolNd, name="AdaptiveMaxPool")
+# torch's adaptive_*pool1d takes an int or a 1-tuple (never None); 2-d/3-d take an int or an
+# ndim-tuple whose None entries keep that input size.
+_ADAPTIVE_1D = (
+    Example({"output_size": (4,)}, ((1, 2, 6),)),
+    Rejected({"output_size": None}, ((1, 2, 6),), torch_says="NoneType"),
+)
+_ADAPTIVE_23 = (
+    Example({"output_size": PerAxis(None, 3, None)}, ((1, 2, PerAxis(5, 9, 4)),)),
+    Rejected({"output_size": (2,)}, ((1, 2, PerAxis(6, 6, 6)),), torch_says="output_size"),
+)
+
+
+class _AdaptiveAvgPool1(_AdaptiveAvgPoolNd):
+    """Average over torch's adaptive windows to `output_size` (an int or a 1-tuple)."""
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_1D
+
+
+class _AdaptiveAvgPool23(_AdaptiveAvgPoolNd):
+    """Average over torch's adaptive windows to `output_size` (an int or an ndim-tuple; None keeps a size)."""
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_23
+
+
+class _AdaptiveMaxPool1(_AdaptiveMaxPoolNd):
+    """Max over torch's adaptive windows to `output_size` (an int or a 1-tuple)."""
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_1D
+
+
+class _AdaptiveMaxPool23(_AdaptiveMaxPoolNd):
+    """Max over torch's adaptive windows to `output_size` (an int or an ndim-tuple; None keeps a size)."""
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_23
+
+
+(AdaptiveAvgPool1d,) = register_ranks(_AdaptiveAvgPool1, ranks=(1,), name="AdaptiveAvgPool")
+AdaptiveAvgPool2d, AdaptiveAvgPool3d = register_ranks(_AdaptiveAvgPool23, ranks=(2, 3), name="AdaptiveAvgPool")
+(AdaptiveMaxPool1d,) = register_ranks(_AdaptiveMaxPool1, ranks=(1,), name="AdaptiveMaxPool")
+AdaptiveMaxPool2d, AdaptiveMaxPool3d = register_ranks(_AdaptiveMaxPool23, ranks=(2, 3), name="AdaptiveMaxPool")

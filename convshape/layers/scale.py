@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..dims import prod
-from .base import Int, Layer, Number, Params, concrete_channels, register
+from ..errors import ShapeError
+from .base import Int, Layer, Number, Params, PosInt, concrete_channels, register
+from .examples import Example, Rejected
 
 
 @register
@@ -17,10 +19,19 @@ class LayerScale(Layer):
 
     dim: Int = 1
     init: Number = 1e-6
-    channels: Int | None = None
+    channels: PosInt | None = None
+
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 8, 5, 5),)),
+        Example({"dim": -1, "init": 0.1}, ((2, 5, 5, 8),), note="channels-last"),
+        Rejected({"channels": 4}, ((2, 8, 5, 5),), torch_says="must match the size of tensor|channels but dim 1"),
+        Rejected({"dim": 4, "channels": 8}, ((2, 8, 5, 5),), torch_says="out of range|must match the size of tensor"),
+    )
 
     def infer(self, inputs):
         x = inputs[0]
+        if not -len(x) <= self.dim < len(x):
+            raise ShapeError(f"dim={self.dim} is out of range for a {len(x)}-D input", argument="dim", value=self.dim)
         d = self.dim % len(x)
         return {"channels": concrete_channels(x, d, "scaled", self.channels, "channels")}
 

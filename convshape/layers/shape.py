@@ -1,11 +1,14 @@
 """Pure re-arrangements: Flatten, Unflatten, Permute, Reshape (no arithmetic, no parameters)."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from ..dims import prod
 from ..errors import ShapeError
 from .base import Int, Layer, Remap, register
+from .examples import Example, Rejected
 
 
 def _norm_dim(d: int, rank: int, name: str) -> int:
@@ -22,6 +25,15 @@ class Flatten(Layer):
 
     start_dim: Int = 1
     end_dim: Int = -1
+
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 3, 4, 5),)),
+        Example({"start_dim": 0}, ((5,),)),
+        Example({"start_dim": 1, "end_dim": 2}, ((2, 3, 4, 5),)),
+        Example({"start_dim": -2, "end_dim": -2}, ((2, 3, 4),)),
+        Rejected({"start_dim": 2, "end_dim": 1}, ((2, 3, 4),), torch_says="start_dim cannot come after end_dim"),
+        Rejected({}, ((5,),), torch_says="Dimension out of range"),
+    )
 
     def _range(self, shape):
         rank = len(shape)
@@ -53,7 +65,17 @@ class Unflatten(Layer):
     family: ClassVar[str] = "shape"
 
     dim: Int
-    unflattened_size: tuple[Int, ...]
+    unflattened_size: Annotated[tuple[Int, ...], Field(min_length=1)]
+
+    examples: ClassVar[tuple] = (
+        Example({"dim": 1, "unflattened_size": (2, -1)}, ((2, 6),)),
+        Example({"dim": -1, "unflattened_size": (3, 2)}, ((4, 5, 6),)),
+        Example({"dim": 0, "unflattened_size": (6,)}, ((6, 2),)),
+        Rejected({"dim": 1, "unflattened_size": (4, 2)}, ((2, 6),), torch_says="unflatten"),
+        Rejected({"dim": 1, "unflattened_size": (-1, -1)}, ((2, 6),), torch_says="unflatten"),
+        Rejected({"dim": 1, "unflattened_size": ()}, ((2, 6),), torch_says="sizes must be non-empty"),
+        Rejected({"dim": 2, "unflattened_size": (2, 3)}, ((2, 6),), torch_says="Dimension out of range"),
+    )
 
     def output_shape(self, inputs):
         x = inputs[0]
@@ -88,6 +110,13 @@ class Permute(Layer):
 
     dims: tuple[Int, ...]
 
+    examples: ClassVar[tuple] = (
+        Example({"dims": (0, 2, 3, 1)}, ((2, 3, 4, 5),)),
+        Example({"dims": (-1, 0)}, ((3, 7),)),
+        Rejected({"dims": (0, 2, 1)}, ((2, 3, 4, 5),), torch_says="does not match the length"),
+        Rejected({"dims": (0, 1, 1)}, ((2, 3, 4),), torch_says="duplicate dims"),
+    )
+
     def output_shape(self, inputs):
         x = inputs[0]
         if len(self.dims) != len(x):
@@ -110,6 +139,15 @@ class Reshape(Layer):
     torch_class: ClassVar[str | None] = None
 
     shape: tuple[Int, ...]
+
+    examples: ClassVar[tuple] = (
+        Example({"shape": (-1, 12)}, ((2, 3, 4),)),
+        Example({"shape": (6, 4)}, ((2, 3, 4),)),
+        Example({"shape": (2, 3, 1, 4)}, ((2, 3, 4),)),
+        Rejected({"shape": (5, -1)}, ((2, 3, 4),), torch_says="is invalid for input of size 24"),
+        Rejected({"shape": (0, -1)}, ((2, 3, 4),), torch_says="invalid for input of size 24"),
+        Rejected({"shape": (-1, -1)}, ((2, 3, 4),), torch_says="only one dimension can be inferred"),
+    )
 
     def output_shape(self, inputs):
         x = inputs[0]
@@ -148,8 +186,13 @@ def _same(a, b):
     return a is b or (type(a) is int and type(b) is int and a == b) or str(a) == str(b)
 
 
-def _exact_div(n, d, argument):
+def exact_quotient(n, d: int, message, argument: str):
+    """n / d where d must divide n: a ShapeError when concrete, a condition when symbolic."""
     from ..dims import floordiv, require_eq
     q = floordiv(n, d)
-    require_eq(q * d, n, f"cannot infer -1: {n} elements are not divisible by {d}", argument=argument, received=d)
+    require_eq(q * d, n, message, argument=argument, received=d)
     return q
+
+
+def _exact_div(n, d, argument):
+    return exact_quotient(n, d, lambda: f"cannot infer -1: {n} elements are not divisible by {d}", argument)
