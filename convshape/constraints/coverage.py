@@ -67,97 +67,82 @@ class Coverage:
         """(number of trailing input positions no output reads, layers whose windows stop short).
 
         `length(t)` gives the size of tensor t along the tracked axis at the size being checked.
+        A backward pass from the output collects, per tensor, the positions that reach it (sets,
+        not ranges: a pooling window narrower than its stride reads with gaps).
         """
+        nodes = [n for n in self.network.nodes if n.name in self.ops]
+        needed: dict = {}
+        last = nodes[-1].name
+        needed[last] = ALL if self.axis[last] == GLOBAL else set(range(length(last)))
         cut = []
-        memo: dict = {}
-        last = self.network.nodes[-1].name
-        end = self._reach(last, None if self.axis[last] == GLOBAL else length(last) - 1, length, memo, cut)
-        return (length(INPUT) - 1) - end, list(dict.fromkeys(cut))
-
-    def _reach(self, t, j, length, memo, cut):
-        # explicit stack: deep networks would exhaust Python's recursion limit
-        stack = [(t, j)]
-        while stack:
-            key = stack[-1]
-            if key in memo:
-                stack.pop()
+        for node in reversed(nodes):
+            out = needed.get(node.name)
+            if not out:
                 continue
-            name, pos = key
-            needs = self._needs(name, pos, length, cut)
-            missing = [q for q in needs if q not in memo and q[0] != INPUT]
-            if missing:
-                stack.extend(missing)
-                continue
-            value = -1
-            for q in needs:
-                v = q[1] if q[0] == INPUT else memo[q]
-                value = max(value, v if v is not None else -1)
-            memo[key] = value
-            stack.pop()
-        return memo[(t, j)]
-
-    def _needs(self, name, pos, length, cut):
-        """The (tensor, position) queries whose reach decides reach(name, pos)."""
-        if name == INPUT:
-            return [(INPUT, pos)]
-        node = self.network.node(name)
-        op = self.ops[name]
-        out_axis = self.axis[name]
-        needs = []
-        for i in node.inputs:
-            in_axis = self.axis.get(i)
-            if in_axis is None:
-                continue  # this input does not carry the tracked axis
-            if in_axis == GLOBAL:
-                needs.append((i, None))
-                continue
-            L = length(i)
-            if out_axis == GLOBAL or pos is None:
-                needs.append((i, L - 1))  # everything of the input
-                continue
-            if L == 1:
-                needs.append((i, 0))      # broadcast
-                continue
-            if isinstance(op, Window) and not _adaptive(node.layer):
-                w = in_axis - (len(self.shapes[i]) - len(op.kernel))
-                if w >= 0:
-                    hi = _last_tap(node.layer, op, w, pos, L)
-                    if pos == length(name) - 1 and hi < L - 1:
-                        cut.append(name)
-                    if hi >= 0:
-                        needs.append((i, hi))
+            for i in node.inputs:
+                in_axis = self.axis.get(i)
+                if in_axis is None:
                     continue
-            if _adaptive(node.layer):
-                out_len = length(name)
-                needs.append((i, min(L - 1, -(-(pos + 1) * L // out_len) - 1)))
-                continue
-            needs.append((i, min(pos, L - 1)))
-        return needs
+                if in_axis == GLOBAL:
+                    needed[i] = ALL
+                    continue
+                L = length(i)
+                if out is ALL or self.axis[node.name] == GLOBAL:
+                    got = set(range(L))
+                else:
+                    got = self._read(node, i, in_axis, out, L, length)
+                if got is not None and out is not ALL and (length(node.name) - 1) in out and (L - 1) not in got:
+                    cut.append(node.name)
+                have = needed.get(i)
+                needed[i] = got if have is None else (have | got if have is not ALL else ALL)
+        reached = needed.get(INPUT, set())
+        top = length(INPUT) - 1 if reached is ALL else max(reached, default=-1)
+        return (length(INPUT) - 1) - top, list(dict.fromkeys(reversed(cut)))
+
+    def _read(self, node, i, in_axis, out, L, length) -> set:
+        """Positions of input i (length L) that the output positions `out` of `node` read."""
+        op = self.ops[node.name]
+        layer = node.layer
+        if _adaptive(layer):
+            n_out = length(node.name)
+            got = set()
+            for o in out:
+                got.update(range(o * L // n_out, -(-(o + 1) * L // n_out)))
+            return got
+        if isinstance(op, Window):
+            w = in_axis - (len(self.shapes[i]) - len(op.kernel))
+            if w >= 0:
+                return {x for o in out for x in _taps(layer, op, w, o, L)}
+        return {min(o, L - 1) for o in out}
+
+
+ALL = "all"   # every position (the axis was reduced downstream)
+
+
+def _taps(layer, op: Window, w: int, o: int, L: int):
+    """Input positions (inside 0..L-1) that output o reads along window axis w."""
+    if layer.kind.startswith("ConvTranspose"):
+        k, s, p, d = layer.k()[w], layer.s()[w], layer.p()[w], layer.d()[w]
+        for j in range(k):  # output o = i*s - p + j*d
+            num = o + p - j * d
+            if num % s == 0 and 0 <= num // s < L:
+                yield num // s
+        return
+    if hasattr(layer, "d") and hasattr(layer, "k"):
+        d, k, s = layer.d()[w], layer.k()[w], int(op.stride[w])
+        start = o * s - int(op.padding[w])
+        for tap in range(k):
+            x = start + tap * d
+            if 0 <= x < L:
+                yield x
+        return
+    lo = floor(Fraction(o) * Fraction(op.stride[w]) - Fraction(op.padding[w]))
+    hi = floor(Fraction(o) * Fraction(op.stride[w]) - Fraction(op.padding[w]) + Fraction(op.kernel[w]) - 1)
+    yield from range(max(lo, 0), min(hi, L - 1) + 1)
 
 
 def _adaptive(layer) -> bool:
     return layer.kind.startswith("Adaptive")
-
-
-def _last_tap(layer, op: Window, w: int, o: int, L: int) -> int:
-    """Largest input index (< L) read by outputs 0..o along window axis w; -1 if only padding.
-
-    Over all outputs up to o, not just o: with dilation the last output's top tap can fall in the
-    padding while an earlier output's top tap is the last real pixel.
-    """
-    if hasattr(layer, "d") and hasattr(layer, "k") and not layer.kind.startswith("ConvTranspose"):
-        d, k, s = layer.d()[w], layer.k()[w], int(op.stride[w])
-        p = int(op.padding[w])
-        best = -1
-        for tap in range(k):
-            q = min(o, (L - 1 + p - tap * d) // s)   # the last output whose tap `tap` is inside
-            if q >= 0:
-                idx = q * s - p + tap * d
-                if idx >= 0:
-                    best = max(best, idx)
-        return best
-    hi = floor(Fraction(o) * Fraction(op.stride[w]) - Fraction(op.padding[w]) + Fraction(op.kernel[w]) - 1)
-    return min(hi, L - 1) if hi >= 0 else -1
 
 
 def lost_pixels(network, report, search: int = 256) -> list:
