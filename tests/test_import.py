@@ -155,15 +155,30 @@ def test_dynamic_same_padding_imports_through_the_eager_tracer():
 class Chunky(nn.Module):
     def forward(self, x):
         a, b = x.chunk(2, dim=1)
-        return torch.relu(a) * b.exp()
+        return torch.relu(a) * b.exp().sqrt()
 
 
 def test_unmapped_ops_are_reported_with_their_source_line():
     with pytest.raises(UnmappedOps) as info:
         from_torch(Chunky(), (1, 4, 8, 8))
     msg = str(info.value)
-    assert "chunk" in msg and "test_import.py:" in msg
-    assert "exp" in msg
+    # the chunk maps (two Narrows); exp and the sqrt that reads it do not, and both are named
+    assert msg.startswith("cannot import 2 operation(s): exp (method exp) at ")
+    assert "sqrt" in msg and msg.count("test_import.py:") == 2
+
+
+def test_shufflenet_chunk_and_channel_shuffle_import_exactly():
+    m = torchvision.models.shufflenet_v2_x1_0(weights=None).eval()
+    net = from_torch(m, (1, 3, 224, 224))
+    kinds = [n.kind for n in net.nodes]
+    assert kinds.count("Narrow") == 2 * 13   # 13 stride-1 blocks split their channels in two
+    assert ["Concat", "Unflatten", "Permute", "Flatten"] == kinds[31:35]  # cat, then channel shuffle
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc:
+        m.to("meta")(torch.empty(1, 3, 224, 224, device="meta"))
+    totals = cs.analyze(net).totals
+    assert (totals.params, totals.macs) == (sum(p.numel() for p in m.parameters()), fc.get_total_flops() // 2)
+    assert (totals.params, totals.macs) == (2_278_604, 144_907_992)  # torchvision: 2.28 M params, 0.14 GFLOPS
 
 
 def test_cli_import_writes_a_loadable_spec(tmp_path):

@@ -177,7 +177,7 @@ def bind(name: str, args: tuple, kwargs: dict) -> dict:
 class _Mapper:
     def __init__(self, ops: list):
         self.ops = {op.name: op for op in ops}
-        self.order = ops
+        self.position = {op.name: i for i, op in enumerate(ops)}  # to list causes in program order
 
     def value(self, v):
         """Resolve a Ref to a non-tensor value (ints from x.size(), tuples), recursively."""
@@ -293,6 +293,11 @@ class _Mapper:
                     return Mapped([("Flatten", args)], [x])
         if target == src:
             return Mapped([], [x])
+        for d in range(len(src)):  # one dim split in several (channel shuffle's view)
+            k = len(target) - len(src) + 1
+            if k > 1 and target[:d] == src[:d] and target[d + k:] == src[d + 1:] and \
+                    math.prod(target[d:d + k]) == src[d]:
+                return Mapped([("Unflatten", {"dim": d, "unflattened_size": tuple(target[d:d + k])})], [x])
         shape = list(target)
         if target and src and target[0] == src[0]:
             shape[0] = -1 if shape.count(-1) == 0 else shape[0]
@@ -460,13 +465,23 @@ class _Mapper:
     def op_stochastic_depth(self, a, out):
         return Mapped([("StochasticDepth", {"p": a["p"], "mode": a.get("mode", "row")})], [a["input"]])
 
-    # ---- tuples: chunk / split feed a Concat, or are selected one by one (unsupported)
+    # ---- tuples: one part of a chunk / split is a Narrow along the split dim
     def op_getitem(self, a, out):
         src = a["input"]
-        if isinstance(src, Ref) and self.ops[src.name].kind in ("function", "method") and \
-                _canonical(self.ops[src.name].target) in ("chunk", "split", "unbind"):
-            return "chunk/split (one part of a split tensor)"
-        return "indexing a tensor"
+        if not (isinstance(src, Ref) and self.ops[src.name].kind in ("function", "method")):
+            return "indexing a tensor"
+        split = self.ops[src.name]
+        how = _canonical(split.target)
+        if how not in ("chunk", "split", "tensor_split"):
+            return f"an element of the result of {how}"
+        b = bind(how, split.args, split.kwargs)
+        parts, i = split.value, a["index"]
+        if not isinstance(i, int):
+            return f"{how} indexed by {type(i).__name__}"
+        rank = parts[0].dim()
+        dim = b.get("dim", 0) % rank
+        start = sum(p.shape[dim] for p in parts[:i % len(parts)])
+        return Mapped([("Narrow", {"dim": dim, "start": start, "length": parts[i].shape[dim]})], [b["input"]])
 
 
 # ------------------------------------------------------------------ building the Network
@@ -531,7 +546,7 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     refs = _tensor_refs(op)
     poisoned = [alias[r.name] for r in refs if isinstance(alias.get(r.name), _Unmapped)]
     result = mapper.map(op)
-    order = len(nodes)
+    order = mapper.position[op.name]
     if poisoned:  # downstream of an unmapped value: report this op too if it cannot map either
         own = {(f"{result} ({_describe(op)})", _where(op), order)} if isinstance(result, str) else set()
         return _Unmapped(frozenset().union(own, *(p.causes for p in poisoned)))

@@ -88,3 +88,17 @@ class LayerScale(nn.Module):
         shape = [1] * x.dim()
         shape[d] = -1
         return x * self.gamma.view(shape)
+
+
+class Narrow(nn.Module):
+    """x.narrow(dim, start, length): one part of a chunk or split."""
+
+    def __init__(self, dim: int, start: int, length: int):
+        super().__init__()
+        self.dim, self.start, self.length = dim, start, length
+
+    def forward(self, x):
+        return x.narrow(self.dim, self.start, self.length)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, start={self.start}, length={self.length}"

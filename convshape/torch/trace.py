@@ -163,7 +163,7 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
                 if isinstance(v, torch.Tensor):
                     counter[0] += 1
                     item = f"op{counter[0]}"
-                    ops.append(Op(name=item, kind="function", target=_getitem, args=(Ref(name), i), value=v,
+                    ops.append(Op(name=item, kind="function", target=getitem, args=(Ref(name), i), value=v,
                                   scope=scope))
                     names[id(v)] = item
         return name
@@ -222,7 +222,8 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
     return ops
 
 
-def _getitem(seq, i):
+def getitem(seq, i):
+    """Stands for element i of a tuple result (named like operator.getitem, as fx records it)."""
     return seq[i]
 
 

@@ -1,0 +1,134 @@
+"""How much real third-party CNN code `from_torch` imports exactly.
+
+    python benchmarks/import_coverage.py [--timm] [--json out.json]
+
+For each model: import it at 1x3x224x224 (fx, eager fallback) and compare with torch itself:
+output shape, parameter numel, buffer numel and MACs (FlopCounterMode forward FLOPs / 2 on the
+meta device). "exact" means all four agree; "unmapped" lists the first ops convshape has no layer
+kind for. Sources: torchvision's classification, segmentation and detection-backbone models, and,
+when installed (`pip install timm`; not a convshape dependency), one or two CNNs per timm family,
+which use functional calls, dynamic 'same' padding and custom blocks.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import convshape as cs  # noqa: E402
+from convshape.torch.importer import UnmappedOps, from_torch  # noqa: E402
+
+TIMM_CNNS = [
+    "resnet18d", "resnet26t", "resnet50d", "resnetaa50d", "resnetblur50", "resnext26ts", "seresnext26d_32x4d",
+    "ecaresnet26t", "skresnet18", "res2net50_26w_4s", "resnest14d", "dla34", "dpn68", "densenet121",
+    "densenetblur121d", "efficientnet_b0", "tf_efficientnet_b0", "efficientnetv2_rw_t", "tf_efficientnetv2_b0",
+    "mobilenetv2_100", "mobilenetv3_large_100", "tf_mobilenetv3_small_100", "mixnet_s", "tf_mixnet_s",
+    "mnasnet_100", "spnasnet_100", "fbnetc_100", "lcnet_050", "ghostnet_100", "rexnet_100", "tinynet_a",
+    "hardcorenas_a", "regnetx_002", "regnety_002", "regnetz_b16", "convnext_atto", "convnextv2_atto",
+    "cspresnet50", "cspdarknet53", "darknet17", "cs3darknet_s", "vovnet39a", "ese_vovnet19b_dw", "selecsls42b",
+    "hrnet_w18_small", "inception_v3", "inception_v4", "xception41", "legacy_xception", "gernet_s",
+    "repvgg_a0", "mobileone_s0", "vgg11", "nf_resnet26", "dm_nfnet_f0", "tresnet_m", "hgnet_tiny",
+    "ghostnetv2_100", "fastvit_t8", "poolformer_s12", "convmixer_768_32", "edgenext_xx_small",
+]
+
+
+def torch_truth(model, shape):
+    x = torch.empty(shape, device="meta")
+    m = model.to("meta")  # after the import: the model is not used again
+    with FlopCounterMode(display=False) as fc:
+        y = m(x)
+    if isinstance(y, dict):
+        y = next(iter(y.values()))
+    if isinstance(y, (tuple, list)):
+        y = y[0]
+    return {"output_shape": tuple(y.shape), "params": sum(p.numel() for p in m.parameters()),
+            "buffers": sum(b.numel() for b in m.buffers()), "macs": fc.get_total_flops() // 2}
+
+
+def measure(name, factory, shape=(1, 3, 224, 224)):
+    row = {"model": name}
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = factory().eval()
+    except Exception as e:  # noqa: BLE001
+        row.update(status="skipped", why=f"cannot build: {type(e).__name__}: {e}"[:200])
+        return row
+    try:
+        net = from_torch(model, shape)
+        row["frontend"] = net.frontend.split(" ")[0]
+        report = cs.analyze(net)
+        ours = {"output_shape": tuple(report.output_shape), "params": report.totals.params,
+                "buffers": report.totals.buffers, "macs": report.totals.macs}
+        row["layers"] = len(net.nodes)
+    except UnmappedOps as e:
+        row.update(status="unmapped", why=[w for w, _ in e.items][:5])
+        return row
+    except Exception as e:  # noqa: BLE001
+        row.update(status="error", why=f"{type(e).__name__}: {e}"[:300])
+        return row
+    truth = torch_truth(model, shape)
+    diffs = {k: (ours[k], truth[k]) for k in truth if ours[k] != truth[k]}
+    row.update(status="exact" if not diffs else "different", diffs={k: list(map(str, v)) for k, v in diffs.items()},
+               seconds=round(time.perf_counter() - t, 2))
+    return row
+
+
+def sources(with_timm: bool):
+    import torchvision
+    tv = torchvision.models
+    for name in ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2", "mobilenet_v3_large",
+                 "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "regnet_x_400mf", "densenet121",
+                 "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0", "googlenet", "inception_v3", "convnext_tiny",
+                 "alexnet", "vgg11_bn"]:
+        kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+        shape = (1, 3, 299, 299) if name == "inception_v3" else (1, 3, 224, 224)
+        yield f"torchvision.{name}", (lambda n=name, kw=kw: getattr(tv, n)(weights=None, **kw)), shape
+    seg = tv.segmentation
+    for name in ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]:
+        yield f"torchvision.segmentation.{name}", (lambda n=name: getattr(seg, n)(weights=None,
+                                                                                   weights_backbone=None)), \
+            (1, 3, 224, 224)
+    from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
+    yield "torchvision.detection.resnet18_fpn_backbone", \
+        (lambda: resnet_fpn_backbone(backbone_name="resnet18", weights=None)), (1, 3, 224, 224)
+    yield "torchvision.detection.mobilenet_v3_fpn_backbone", \
+        (lambda: mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True)), (1, 3, 224, 224)
+    if with_timm:
+        import timm
+        for name in TIMM_CNNS:
+            if name in timm.list_models():
+                shape = (1, 3, 299, 299) if name.startswith(("inception", "xception", "legacy_x")) else (1, 3, 224, 224)
+                yield f"timm.{name}", (lambda n=name: timm.create_model(n, pretrained=False)), shape
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--timm", action="store_true", help="include timm models (needs `pip install timm`)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    rows = []
+    for name, factory, shape in sources(args.timm):
+        row = measure(name, factory, shape)
+        rows.append(row)
+        extra = row.get("why") or row.get("diffs") or ""
+        print(f"{row['status']:<9} {name:<52} {row.get('frontend', ''):<6} {extra}", flush=True)
+    counts = collections.Counter(r["status"] for r in rows)
+    tried = len([r for r in rows if r["status"] != "skipped"])
+    print(f"\n{counts['exact']} of {tried} models import exactly; {dict(counts)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
