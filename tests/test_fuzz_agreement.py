@@ -117,15 +117,11 @@ def test_documented_intentional_refusals(kind, args, shape, reason):
     assert o.agree and not o.convshape_ok and o.torch_ok and o.intentional == reason, str(o)
 
 
-@pytest.mark.xfail(strict=True, reason="open: CircularPad's rule for mixed-sign padding differs from torch "
-                                       "(layers/pad.py; reported to its owner)")
 def test_circular_pad_mixed_sign_padding():
     o = compare(REGISTRY["CircularPad1d"], {"padding": (-7, 3)}, ((2, 7, 6),))
     assert o.agree, str(o)
 
 
-@pytest.mark.xfail(strict=True, reason="open: torch's adaptive_avg_pool2d takes any leading dims, convshape "
-                                       "only 3-D/4-D (layers/pool.py; reported to its owner)")
 def test_adaptive_avg_pool_leading_dims():
     o = compare(REGISTRY["AdaptiveAvgPool2d"], {"output_size": 1}, ((6, 8, 3, 8, 2),))
     assert o.agree, str(o)

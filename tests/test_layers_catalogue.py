@@ -152,7 +152,7 @@ def test_negative_padding_crops():
     assert one("{ReplicationPad1d: {padding: [-7, 3]}}", (2, 3, 5)).output_shape == (2, 3, 1)          # 5-7+3
     with pytest.raises(ShapeError, match="cropping more than the input"):
         one("{ZeroPad1d: {padding: [1, -6]}}", (2, 3, 5))          # torch crops 6 of 5 before padding
-    with pytest.raises(ShapeError, match="output size below 1"):
+    with pytest.raises(ShapeError, match="output size 0 below 1"):
         one("{ReplicationPad1d: {padding: [0, -5]}}", (2, 3, 5))
     with pytest.raises(ShapeError, match="leaves every padded dim empty"):
         one("{ReflectionPad2d: {padding: [-5, 0, -5, 0]}}", (2, 3, 5, 5))
@@ -164,6 +164,23 @@ def test_circular_pad_wraps_at_most_once():
         one("{CircularPad2d: {padding: 6}}", (1, 2, 5, 5))
     with pytest.raises(ShapeError, match="expects a 3-D or 4-D input"):
         one("{CircularPad2d: {padding: 1}}", (1, 1, 2, 5, 5))
+
+
+def test_circular_pad_replays_torchs_copies_for_mixed_signs():
+    # crop 7 of 5, pad 3: 5 - 7 + 3 = 1, and ATen's wrapped slices happen to line up: accepted
+    assert one("{CircularPad1d: {padding: [-7, 3]}}", (2, 7, 5)).output_shape == (2, 7, 1)
+    # the same on 6: the cropped input (0 values) must fill 1 place: torch fails, so do we
+    with pytest.raises(ShapeError, match="does not fit"):
+        one("{CircularPad1d: {padding: [-7, 3]}}", (2, 7, 6))
+    # pad 4 wraps into what the crop of 2 leaves (3 of 5): an overlapping copy, which torch detects
+    # only when every dim before is 1
+    with pytest.raises(ShapeError, match="wraps into itself"):
+        one("{CircularPad1d: {padding: [-2, 4]}}", (1, 1, 5))
+    assert one("{CircularPad1d: {padding: [-2, 4]}}", (2, 1, 5)).output_shape == (2, 1, 7)   # 5 - 2 + 4
+    # symbolic sizes get the non-degenerate rule: the crop within the input
+    sym = cs.analyze(cs.loads("input: [2, 3, L]\nlayers:\n  - {CircularPad1d: {padding: [-4, 1]}}\n"))
+    assert [bool(substitute(c.expr, {"L": 4})) for c in sym.conditions] == [True, True]
+    assert not all(bool(substitute(c.expr, {"L": 3})) for c in sym.conditions)
 
 
 def test_pad_tuple_lengths_are_checked_in_the_spec():
@@ -205,6 +222,10 @@ def test_adaptive_pool_output_size_forms():
     assert one("{AdaptiveAvgPool1d: {output_size: [4]}}", (1, 2, 6)).output_shape == (1, 2, 4)
     assert one("{AdaptiveMaxPool2d: {output_size: [~, 3]}}", (1, 2, 5, 9)).output_shape == (1, 2, 5, 3)
     assert one("{AdaptiveAvgPool2d: {output_size: 0}}", (1, 2, 4, 4)).output_shape == (1, 2, 0, 0)
+    # output size 1 is a mean over the last dims in ATen: any leading dims (average pooling only)
+    assert one("{AdaptiveAvgPool2d: {output_size: 1}}", (6, 8, 3, 8, 2)).output_shape == (6, 8, 3, 1, 1)
+    with pytest.raises(ShapeError, match="expects a 3 or 4-D input"):
+        one("{AdaptiveMaxPool2d: {output_size: 1}}", (6, 8, 3, 8, 2))
     with pytest.raises(SpecError, match="output_size must be an int or have 2 entries"):
         cs.loads("input: [1, 2, 6, 6]\nlayers:\n  - {AdaptiveAvgPool2d: {output_size: [4]}}\n")
     # a dim kept at its symbolic size is read once per output: H reads per (N, C, W-window)

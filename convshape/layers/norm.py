@@ -51,16 +51,17 @@ def require_more_than_one(count, what: str):
                f"single value are undefined", argument="input", received=count)
 
 
-class _BatchNormNd(Layer):
-    """Normalizes each channel (dim 1) over the batch and spatial dims; running stats are buffers.
+class _StatsNormNd(Layer):
+    """Shared by BatchNorm and InstanceNorm: per-channel affine weights and optional running statistics.
 
-    Inference uses the running statistics (a folded scale and shift); with
-    track_running_stats=False torch uses the batch's own statistics even in eval mode.
+    Inference uses the running statistics when tracked (a folded scale and shift); otherwise torch
+    computes statistics from the input even in eval mode, over `reduced_dims`.
     """
 
     family: ClassVar[str] = "norm"
     ndim: ClassVar[int] = 2
     inferred: ClassVar[tuple] = ("num_features",)
+    statistic: ClassVar[str] = "channel"  # what one statistic is computed over, for messages
 
     num_features: PosInt | None = None
     eps: Number = 1e-5
@@ -68,6 +69,60 @@ class _BatchNormNd(Layer):
     affine: bool = True
     track_running_stats: bool = True
     bias: bool = True
+
+    def ranks(self) -> tuple:
+        raise NotImplementedError
+
+    def feature_dim(self, x) -> int:
+        raise NotImplementedError
+
+    def reduced_dims(self, x) -> tuple:
+        """Dims a statistic computed from the input runs over (besides the spatial ones: the batch)."""
+        raise NotImplementedError
+
+    def sized_by_features(self) -> bool:
+        return self.affine or self.track_running_stats
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, self.ranks())
+        return {"num_features": feature_count(self, x, self.feature_dim(x), self.num_features, "num_features",
+                                              self.sized_by_features())}
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        if not self.track_running_stats:
+            require_more_than_one(prod(x[d] for d in self.reduced_dims(x)), self.statistic)
+        return tuple(x)
+
+    def params(self, inputs):
+        c = self.infer(inputs)["num_features"]
+        return Params(trainable=c * affine_ops(self.affine, self.bias))
+
+    def buffers(self, inputs):
+        c = self.infer(inputs)["num_features"]
+        # running_mean, running_var (C each) and num_batches_tracked (one int64)
+        return 2 * c + 1 if self.track_running_stats else 0
+
+    def other_ops(self, inputs, output):
+        if self.track_running_stats:
+            return FOLDED_OPS * prod(output)
+        return prod(output) * (STATS_OPS + affine_ops(self.affine, self.bias))
+
+    def receptive_field(self, inputs, output):
+        if self.track_running_stats:
+            return super().receptive_field(inputs, output)
+        x = inputs[0]
+        return GlobalOver(dims=tuple(d for d in self.reduced_dims(x) if d >= len(x) - self.ndim))
+
+    def torch_kwargs(self, inputs):
+        kw = self.model_dump()
+        kw["num_features"] = self.infer(inputs)["num_features"]
+        return kw
+
+
+class _BatchNormNd(_StatsNormNd):
+    """Normalizes each channel (dim 1) over the batch and spatial dims; running stats are buffers."""
 
     @model_validator(mode="after")
     def _eps_positive(self):
@@ -93,65 +148,23 @@ class _BatchNormNd(Layer):
     def ranks(self):
         return (2, 3) if self.ndim == 1 else (self.ndim + 2,)
 
-    def sized_by_features(self) -> bool:
-        return self.affine or self.track_running_stats
+    def feature_dim(self, x):
+        return 1
 
-    def infer(self, inputs):
-        x = inputs[0]
-        check_rank(self, x, self.ranks())
-        return {"num_features": feature_count(self, x, 1, self.num_features, "num_features",
-                                              self.sized_by_features())}
-
-    def output_shape(self, inputs):
-        x = inputs[0]
-        if not self.track_running_stats:
-            require_more_than_one(prod((x[0],) + tuple(x[2:])), "channel")
-        return tuple(x)
-
-    def params(self, inputs):
-        c = self.infer(inputs)["num_features"]
-        return Params(trainable=c * affine_ops(self.affine, self.bias))
-
-    def buffers(self, inputs):
-        c = self.infer(inputs)["num_features"]
-        # running_mean, running_var (C each) and num_batches_tracked (one int64)
-        return 2 * c + 1 if self.track_running_stats else 0
-
-    def other_ops(self, inputs, output):
-        if self.track_running_stats:
-            return FOLDED_OPS * prod(output)
-        return prod(output) * (STATS_OPS + affine_ops(self.affine, self.bias))
-
-    def receptive_field(self, inputs, output):
-        if self.track_running_stats:
-            return super().receptive_field(inputs, output)
-        return GlobalOver(dims=tuple(range(2, len(inputs[0]))))
-
-    def torch_kwargs(self, inputs):
-        kw = self.model_dump()
-        kw["num_features"] = self.infer(inputs)["num_features"]
-        return kw
+    def reduced_dims(self, x):
+        return (0,) + tuple(range(2, len(x)))
 
 
 BatchNorm1d, BatchNorm2d, BatchNorm3d = register_ranks(_BatchNormNd, name="BatchNorm")
 
 
-class _InstanceNormNd(Layer):
-    """Normalizes each channel of each sample over its spatial dims; (N, C, *) or unbatched (C, *).
+class _InstanceNormNd(_StatsNormNd):
+    """Normalizes each channel of each sample over its spatial dims; (N, C, *) or unbatched (C, *)."""
 
-    Inference uses the input's statistics unless track_running_stats=True (then the running ones).
-    """
+    statistic: ClassVar[str] = "instance and channel (spatial elements)"
 
-    family: ClassVar[str] = "norm"
-    ndim: ClassVar[int] = 2
-    inferred: ClassVar[tuple] = ("num_features",)
-
-    num_features: PosInt | None = None
-    eps: Number = 1e-5
-    momentum: Number | None = 0.1
     affine: bool = False
     track_running_stats: bool = False
-    bias: bool = True
 
     examples: ClassVar[tuple] = (
         Example({}, ((2, 3, PerAxis(4, 5, 3)),)),
@@ -167,44 +180,14 @@ class _InstanceNormNd(Layer):
         Rejected({"num_features": 2}, ((1, 2, 3, PerAxis(4, 4, 4)),), torch_says=WRONG_RANK),
     )
 
-    def sized_by_features(self) -> bool:
-        return self.affine or self.track_running_stats
+    def ranks(self):
+        return (self.ndim + 1, self.ndim + 2)
 
-    def infer(self, inputs):
-        x = inputs[0]
-        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
-        return {"num_features": feature_count(self, x, -self.ndim - 1, self.num_features, "num_features",
-                                              self.sized_by_features())}
+    def feature_dim(self, x):
+        return len(x) - self.ndim - 1
 
-    def output_shape(self, inputs):
-        x = inputs[0]
-        if not self.track_running_stats:
-            require_more_than_one(prod(x[-self.ndim:]), "instance and channel (spatial elements)")
-        return tuple(x)
-
-    def params(self, inputs):
-        c = self.infer(inputs)["num_features"]
-        return Params(trainable=c * affine_ops(self.affine, self.bias))
-
-    def buffers(self, inputs):
-        c = self.infer(inputs)["num_features"]
-        return 2 * c + 1 if self.track_running_stats else 0
-
-    def other_ops(self, inputs, output):
-        if self.track_running_stats:
-            return FOLDED_OPS * prod(output)
-        return prod(output) * (STATS_OPS + affine_ops(self.affine, self.bias))
-
-    def receptive_field(self, inputs, output):
-        if self.track_running_stats:
-            return super().receptive_field(inputs, output)
-        r = len(inputs[0])
-        return GlobalOver(dims=tuple(range(r - self.ndim, r)))
-
-    def torch_kwargs(self, inputs):
-        kw = self.model_dump()
-        kw["num_features"] = self.infer(inputs)["num_features"]
-        return kw
+    def reduced_dims(self, x):
+        return tuple(range(len(x) - self.ndim, len(x)))
 
 
 InstanceNorm1d, InstanceNorm2d, InstanceNorm3d = register_ranks(_InstanceNormNd, name="InstanceNorm")

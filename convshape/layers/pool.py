@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar
 from pydantic import ConfigDict, Field, model_validator
 
 from ..dims import ceildiv, floordiv, prod, require_ge, total
+from ..errors import ShapeError
 from .base import (GlobalOver, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
                    check_rank, ntuple, register_ranks)
 from .examples import WRONG_RANK, Example, PerAxis, Rejected
@@ -304,9 +305,19 @@ class _AdaptivePoolNd(Layer):
         target = ntuple(self.output_size, self.ndim, "output_size")
         return tuple(L if o is None else o for L, o in zip(x[-self.ndim:], target))
 
+    # AdaptiveAvgPool2d/3d: when every output size is 1, ATen takes the mean over the last ndim dims
+    # instead, which works on any leading dims (a tuple output_size still needs ndim + 1 dims)
+    mean_fast_path: ClassVar[bool] = False
+
     def output_shape(self, inputs):
         x = inputs[0]
-        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        if self.mean_fast_path and len(x) >= self.ndim and all(type(o) is int and o == 1 for o in self.sizes(x)):
+            least = self.ndim + isinstance(self.output_size, tuple)  # F.adaptive_avg_pool: len(tuple) + 1
+            if len(x) < least:
+                raise ShapeError(f"expects an input with at least {least} dims, got {len(x)}-D",
+                                 argument="input", value=list(x))
+        else:
+            check_rank(self, x, (self.ndim + 1, self.ndim + 2))
         return tuple(x[:-self.ndim]) + self.sizes(x)
 
     def reads(self, inputs):
@@ -373,12 +384,23 @@ _ADAPTIVE_23 = (
 
 class _AdaptiveAvgPool1(_AdaptiveAvgPoolNd):
     """Average over torch's adaptive windows to `output_size` (an int or a 1-tuple)."""
-    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_1D
+
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_1D + (
+        Rejected({"output_size": 1}, ((6, 8, 3, 8),), torch_says="Expected 2 to 3 dimensions", note="no mean path in 1-d"),
+    )
 
 
 class _AdaptiveAvgPool23(_AdaptiveAvgPoolNd):
     """Average over torch's adaptive windows to `output_size` (an int or an ndim-tuple; None keeps a size)."""
-    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_23
+
+    mean_fast_path: ClassVar[bool] = True
+    examples: ClassVar[tuple] = _AdaptivePoolNd.examples + _ADAPTIVE_23 + (
+        Example({"output_size": 1}, ((6, 8, 3, PerAxis(8, 2, 2)),), note="mean over the last dims: any leading dims"),
+        Example({"output_size": 1}, ((PerAxis(8, 2, 2),),), note="even none"),
+        Example({"output_size": PerAxis(1, 1, 1)}, ((5, 3, PerAxis(8, 2, 2)),)),
+        Rejected({"output_size": PerAxis(1, 1, 1)}, ((PerAxis(8, 2, 2),),), torch_says="Input dimension should be at least"),
+        Rejected({"output_size": 2}, ((6, 8, 3, PerAxis(8, 2, 2)),), torch_says=WRONG_RANK),
+    )
 
 
 class _AdaptiveMaxPool1(_AdaptiveMaxPoolNd):
