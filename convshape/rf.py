@@ -95,14 +95,24 @@ def merge(states, out_rank: int):
             g = next(f for f in fs if f.is_global)
             fields.append(g)
             continue
-        lo = min(-f.padding for f in fs)
-        hi = max(-f.padding + f.size - 1 for f in fs)
+        lo = _extreme(min, [-f.padding for f in fs])
+        hi = _extreme(max, [-f.padding + f.size - 1 for f in fs])
         strides = {f.stride for f in fs}
         centres = {-f.padding + (f.size - 1) / 2 for f in fs}
         if len(strides) > 1 or len(centres) > 1:
             aligned = False
         fields.append(AxisRF(size=hi - lo + 1, stride=max(strides, key=_key), padding=-lo))
     return RFState(axes, tuple(fields)), aligned
+
+
+def _extreme(pick, values):
+    """min/max of sizes; symbolic ones that cannot be ordered (a resize to a fixed size from a
+    symbolic input) become sympy Min/Max."""
+    try:
+        return pick(values)
+    except TypeError:
+        import sympy as sp
+        return (sp.Min if pick is min else sp.Max)(*values)
 
 
 def _key(x):

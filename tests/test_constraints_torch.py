@@ -151,3 +151,61 @@ def test_pixels_never_read_match_autograd(seed):
     rows = (x.grad[0, 0].abs().sum(dim=1) > 0).nonzero().flatten().tolist()
     reached = max(rows) if rows else -1
     assert unread == size - 1 - reached, spec
+
+
+# Small networks, one layer kind each beyond the zoo's, checked on the full grid of H x W in 1..16,
+# so joint rules (H*W >= 2, flattened sizes) are exercised in both dims.
+LAYER_SPECS = {
+    "pixel_unshuffle": "  - PixelUnshuffle: {downscale_factor: 2}\n",
+    "pixel_shuffle_add": "  - Conv2d: {out_channels: 12, kernel_size: 3, stride: 2, padding: 1}\n"
+                         "    name: c\n  - PixelShuffle: {upscale_factor: 2}\n    name: ps\n"
+                         "  - Add:\n    inputs: [ps, input]\n",
+    "upsample_half": "  - Upsample: {scale_factor: 0.5}\n",
+    "upsample_then_pool": "  - Upsample: {scale_factor: 1.5}\n  - MaxPool2d: {kernel_size: 3, stride: 3}\n",
+    "bilinear_size_concat": "  - MaxPool2d: {kernel_size: 2}\n  - Upsample: {size: [8, 8], mode: bilinear}\n"
+                            "    name: up\n  - Concat:\n    inputs: [up, input]\n",
+    "reflection_pad": "  - ReflectionPad2d: {padding: 3}\n",
+    "circular_conv": "  - Conv2d: {out_channels: 3, kernel_size: 5, padding: 2, padding_mode: circular}\n",
+    "lp_pool": "  - LPPool2d: {norm_type: 2, kernel_size: 3, stride: 2}\n",
+    "instance_norm": "  - InstanceNorm2d: {num_features: 3}\n",
+    "unflatten": "  - Unflatten: {dim: 2, unflattened_size: [4, -1]}\n",
+    "flatten_unflatten": "  - Flatten: {start_dim: 2}\n  - Unflatten: {dim: 2, unflattened_size: [8, -1]}\n",
+    "avgpool_ceil_pad": "  - AvgPool2d: {kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}\n"
+                        "  - MaxPool2d: {kernel_size: 2, stride: 2, dilation: 2, ceil_mode: true}\n",
+    "conv_same_even": "  - Conv2d: {out_channels: 3, kernel_size: 4, padding: same, dilation: 3}\n",
+    "transposed_dilated": "  - Conv2d: {out_channels: 3, kernel_size: 3, stride: 3}\n"
+                          "  - ConvTranspose2d: {out_channels: 3, kernel_size: 2, stride: 3, dilation: 2, "
+                          "output_padding: 1}\n    name: up\n  - Add:\n    inputs: [up, input]\n",
+    "adaptive_linear": "  - AdaptiveAvgPool2d: {output_size: [2, null]}\n  - Flatten\n  - Linear: {out_features: 4}\n",
+    "asymmetric_strides": "  - Conv2d: {out_channels: 3, kernel_size: [3, 1], stride: [2, 3], padding: [1, 0]}\n"
+                          "    name: down\n  - Upsample: {scale_factor: [2, 3]}\n    name: up\n"
+                          "  - Mul:\n    inputs: [up, input]\n",
+}
+GRID = 16
+
+
+@pytest.mark.parametrize("name", list(LAYER_SPECS))
+def test_layer_kinds_agree_with_torch_on_the_h_w_grid(name):
+    spec = f"name: {name}\ninput: [1, 3, 16, 18]\nlayers:\n{LAYER_SPECS[name]}"
+    network = cs.loads(spec, name=f"{name}.yaml")
+    kinds = {n.layer.kind for n in network.nodes}
+    c = derive(network, ranges={"H": (1, GRID), "W": (1, GRID)})
+    symbols = sorted({s for d in c.output_shape if not isinstance(d, int) for s in d.free_symbols},
+                     key=lambda s: s.name)
+    output = compile_values(list(c.output_shape), symbols)
+    # build the modules at a size the constraints call valid (the declared one need not be)
+    built = next((h, w) for h in range(1, GRID + 1) for w in range(1, GRID + 1) if c.is_valid({"H": h, "W": w}))
+    with torch.device("meta"):
+        model = cs.to_torch(network, (1, 3) + built)
+    wrong = []
+    for h in range(1, GRID + 1):
+        for w in range(1, GRID + 1):
+            valid = c.is_valid({"H": h, "W": w})
+            ok, got = torch_result(model, (1, 3, h, w))
+            if valid != ok:
+                wrong.append((h, w, valid, got))
+            elif ok:
+                want = tuple(int(v) for v in output(*[{"H": h, "W": w}[s.name] for s in symbols]))
+                if want != got:
+                    wrong.append((h, w, want, got))
+    assert wrong == [], (kinds, wrong[:5])
