@@ -3,6 +3,8 @@
 Document keys:  name, description, input, vars, blocks, layers, lint.
 Layer entry:    `ReLU`  or  `{Conv2d: {out_channels: 64, ...}, name: conv1, inputs: [a, b],
                  repeat: 3, when: expr, noqa: [CS101]}`.
+Block args: `{planes: ~, stride: 1}`; `~` (null) marks a required arg. TOML has no null, so the
+string "~" marks one too (a default of the text "~" would mean nothing).
 A layer whose `when` is false is the identity: its name then refers to its own input; with several
 inputs, to the one that is the layer just before it (a residual Add without its shortcut passes on
 the main path).
@@ -25,7 +27,8 @@ from .source import SourceMap
 TOP_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "lint")
 ENTRY_KEYS = ("name", "inputs", "repeat", "when", "noqa")
 BLOCK_KEYS = ("args", "layers", "description")
-MAX_NODES = 200_000
+REQUIRED = "~"  # a block arg without a default, as TOML writes it
+MAX_NODES = 100_000  # layers in one network: 10x the largest generated benchmark spec
 MAX_BLOCK_DEPTH = 32
 
 
@@ -46,6 +49,7 @@ class _Builder:
         self.names: set[str] = {INPUT}
         self.blocks: dict = {}
         self.vars: dict = {}
+        self.layers: dict = {}  # (kind, arguments) -> validated layer: frozen models, shared by repeats
 
     def err(self, message, path, field=None):
         return self.smap.error(message, path, field)
@@ -72,6 +76,7 @@ class _Builder:
         layers = doc.get("layers")
         if not isinstance(layers, list) or not layers:
             raise self.err("'layers' must be a non-empty list", ("layers",) if "layers" in doc else ())
+        self._check_size(layers)
         self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0,
                        scopes=())
         lint = doc.get("lint") or {}
@@ -175,18 +180,18 @@ class _Builder:
                 raise self.err("'input' is reserved for the network (or block) input", epath + ("name",))
             if "inputs" in meta:
                 ins = meta["inputs"]
-                ins = [ins] if isinstance(ins, str) else ins
+                single = isinstance(ins, str)
+                ins = [ins] if single else ins
                 if not isinstance(ins, list) or not ins or not all(isinstance(i, str) for i in ins):
                     raise self.err("'inputs' must be a layer name or a list of layer names", epath + ("inputs",))
                 sources = []
                 for j, ref in enumerate(ins):
                     if ref not in local:
+                        where = epath + (("inputs",) if single else ("inputs", j))
                         if ref in order and order.index(ref) >= idx:
                             raise self.err(f"'{name}' takes input from '{ref}', which comes at or after it: "
-                                           f"layers may only read earlier layers, so cycles are impossible",
-                                           epath + ("inputs", j))
-                        raise self.err(f"unknown layer '{ref}' in inputs{_known(ref, local)}",
-                                       epath + ("inputs", j))
+                                           f"layers may only read earlier layers, so cycles are impossible", where)
+                        raise self.err(f"unknown layer '{ref}' in inputs{_known(ref, local)}", where)
                     sources.append(local[ref])
             else:
                 sources = [previous]
@@ -195,6 +200,9 @@ class _Builder:
                 repeat = self._resolve(repeat, scope, epath + ("repeat",), expression=True)
                 if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
                     raise self.err(f"'repeat' must be an integer >= 0, got {repeat!r}", epath + ("repeat",))
+                if repeat > MAX_NODES:
+                    raise self.err(f"'repeat' is {repeat}, over the limit of {MAX_NODES} layers in a network",
+                                   epath + ("repeat",))
             out = sources[0] if len(sources) == 1 else None
             # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
             rscopes = scopes + ((prefix + name, kind, True),) if "repeat" in meta else scopes
@@ -257,19 +265,30 @@ class _Builder:
         else:
             raise self.err(f"a layer entry must be a type name or a mapping, got {type(entry).__name__} {entry!r}", path)
         if kind not in REGISTRY and kind not in self.blocks:
-            raise self.err(f"unknown layer type '{kind}'{suggest(kind, list(REGISTRY) + list(self.blocks))}",
-                           path + ((kind,) if isinstance(entry, dict) else ()))
+            hint = suggest(kind, list(REGISTRY) + list(self.blocks)) or \
+                " (layer types are torch.nn class names such as Conv2d or BatchNorm2d, or blocks under 'blocks')"
+            raise self.err(f"unknown layer type '{kind}'{hint}", path + ((kind,) if isinstance(entry, dict) else ()))
         return kind, args, meta
 
     def _layer(self, kind, args, path, scope):
         cls = REGISTRY[kind]
         values = {k: self._resolve(v, scope, path + (kind, k)) for k, v in args.items()}
+        # lists become tuples: hashable for the cache, and the one conversion strict mode does not make
+        frozen = _tuples(values)
+        key = (kind, tuple(frozen.items()))
         try:
-            # strict: a spec value is taken as written (`bias: 1` or `bias: "yes"` is not a bool);
-            # lists become tuples, the one conversion strict mode does not make itself
-            return cls.model_validate(_tuples(values), strict=True)
-        except ValidationError as e:
-            raise self._validation_error(e, cls, values, path + (kind,), scope) from None
+            layer = self.layers.get(key)
+        except TypeError:  # an unhashable value (a mapping): validation will refuse it
+            key, layer = None, None
+        if layer is None:
+            try:
+                # strict: a spec value is taken as written (`bias: 1` or `bias: "yes"` is not a bool)
+                layer = cls.model_validate(frozen, strict=True)
+            except ValidationError as e:
+                raise self._validation_error(e, cls, values, path + (kind,), scope) from None
+            if key is not None:
+                self.layers[key] = layer
+        return layer
 
     def _validation_error(self, exc: ValidationError, cls, values, path, scope):
         """One readable message for the most useful of pydantic's errors (unknown names first)."""
@@ -289,12 +308,15 @@ class _Builder:
         mine = [e for e in errors if e["loc"] and e["loc"][0] == field]
         if all(e["type"].endswith(("_type", "_parsing")) or e["type"] == "literal_error" for e in mine):
             msg = f"{kind}: {field} must be {describe_field(cls.model_fields[field])}, got {_show(got)}"
-            if isinstance(got, str) and got.isidentifier():
+            annotation = cls.model_fields[field].annotation
+            if isinstance(got, str) and got.isidentifier() and _takes(annotation, (int, float)) \
+                    and not _takes(annotation, (str,)):  # a word where a number goes: meant a variable?
                 msg += suggest(got, scope) or f" ('{got}' is not a variable here)"
-        else:  # a constraint on a value of the right type, e.g. kernel_size: [3, 0]
+        else:  # a constraint on a value of the right type, e.g. kernel_size: [3, 0] (located at the 0)
             err = max((e for e in mine if not e["type"].endswith("_type")), key=lambda e: len(e["loc"]))
-            index = "".join(f"[{p}]" for p in err["loc"][1:] if isinstance(p, int))
-            msg = f"{kind}: {field}{index} {_should(err['msg'])}, got {_show(got)}"
+            index = tuple(p for p in err["loc"][1:] if isinstance(p, int))
+            msg = f"{kind}: {field}{''.join(f'[{i}]' for i in index)} {_should(err['msg'])}, got {_show(got)}"
+            return self.err(msg, path + (field,) + index)
         return self.err(msg, path + (field,))
 
     def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta, scopes=()):
@@ -310,7 +332,7 @@ class _Builder:
         for k, default in declared.items():
             if k in values:
                 bscope[k] = values[k]
-            elif default is None:
+            elif default is None or default == REQUIRED:
                 raise self.err(f"missing required argument '{k}' for block {bname}", path + (bname,))
             else:
                 bscope[k] = self._resolve(default, bscope, ("blocks", bname, "args", k))
@@ -325,6 +347,40 @@ class _Builder:
         except SpecError as e:  # say which use of the block failed (once: the innermost one)
             line, _ = self.smap.where(path + (bname,))
             raise e.noted(f"in {bname} '{full}' used at line {line}" if line else f"in {bname} '{full}'") from None
+
+    def _check_size(self, layers):
+        """Refuse at once a spec whose literal repeat counts multiply past MAX_NODES (blocks of blocks,
+        each repeated 10 times, ...). A lower bound: repeats and `when`s known only while building
+        count nothing here, and _add's limit bounds those."""
+        sizes: dict = {}
+
+        def entry_size(entry, seen) -> int:
+            if isinstance(entry, str):
+                kind, repeat = entry, 1
+            elif isinstance(entry, dict):
+                kind = next((k for k in entry if k not in ENTRY_KEYS), None)
+                repeat = entry.get("repeat", 1)
+                if "when" in entry or not isinstance(repeat, int) or isinstance(repeat, bool):
+                    repeat = 0
+            else:
+                return 0
+            if kind in self.blocks and kind not in seen:
+                if kind not in sizes:
+                    sizes[kind] = list_size(self.blocks[kind]["layers"], seen | {kind})
+                return min(repeat * sizes[kind], MAX_NODES + 1)
+            return min(repeat, MAX_NODES + 1)
+
+        def list_size(entries, seen) -> int:
+            total = 0
+            for entry in entries:
+                total = min(total + entry_size(entry, seen), MAX_NODES + 1)
+            return total
+
+        total = 0
+        for idx, entry in enumerate(layers):
+            total += entry_size(entry, frozenset())
+            if total > MAX_NODES:
+                raise self.err(f"network expands to more than {MAX_NODES} layers", ("layers", idx))
 
     def _add(self, node: Node, path):
         if node.name in self.names:
@@ -348,6 +404,15 @@ def _known(ref: str, local: dict) -> str:
         return hint
     names = list(local)
     return f"; names usable here: {'..., ' if len(names) > 8 else ''}{', '.join(names[-8:])}"
+
+
+def _takes(tp, kinds: tuple) -> bool:
+    """Whether a field's type accepts some value of these Python types (a Literal's values count)."""
+    if tp in kinds:
+        return True
+    if typing.get_origin(tp) is typing.Literal:
+        return any(type(a) in kinds for a in typing.get_args(tp))
+    return any(_takes(a, kinds) for a in typing.get_args(tp) if isinstance(a, type) or typing.get_origin(a))
 
 
 def _tuples(value):

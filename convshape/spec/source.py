@@ -105,7 +105,9 @@ def decode(raw: bytes, name: str) -> str:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise SpecError(f"not UTF-8 text (invalid byte 0x{raw[e.start]:02x})", file=name, line=line) from None
+        column = e.start - raw.rfind(b"\n", 0, e.start)
+        raise SpecError(f"not UTF-8 text (invalid byte 0x{raw[e.start]:02x}); save the spec as UTF-8",
+                        file=name, line=line, column=column) from None
     return text
 
 
@@ -307,21 +309,22 @@ def _parse_json(text: str, name: str):
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
-        raise SpecError(f"invalid JSON: {e.msg}", file=name, line=e.lineno, column=e.colno) from None
+        before = text[: e.pos].rstrip()
+        hint = " (JSON allows no comma before a closing bracket)" if before.endswith(",") and \
+            text[e.pos: e.pos + 1] in "]}" else ""
+        raise SpecError(f"invalid JSON: {e.msg}{hint}", file=name, line=e.lineno, column=e.colno) from None
     except (_DuplicateKey, RecursionError) as e:
         # json names no position for these; the YAML reader (JSON is nearly a subset of YAML) does
         _read_yaml(text, name)
         if isinstance(e, _DuplicateKey):
             raise SpecError(f"duplicate key '{e.args[0]}' (the earlier value would be lost)", file=name) from None
         raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name) from None
-    # positions come from the YAML reader; where it reads the text differently, positions are dropped
+    # positions come from the YAML reader (its values may differ, e.g. NaN, but the paths are the same)
     try:
-        ydata, smap = _read_yaml(text, name)
+        _, smap = _read_yaml(text, name)
     except SpecError as e:
         if "nested deeper" in e.message or "expands" in e.message:
             raise
-        smap = SourceMap(name, {}, text)
-    if ydata != data:
         smap = SourceMap(name, {}, text)
     smap.fmt = "json"
     _check_values(data, smap)
