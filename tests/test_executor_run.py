@@ -34,6 +34,16 @@ layers:
 """
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread while these tests run: on a 2-core machine shared with other jobs, torch's
+    thread pool made DenseNet's small convolutions 30x slower (16 s instead of 0.5 s)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="module")
 def calibration():
     """Measured once here (the roofline needs figures; none are written down anywhere)."""
@@ -155,6 +165,14 @@ def test_flops_bytes_and_roofline(calibration):
     flatten = report.layers[6]
     assert flatten.bytes == 0 and flatten.roofline_efficiency is None   # a view moves nothing
     assert report.totals.flops == sum(r.flops for r in report.layers)
+
+
+def test_low_calibration_is_flagged(calibration):
+    slow = cal.Calibration(device="test", device_name="test", matmul_flops={"float32": 1.0}, copy_bytes_per_s=1.0)
+    report = run(cs.loads(SMALL), dtype="float32", repeats=1, warmup=0, calibration=slow)
+    assert len(report.warnings) == 1 and "the calibration looks low" in report.warnings[0]
+    assert report.layers[0].bound == "compute"   # 112_640 flops at 1 FLOP/s vs 14_784 B at 1 B/s
+    assert report.to_dict()["warnings"] == report.warnings
 
 
 def test_json_contract(cache):

@@ -57,6 +57,8 @@ def render_table(report, console=None) -> None:
                   f"({overhead}); peak memory {_bytes(t.peak_memory_bytes)} ({t.memory_method}) vs predicted "
                   f"{_bytes(t.predicted_peak_bytes)} live, {_bytes(t.activation_plus_param_bytes)} with every "
                   f"activation kept", highlight=False)
+    for line in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {line}", highlight=False)
     for r in report.layers:
         if not r.confirmed:
             console.print(f"[red]unconfirmed[/red] {r.name} ({r.type}): {r.error}", highlight=False)

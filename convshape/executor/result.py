@@ -12,20 +12,8 @@ def _num(x, digits: int = 6):
     return float(f"{x:.{digits}g}")
 
 
-@dataclass
-class LayerRun:
-    name: str
-    type: str
-    predicted_shape: tuple
-    output_shape: tuple | None        # observed on the torch path; None when torch failed
-    confirmed: bool
-    max_rel_error: float | None       # max |reference - torch| / max |torch|
-    flops: int = 0                    # predicted: 2 * MACs + other_ops
-    bytes: int = 0                    # minimal traffic: inputs + weights read once, output written once
-    time_ms: float | None = None      # torch module, median over repeats
-    reference_time_ms: float | None = None
-    roofline_floor_ms: float | None = None
-    error: str | None = None          # why it is unconfirmed, in one line
+class Rates:
+    """Achieved TFLOP/s and roofline efficiency, from `flops`, `time_ms` and `roofline_floor_ms`."""
 
     @property
     def tflops(self):
@@ -37,6 +25,23 @@ class LayerRun:
             return None
         return self.roofline_floor_ms / self.time_ms
 
+
+@dataclass
+class LayerRun(Rates):
+    name: str
+    type: str
+    predicted_shape: tuple
+    output_shape: tuple | None        # observed on the torch path; None when torch failed
+    confirmed: bool
+    max_rel_error: float | None       # max |reference - torch| / max |torch|
+    flops: int = 0                    # predicted: 2 * MACs + other_ops
+    bytes: int = 0                    # minimal traffic: inputs + weights read once, output written once
+    time_ms: float | None = None      # torch module, median over repeats
+    reference_time_ms: float | None = None
+    roofline_floor_ms: float | None = None
+    bound: str | None = None          # which roof sets the floor: "compute" or "memory"
+    error: str | None = None          # why it is unconfirmed, in one line
+
     def to_dict(self) -> dict:
         return {
             "name": self.name, "type": self.type,
@@ -45,12 +50,12 @@ class LayerRun:
             "max_rel_error": _num(self.max_rel_error, 3), "time_ms": _num(self.time_ms),
             "reference_time_ms": _num(self.reference_time_ms), "tflops": _num(self.tflops),
             "roofline_floor_ms": _num(self.roofline_floor_ms), "roofline_efficiency": _num(self.roofline_efficiency, 4),
-            "flops": self.flops, "bytes": self.bytes, "error": self.error,
+            "roofline_bound": self.bound, "flops": self.flops, "bytes": self.bytes, "error": self.error,
         }
 
 
 @dataclass
-class RunTotals:
+class RunTotals(Rates):
     layers: int
     confirmed: int
     flops: int
@@ -64,16 +69,6 @@ class RunTotals:
     predicted_peak_bytes: int           # params + buffers + largest live set of predicted activations
     activation_plus_param_bytes: int    # every activation kept (as in training) + params
     memory_method: str
-
-    @property
-    def tflops(self):
-        return self.flops / (self.time_ms * 1e-3) / 1e12 if self.time_ms else None
-
-    @property
-    def roofline_efficiency(self):
-        if not self.time_ms or not self.roofline_floor_ms:
-            return None
-        return self.roofline_floor_ms / self.time_ms
 
     @property
     def overhead(self):
@@ -106,6 +101,7 @@ class RunReport:
     layers: list
     totals: RunTotals
     calibration: dict = field(default_factory=dict)   # peak FLOP/s for this dtype, bandwidth, cache key
+    warnings: list = field(default_factory=list)      # one line each, e.g. a calibration that looks low
 
     @property
     def all_confirmed(self) -> bool:
@@ -115,7 +111,7 @@ class RunReport:
         return {
             "network": self.network, "input": list(self.input_shape), "device": self.device,
             "device_name": self.device_name, "dtype": self.dtype, "seed": self.seed, "tolerance": self.tolerance,
-            "confirmed": self.all_confirmed, "calibration": self.calibration,
+            "confirmed": self.all_confirmed, "calibration": self.calibration, "warnings": self.warnings,
             "layers": [r.to_dict() for r in self.layers], "totals": self.totals.to_dict(),
         }
 

@@ -35,7 +35,6 @@ class Settings:
     repeats: int
     warmup: int
     channels_last: bool
-    time_reference: bool
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,7 +66,7 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
     settings = Settings(device=dev, dtype=getattr(torch, dtype),
                         repeats=repeats if repeats is not None else (20 if cuda else 3),
                         warmup=warmup if warmup is not None else (3 if cuda else 1),
-                        channels_last=channels_last, time_reference=time_reference)
+                        channels_last=channels_last)
     tol = TOLERANCE[dtype] if tolerance is None else tolerance
     progress = progress or (lambda phase, done, total: None)
     with _exact_float32(dtype, cuda), torch.inference_mode(), torch.random.fork_rng(devices=[dev] if cuda else []):
@@ -86,20 +85,7 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
                 ref_times, _, _ = _timed_passes(network, kernels, x, settings, progress, "timing reference")
         if usable:
             peak = _peak_memory(network, modules, x, settings)
-    width = DTYPE_BYTES[dtype]
-    peak_flops = calibration.peak(dtype)
-    layers = []
-    for i, (node, lr, check) in enumerate(zip(network.nodes, report.layers, checks)):
-        moved = 0 if check["view"] else width * (sum(prod(report.layer(n).output_shape) if n != INPUT else
-                                                      prod(report.input_shape) for n in node.inputs)
-                                                  + lr.params + lr.buffers + prod(lr.output_shape))
-        flops = 2 * lr.macs + lr.other_ops
-        floor_s = max(flops / peak_flops if peak_flops else 0.0, moved / calibration.copy_bytes_per_s)
-        layers.append(LayerRun(
-            name=node.name, type=node.kind, predicted_shape=tuple(lr.output_shape), output_shape=check["shape"],
-            confirmed=check["confirmed"], max_rel_error=check["error_value"], flops=flops, bytes=moved,
-            time_ms=times[i] * 1e3 if times else None, reference_time_ms=ref_times[i] * 1e3 if ref_times else None,
-            roofline_floor_ms=floor_s * 1e3 if floor_s else None, error=check["message"]))
+    layers = _layer_runs(network, report, checks, times, ref_times, calibration)
     t = report.totals
     totals = RunTotals(
         layers=len(layers), confirmed=sum(r.confirmed for r in layers), flops=sum(r.flops for r in layers),
@@ -111,11 +97,49 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
         activation_plus_param_bytes=t.activation_bytes + t.param_bytes,
         memory_method="torch.cuda.max_memory_allocated" if cuda else "live tensor storages",
     )
+    peak_flops = calibration.peak(dtype)
     cal = {"device": calibration.device, "peak_tflops": peak_flops / 1e12 if peak_flops else None,
            "bandwidth_gbs": calibration.copy_bytes_per_s / 1e9, "measured_at": calibration.measured_at}
     return RunReport(network=network.name, input_shape=tuple(report.input_shape), device=str(dev),
                      device_name=calibration.device_name, dtype=dtype, seed=seed, tolerance=tol,
-                     layers=layers, totals=totals, calibration=cal)
+                     layers=layers, totals=totals, calibration=cal, warnings=_calibration_warnings(layers, dev))
+
+
+def _layer_runs(network, report, checks, times, ref_times, calibration) -> list[LayerRun]:
+    """Per layer: predicted flops, the least bytes it must move, its roofline floor and its times."""
+    width = DTYPE_BYTES[report.dtype]
+    peak_flops = calibration.peak(report.dtype)
+    elements = {INPUT: prod(report.input_shape)}
+    elements.update((node.name, lr.activation_elements) for node, lr in zip(network.nodes, report.layers))
+    layers = []
+    for i, (node, lr, check) in enumerate(zip(network.nodes, report.layers, checks)):
+        moved = 0 if check["view"] else width * (sum(elements[n] for n in node.inputs) + lr.params + lr.buffers
+                                                  + lr.activation_elements)
+        flops = 2 * lr.macs + lr.other_ops
+        compute_s = flops / peak_flops if peak_flops else 0.0
+        memory_s = moved / calibration.copy_bytes_per_s
+        floor_s = max(compute_s, memory_s)
+        layers.append(LayerRun(
+            name=node.name, type=node.kind, predicted_shape=tuple(lr.output_shape), output_shape=check["shape"],
+            confirmed=check["confirmed"], max_rel_error=check["error_value"], flops=flops, bytes=moved,
+            time_ms=times[i] * 1e3 if times else None, reference_time_ms=ref_times[i] * 1e3 if ref_times else None,
+            roofline_floor_ms=floor_s * 1e3 if floor_s else None,
+            bound=None if not floor_s else ("compute" if compute_s >= memory_s else "memory"),
+            error=check["message"]))
+    return layers
+
+
+def _calibration_warnings(layers, dev) -> list[str]:
+    """A compute-bound layer faster than the measured matmul peak means the calibration was taken
+    on a busy device. (A memory-bound layer may beat the copy bandwidth honestly: its data was in
+    cache, while the calibration copies a buffer larger than the caches.)"""
+    fast = [r for r in layers if r.bound == "compute" and (r.roofline_efficiency or 0) > 1.5]
+    if not fast:
+        return []
+    worst = max(fast, key=lambda r: r.roofline_efficiency)
+    return [f"{len(fast)} compute-bound layers ran faster than the measured matmul peak allows ({worst.name}: "
+            f"{worst.roofline_efficiency:.1f}x): the calibration looks low; run "
+            f"`convshape calibrate --device {dev.type}` on an idle machine"]
 
 
 @contextlib.contextmanager
@@ -182,6 +206,8 @@ def rel_error(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """max |ref - out| / max |out| as a 0-d tensor (no device sync); NaN or inf where out has them
     counts as equal only when ref has the same there."""
     wide = torch.float64 if out.dtype == torch.float64 else torch.float32
+    if out.numel() == 0:
+        return torch.zeros((), dtype=wide, device=out.device)
     a, b = ref.to(wide), out.to(wide)
     same = (a == b) | (torch.isnan(a) & torch.isnan(b))
     diff = torch.where(same, torch.zeros_like(b), (a - b).abs()).nan_to_num(nan=float("inf"))

@@ -24,27 +24,37 @@ def tuple_of(value, n: int) -> tuple:
 def pad(x: torch.Tensor, pads, mode: str = "constant", value: float = 0.0) -> torch.Tensor:
     """Pad the last len(pads) dims; pads[i] = (before, after) for dim -len(pads)+i.
 
-    Negative amounts crop. Modes: constant, reflect (mirror without repeating the edge),
-    replicate (repeat the edge), circular (wrap around).
+    Output position o of a padded dim reads input index o - before: inside [0, L) that is the
+    input, outside it is `value` (constant), the mirror image without repeating the edge (reflect:
+    |i|, then 2(L-1) - i), the edge (replicate) or the wrapped index (circular). Negative amounts
+    crop; the mirror stays the one of the uncropped input, while circular wraps around what the
+    crop leaves (both as torch does).
     """
     nd = len(pads)
     for i, (before, after) in enumerate(pads):
         dim = x.dim() - nd + i
-        if before < 0 or after < 0:
-            cut_b, cut_a = max(-before, 0), max(-after, 0)
-            x = x.narrow(dim, cut_b, x.shape[dim] - cut_b - cut_a)
-            before, after = max(before, 0), max(after, 0)
+        length = x.shape[dim]
         if before == 0 and after == 0:
             continue
-        length = x.shape[dim]
-        if mode == "constant":
+        if mode == "constant" and before >= 0 and after >= 0:   # the common case: one filled copy
             shape = list(x.shape)
             shape[dim] = length + before + after
             out = x.new_full(shape, value)
             out.narrow(dim, before, length).copy_(x)
             x = out
             continue
+        if mode == "circular" and (before < 0 or after < 0):
+            # torch crops first and wraps around what is left (ATen _pad_circular)
+            cut_b, cut_a = max(-before, 0), max(-after, 0)
+            x = x.narrow(dim, cut_b, length - cut_b - cut_a)
+            before, after, length = max(before, 0), max(after, 0), length - cut_b - cut_a
         idx = torch.arange(-before, length + after, device=x.device)
+        if mode == "constant":
+            outside = (idx < 0) | (idx >= length)
+            view = [1] * x.dim()
+            view[dim] = -1
+            x = x.index_select(dim, idx.clamp(0, length - 1)).masked_fill(outside.view(view), value)
+            continue
         if mode == "reflect":
             idx = idx.abs()
             idx = torch.where(idx >= length, 2 * (length - 1) - idx, idx)

@@ -34,7 +34,7 @@ def _window_counts(x, n, stride, dilation, kernel, pads, lo, hi):
     total = None
     for axis, (k, s, d, (before, after)) in enumerate(zip(kernel, stride, dilation, pads)):
         length = x.shape[x.dim() - n + axis]
-        mask = torch.zeros(length + before + after, device=x.device, dtype=torch.float32)
+        mask = torch.zeros(length + before + after, device=x.device, dtype=opmath(x).dtype)
         mask[lo(before, length):hi(before, length)] = 1
         counts = mask.unfold(0, d * (k - 1) + 1, s)[:, ::d].sum(-1)
         shape = [1] * n
@@ -93,6 +93,8 @@ def lp_pool(layer, xs, state):
 def _adaptive_axis(x, dim: int, out_size: int, reduce: str):
     """Output i reads [floor(i L / O), ceil((i + 1) L / O)) along `dim` (torch's adaptive windows)."""
     length = x.shape[dim]
+    if out_size == 0:   # torch allows an empty output
+        return x.narrow(dim, 0, 0)
     i = torch.arange(out_size, device=x.device)
     starts = (i * length) // out_size
     ends = -((-(i + 1) * length) // out_size)

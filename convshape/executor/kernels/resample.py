@@ -84,6 +84,10 @@ def upsample(layer, xs, state):
     align = bool(layer.align_corners) and mode in ("linear", "cubic")
     out = x if mode.startswith("nearest") else opmath(x)
     for axis, (length, size) in enumerate(zip(spatial, sizes)):
+        if mode == "linear" and length == size and x.device.type == "cpu":
+            # torch's CPU kernel copies an axis whose size does not change even when scale_factor
+            # is not 1 (ATen cpu compute_source_index_and_lambda); its CUDA kernel interpolates it
+            continue
         scale = _scale(layer, axis, n, length, size, align)
         out = _resample_axis(out, 2 + axis, size, scale, mode, align)
     return out.to(x.dtype)

@@ -1,4 +1,4 @@
-"""Re-arrangements as views and copies: flatten, unflatten, permute, reshape, pixel and channel shuffles."""
+"""Re-arrangements as views and copies: flatten, unflatten, permute, reshape, narrow, pixel and channel shuffles."""
 from __future__ import annotations
 
 from math import prod
@@ -61,3 +61,12 @@ def channel_shuffle(layer, xs, state):
     """(N, g * k, ...) -> view (N, g, k, ...) -> swap g and k -> flatten back (ShuffleNet)."""
     x, g = xs[0], layer.groups
     return x.reshape(x.shape[0], g, x.shape[1] // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
+
+
+@reference("Narrow")
+def narrow(layer, xs, state):
+    """`length` entries of dim `dim` from `start`; a negative start counts from the end."""
+    x = xs[0]
+    d = layer.dim % x.dim()
+    start = layer.start + x.shape[d] if layer.start < 0 else layer.start
+    return x[(slice(None),) * d + (slice(start, start + layer.length),)]
