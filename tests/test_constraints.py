@@ -77,6 +77,8 @@ def test_resnet50_any_size_works_down_to_1():
         assert d.proved
     assert c.joint == []
     assert c.output_shape == (1, 1000)
+    # training mode (batch statistics) needs layer4's map, ceil(H/32) squared, above 1 at batch 1
+    assert c.notes[-1].endswith("the smallest such size is 33")
 
 
 @pytest.mark.parametrize("name, statement", [

@@ -209,3 +209,12 @@ def test_layer_kinds_agree_with_torch_on_the_h_w_grid(name):
                 if want != got:
                     wrong.append((h, w, want, got))
     assert wrong == [], (kinds, wrong[:5])
+
+
+def test_resnet50_training_note_matches_torch():
+    c, _, _ = prepared("zoo:resnet50")
+    assert c.notes[-1].endswith("the smallest such size is 33")
+    with torch.device("meta"):
+        model = cs.to_torch(cs.load("zoo:resnet50")).train()
+    assert torch_result(model, (1, 3, 32, 32))[0] is False   # layer4 is 1x1: one value per channel
+    assert torch_result(model, (1, 3, 33, 33))[0] is True

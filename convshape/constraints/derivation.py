@@ -135,6 +135,7 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
         dims.append(_dim_rule(d, axis, single[d], ranges[d.name], explainer, notes))
     joint = [_joint_rule(group, syms, dims, ranges, explainer) for syms, group in _components(multi)]
     conditions = list(report.conditions)  # rendered only by to_dict: printing sympy is slow
+    notes.extend(_training_note(prepared, report, symbols, dims, joint))
     result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=joint,
                          conditions=conditions, output_shape=report.output_shape, notes=notes, given=given)
     result.report, result.network_used = report, prepared  # for coverage (lint CS502); not serialized
@@ -142,6 +143,37 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
         values = {d: g for d, g in zip(shape, given) if isinstance(d, str)}
         result.given_violations = result.violations(values)
     return result
+
+
+def _training_note(network, report, symbols, dims, joint) -> list:
+    """BatchNorm with running statistics accepts one value per channel in eval mode only: say from
+    which square size training works too (torch: "Expected more than 1 value per channel")."""
+    norms = [r for n, r in zip(network.nodes, report.layers) if n.layer.kind.startswith("BatchNorm")
+             and getattr(n.layer, "track_running_stats", False)]
+    if not norms or not symbols:
+        return []
+    counts = []
+    for r in norms:
+        shape = r.output_shape
+        count = shape[0]
+        for d in shape[2:]:
+            count = count * d
+        counts.append(count)
+    if any(not s.is_positive for s in symbols) or any(
+            getattr(c, "free_symbols", set()) - set(symbols) for c in counts):
+        return []
+    text = ("sizes are for inference (eval mode: BatchNorm uses its running statistics); in training "
+            "mode every BatchNorm also needs more than one value per channel (batch × spatial size > 1)")
+    try:
+        f = compile_values(counts, symbols)
+    except Unsupported:
+        return [text]
+    for x in range(1, DEFAULT_RANGE[1] + 1):
+        values = {s.name: x for s in symbols}
+        if all(d.is_valid(x) for d in dims) and all(j.is_valid(values) for j in joint) \
+                and all(v >= 2 for v in f(*[x] * len(symbols))):
+            return [text + f"; with the batch as declared and every free dim equal, the smallest such size is {x}"]
+    return [text]
 
 
 def _impossible(network, shape, declared, given, error, ranges) -> Constraints:
