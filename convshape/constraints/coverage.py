@@ -14,7 +14,7 @@ from fractions import Fraction
 from math import floor
 
 from ..graph import INPUT
-from ..layers.base import GlobalOver, Pointwise, Remap, Window
+from ..layers.base import GlobalOver, Remap, Window
 
 GLOBAL = "global"   # the tracked axis was reduced or mixed into other dims
 

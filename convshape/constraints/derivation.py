@@ -306,13 +306,13 @@ def _reasons(rule, s, conds, fails, explainer, last) -> list:
     if rule.minimum is None:
         always = [i for i, xs in failing_at.items() if len(xs) == last]
         picked = [conds[i] for i in (always or sorted(failing_at))]
-        return [_message_reason(picked, s, explainer, "no size satisfies")]
+        return [_message_reason(picked)]
     tail_from = start if start is not None else last + 1
     if start is None:
         tail_from = (rule.exceptions[-1] + 1) if rule.exceptions else 1
     tail = sorted(i for i, xs in failing_at.items() if xs[-1] >= tail_from)
     if tail and (q > 1 or start is None):
-        reasons.extend(_tail_reasons([conds[i] for i in tail], s, explainer, periodic=start is not None))
+        reasons.extend(_tail_reasons([conds[i] for i in tail], s, explainer))
     broadcasting = [c for c in conds if isinstance(c.expr, sp.Or) and explainer.is_merge(c.layer)]
     if rule.exceptions and start is not None and broadcasting:
         reasons.append(Reason(f"{s} = {intervals_text(rule.exceptions)} also work{'s' if len(rule.exceptions) == 1 else ''}"
@@ -341,7 +341,8 @@ def _layers(conds) -> list:
     return list(dict.fromkeys(c.layer for c in conds))
 
 
-def _tail_reasons(conds, s, explainer, periodic: bool) -> list:
+def _tail_reasons(conds, s, explainer) -> list:
+    """Why sizes beyond the minimum fail: merges whose paths resample differently, or other layers."""
     merges = [c for c in conds if explainer.is_merge(c.layer)]
     others = [c for c in conds if c not in merges]
     out = []
@@ -369,11 +370,12 @@ def _tail_reasons(conds, s, explainer, periodic: bool) -> list:
         layers = [n for n, _ in downs] + [n for n, _ in ups] + names
         out.append(Reason(text, layers=layers, conditions=[show(c.expr) for c in merges]))
     if others:
-        out.append(_message_reason(others, s, explainer, "required"))
+        out.append(_message_reason(others))
     return out
 
 
-def _message_reason(conds, s, explainer, lead) -> Reason:
+def _message_reason(conds) -> Reason:
+    """The layers' own messages, one per layer."""
     parts = []
     for layer in _layers(conds):
         first = next(c for c in conds if c.layer == layer)
