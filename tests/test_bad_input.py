@@ -193,7 +193,8 @@ CASES = {
     "no input": ("noin.yaml", "layers: [ReLU]\n",
                  "{f}:1:1: missing field 'input' (the input shape, e.g. [1, 3, 224, 224] or [N, 3, H, W])"),
     "empty layers": ("nolayers.yaml", "input: [1, 4]\nlayers: []\n", "{f}:2:1: [layers] 'layers' must be a non-empty list"),
-    # ---- shape errors (exit 1): the layer, its input shape, the argument and the value
+    # ---- shape errors (exit 1): the layer, its input shape, the argument and the value; the line may
+    # go on with a suggestion of input sizes that work (convshape.constraints)
     "kernel larger than input": (
         "s1.yaml", "input: [1, 3, 4, 4]\nlayers:\n  - Conv2d: {out_channels: 6, kernel_size: 5}\n",
         "{f}:3:5: layer 'conv2d_1' (Conv2d) with input [1, 3, 4, 4]: padded input size 4 on spatial axis 0 is "
@@ -244,7 +245,10 @@ def results(tmp_path_factory):
 def test_bad_input_gives_one_located_line(results, name):
     proc, cpu, rss, path, marker = results[name].result()  # re-raises a TimeoutExpired
     expected = "error: " + CASES[name][2].replace("{f}", str(path)).replace("{marker}", str(marker))
-    assert proc.stderr == expected + "\n", proc.stderr       # exactly one line, never a traceback
+    if name in SHAPE_ERRORS:  # the located statement, then possibly a hint on valid input sizes
+        assert proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
+    else:
+        assert proc.stderr == expected + "\n", proc.stderr   # exactly one line, never a traceback
     assert proc.stdout == ""
     assert proc.returncode == (1 if name in SHAPE_ERRORS else 2)
     assert cpu is not None and cpu < CPU_S, f"{cpu} CPU seconds"
