@@ -147,12 +147,16 @@ SIGNATURES = {
     "dropout": ("input", "p", "training", "inplace"), "dropout2d": ("input", "p", "training", "inplace"),
     "stochastic_depth": ("input", "p", "mode", "training"),
     "chunk": ("input", "chunks", "dim"), "split": ("input", "split_size_or_sections", "dim"),
+    "expand_as": ("input", "other"), "expand": ("input", "*sizes"),
     "getitem": ("input", "index"), "contiguous": ("input",), "clone": ("input",),
     "float": ("input",), "to": ("input",), "pixel_shuffle": ("input", "upscale_factor"),
     "pixel_unshuffle": ("input", "downscale_factor"), "channel_shuffle": ("input", "groups"),
 }
 PASS_THROUGH = {"contiguous", "clone", "float", "to", "dropout", "dropout2d", "dropout1d", "dropout3d",
-                "alpha_dropout", "feature_alpha_dropout", "detach"}
+                "alpha_dropout", "feature_alpha_dropout", "detach",
+                # a broadcast made explicit: the element-wise op that reads it broadcasts the same way
+                # (the node-by-node shape check afterwards catches any other reader)
+                "expand_as", "expand"}
 ELEMENTWISE = {"relu": "ReLU", "relu6": "ReLU6", "silu": "SiLU", "sigmoid": "Sigmoid", "tanh": "Tanh",
                "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "mish": "Mish", "gelu": "GELU",
                "leaky_relu": "LeakyReLU", "elu": "ELU"}
@@ -178,6 +182,7 @@ class _Mapper:
     def __init__(self, ops: list):
         self.ops = {op.name: op for op in ops}
         self.position = {op.name: i for i, op in enumerate(ops)}  # to list causes in program order
+        self.derived: set = set()  # ops computed from parameters alone (gamma.view(1, -1, 1, 1))
 
     def value(self, v):
         """Resolve a Ref to a non-tensor value (ints from x.size(), tuples), recursively."""
@@ -190,9 +195,16 @@ class _Mapper:
     def shape(self, ref) -> tuple:
         return tuple(self.ops[ref.name].value.shape)
 
-    def param(self, ref):
+    def param(self, ref, buffers: bool = False):
+        """The op holding a Parameter (or a value computed from parameters only), else None."""
         op = self.ops.get(ref.name) if isinstance(ref, Ref) else None
-        return op if op is not None and op.kind == "param" else None
+        if op is None or not (op.kind == "param" or op.name in self.derived):
+            return None
+        return op if buffers or not op.kwargs.get("__buffer__") else None
+
+    def is_fixed(self, ref) -> bool:
+        op = self.ops.get(ref.name) if isinstance(ref, Ref) else None
+        return op is not None and (op.kind == "param" or op.name in self.derived) and bool(op.kwargs.get("__buffer__"))
 
     def map(self, op: Op):
         """-> Mapped, or a string naming why it is unmapped."""
@@ -234,8 +246,8 @@ class _Mapper:
             px, py = self.param(x), self.param(y)
             if kind == "Mul" and (px or py):
                 return self._scale(y if px else x, px or py, out)
-            if px or py:
-                return f"{kind.lower()} with a parameter"
+            if px or py or self.is_fixed(x) or self.is_fixed(y):
+                return f"{kind.lower()} with a {'parameter' if px or py else 'buffer'}"
             if a.get("alpha", 1) != 1:
                 return "add with alpha"
             return Mapped([(kind, {})], [x, y])
@@ -413,7 +425,7 @@ class _Mapper:
     def _conv(self, n, a, out):
         w = self.param(a.get("weight"))
         if w is None:
-            return f"conv{n}d with a computed weight"
+            return f"conv{n}d with a {'fixed (buffer)' if self.is_fixed(a.get('weight')) else 'computed'} weight"
         shape = tuple(w.value.shape)
         groups = a.get("groups", 1)
         args = {"out_channels": shape[0], "kernel_size": _plain(shape[2:]),
@@ -462,12 +474,40 @@ class _Mapper:
             args["affine"] = False
         return Mapped([("GroupNorm", args)], [a["input"]])
 
+    def op_batch_norm(self, a, out):
+        """F.batch_norm on a module's own tensors (timm's BatchNormAct2d and friends)."""
+        x = a["input"]
+        rank = len(self.shape(x))
+        n = {2: 1, 3: 1, 4: 2, 5: 3}.get(rank)
+        if n is None or a.get("training"):
+            return "batch_norm in training mode"
+        w, b = a.get("weight"), a.get("bias")
+        if (w is not None and self.param(w) is None) or (b is not None and self.param(b) is None):
+            return "batch_norm with computed or fixed affine weights"
+        if (w is None) != (b is None):
+            return "batch_norm with only one of weight and bias"
+        tracked = a.get("running_mean") is not None
+        if tracked and not (self.is_fixed(a["running_mean"]) and self.is_fixed(a.get("running_var"))):
+            return "batch_norm with computed running statistics"
+        args = {}
+        if w is None:
+            args["affine"] = False
+        if not tracked:
+            args["track_running_stats"] = False
+        if a.get("eps", 1e-5) != 1e-5:
+            args["eps"] = a["eps"]
+        if a.get("momentum", 0.1) not in (0.1, None) and tracked:
+            args["momentum"] = a["momentum"]
+        return Mapped([(f"BatchNorm{n}d", args)], [x])
+
     def op_stochastic_depth(self, a, out):
         return Mapped([("StochasticDepth", {"p": a["p"], "mode": a.get("mode", "row")})], [a["input"]])
 
     # ---- tuples: one part of a chunk / split is a Narrow along the split dim
     def op_getitem(self, a, out):
         src = a["input"]
+        if isinstance(src, Ref) and isinstance(self.ops[src.name].value, torch.Tensor):
+            return self._slice(src, self.value(a["index"]))
         if not (isinstance(src, Ref) and self.ops[src.name].kind in ("function", "method")):
             return "indexing a tensor"
         split = self.ops[src.name]
@@ -482,6 +522,20 @@ class _Mapper:
         dim = b.get("dim", 0) % rank
         start = sum(p.shape[dim] for p in parts[:i % len(parts)])
         return Mapped([("Narrow", {"dim": dim, "start": start, "length": parts[i].shape[dim]})], [b["input"]])
+
+
+    def _slice(self, x, index):
+        """x[:, a:b] and friends: one contiguous slice along one dim is a Narrow."""
+        index = index if isinstance(index, tuple) else (index,)
+        shape = self.shape(x)
+        if any(i is Ellipsis for i in index) or not all(isinstance(i, slice) for i in index):
+            return "indexing a tensor (only x[:, a:b]-style slices map)"
+        cut = [(d, i) for d, i in enumerate(index) if i != slice(None)]
+        if len(cut) != 1 or cut[0][1].step not in (None, 1):
+            return "indexing a tensor (more than one sliced dim, or a step)"
+        d, sl = cut[0]
+        start, stop, _ = sl.indices(shape[d])
+        return Mapped([("Narrow", {"dim": d, "start": start, "length": max(stop - start, 0)})], [x])
 
 
 # ------------------------------------------------------------------ building the Network
@@ -544,7 +598,15 @@ class _Unmapped:
 def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     """Map one op; append its nodes; return the node name now holding its value (or _Unmapped)."""
     refs = _tensor_refs(op)
-    poisoned = [alias[r.name] for r in refs if isinstance(alias.get(r.name), _Unmapped)]
+    if refs and all(mapper.ops[r.name].kind == "param" or r.name in mapper.derived for r in refs):
+        # computed from parameters/buffers alone (gamma.view(1, -1, 1, 1)): a parameter, not a layer
+        mapper.derived.add(op.name)
+        buffer = any(mapper.ops[r.name].kwargs.get("__buffer__") for r in refs)
+        op.kwargs = dict(op.kwargs, __buffer__=buffer)
+        return _Unmapped(frozenset({(f"{_canonical(op.target)} of parameters ({_describe(op)})", _where(op),
+                                     mapper.position[op.name])}))
+    poisoned = [alias[r.name] for r in refs
+                if isinstance(alias.get(r.name), _Unmapped) and r.name not in mapper.derived]
     result = mapper.map(op)
     order = mapper.position[op.name]
     if poisoned:  # downstream of an unmapped value: report this op too if it cannot map either
@@ -553,6 +615,9 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     if isinstance(result, str):
         return _Unmapped(frozenset({(f"{result} ({_describe(op)})", _where(op), order)}))
     ins = [alias.get(r.name) for r in result.inputs]
+    bad = [i for i in ins if isinstance(i, _Unmapped)]  # a parameter-derived value read as a tensor
+    if bad:
+        return _Unmapped(frozenset().union(*(b.causes for b in bad)))
     if any(i is None for i in ins):
         return _Unmapped(frozenset({(f"{_describe(op)} reads a value convshape does not follow", _where(op),
                                      order)}))

@@ -63,6 +63,7 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
     except Exception as e:  # noqa: BLE001 - any tracing failure sends us to the eager tracer
         raise TraceFailed(f"{type(e).__name__}: {e}") from None
     gm = fx.GraphModule(meta, graph)
+    parameters = {name for name, _ in meta.named_parameters()}
     values: dict = {}
 
     class Recorder(fx.Interpreter):
@@ -90,6 +91,8 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
                       ))
         if n.op == "call_module":
             ops[-1].kwargs = dict(ops[-1].kwargs, __path__=n.target)
+        if n.op == "get_attr":  # a Parameter, or a buffer (fixed: it is no parameter of a layer)
+            ops[-1].kwargs = {"__buffer__": n.target not in parameters}
     return ops
 
 
@@ -131,10 +134,11 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
     counter = [0]
     paths = {id(m): p for p, m in meta.named_modules()}
 
-    for pname, p in list(meta.named_parameters()) + list(meta.named_buffers()):
+    for buffer, (pname, p) in [(False, x) for x in meta.named_parameters()] + \
+            [(True, x) for x in meta.named_buffers()]:
         names[id(p)] = pname
         keep.append(p)
-        ops.append(Op(name=pname, kind="param", target=pname, value=p))
+        ops.append(Op(name=pname, kind="param", target=pname, value=p, kwargs={"__buffer__": buffer}))
 
     def ref(v):
         if isinstance(v, (list, tuple)):
