@@ -111,6 +111,10 @@ def test_upsample_validity_is_judged_outside_the_flop_counter():
      "ignored-input-size"),
     ("AvgPool2d", {"kernel_size": 2, "divisor_override": -1}, (2, 4, 4), "non-positive-divisor"),
     ("Upsample", {"scale_factor": 0.0, "size": 2}, (1, 2, 5, 6), "zero-scale"),
+    ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": (0, 5, 3), "padding_mode": "reflect"},
+     (12, 12, 12, 8), "unchecked-conv-padding"),
+    ("Conv1d", {"out_channels": 4, "kernel_size": 1, "padding": -1, "padding_mode": "reflect"}, (1, 3, 3),
+     "unchecked-conv-padding"),
 ])
 def test_documented_intentional_refusals(kind, args, shape, reason):
     o = compare(REGISTRY[kind], args, (shape,))

@@ -258,6 +258,15 @@ def _empty(cls, args, module, figures):
     return 0 in figures["output_shape"] or figures["_zero_param"]
 
 
+def _unchecked_conv_padding(cls, args, module, figures):
+    if args.get("padding_mode", "zeros") == "zeros" or cls.family != "conv":
+        return False
+    pad = args.get("padding", 0)
+    pads = pad if isinstance(pad, tuple) else (pad,)
+    ndim = getattr(cls, "ndim", 0)
+    return any(isinstance(p, int) and p < 0 for p in pads) or (isinstance(pad, tuple) and len(pad) not in (1, ndim))
+
+
 # Configurations torch accepts and convshape refuses on purpose (docs/torch.md lists them).
 INTENTIONAL = [
     ("empty-tensor", _empty,
@@ -269,6 +278,9 @@ INTENTIONAL = [
      "divisor_override must be positive; torch divides by any non-zero value, negative ones too"),
     ("zero-scale", lambda cls, args, m, f: args.get("scale_factor") in (0, 0.0),
      "scale_factor 0: nn.Upsample silently treats a falsy scale_factor as unset"),
+    ("unchecked-conv-padding", _unchecked_conv_padding,
+     "a negative or wrong-length conv padding with padding_mode reflect/replicate/circular: torch checks "
+     "padding only for padding_mode='zeros' and otherwise pads (or crops) whatever it is given"),
 ]
 
 
