@@ -239,6 +239,7 @@ class TimmStyle(nn.Module):
         y = self.eca(y).view(x.shape[0], -1, 1, 1).sigmoid()
         x = x * y.expand_as(x)
         x = x * self.gamma.view(1, -1, 1, 1)                      # layer scale on a reshaped parameter
+        x = x + 0                                                 # a switched-off re-param branch: identity
         return x[:, :8]                                           # GhostNet keeps the first channels
 
 

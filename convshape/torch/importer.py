@@ -251,6 +251,11 @@ class _Mapper:
             if a.get("alpha", 1) != 1:
                 return "add with alpha"
             return Mapped([(kind, {})], [x, y])
+        # x + 0 and x * 1 (re-parameterizable branches switched off): the identity
+        tensor, const = (x, y) if isinstance(x, Ref) else (y, x)
+        if isinstance(tensor, Ref) and not isinstance(const, Ref) and const == (0 if kind == "Add" else 1) \
+                and a.get("alpha", 1) == 1 and tuple(out.shape) == self.shape(tensor):
+            return Mapped([], [tensor])
         return f"{kind.lower()} with a constant"
 
     def _scale(self, x, p, out):
