@@ -45,6 +45,11 @@ CASES = [
     ("Conv2d", {"out_channels": 5, "kernel_size": 3}, (3, 9, 9)),                                   # unbatched
     ("Conv3d", {"out_channels": 4, "kernel_size": 3, "stride": (1, 2, 2), "padding": 1}, (1, 2, 5, 6, 7)),
     ("Conv3d", {"out_channels": 4, "kernel_size": (1, 3, 3), "groups": 2}, (2, 4, 3, 5, 5)),
+    # large enough for the row-shifted GEMMs (stride 1 on the first axis, 14+ output rows)
+    ("Conv1d", {"out_channels": 3, "kernel_size": 5, "padding": 2}, (2, 4, 20)),
+    ("Conv2d", {"out_channels": 5, "kernel_size": 3, "padding": 1, "stride": (1, 2), "dilation": (2, 1)},
+     (2, 3, 18, 15)),
+    ("Conv3d", {"out_channels": 2, "kernel_size": (3, 2, 3), "padding": (1, 0, 1)}, (1, 2, 16, 5, 4)),
     # ---- transposed convolution: output_padding, dilation, groups, cropping padding, unbatched
     ("ConvTranspose1d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
      (2, 4, 7)),
@@ -241,6 +246,18 @@ def test_reference_kernel_matches_torch(case):
     assert tuple(got.shape) == tuple(expected.shape)
     assert got.dtype == expected.dtype
     assert float(rel_error(got, expected)) <= TOLERANCE["float64"]
+
+
+CONV_CASES = [c for c in CASES + EXAMPLES if c[0].startswith("Conv")]
+
+
+@pytest.mark.parametrize("row_shift_min", [1, 10**9], ids=["row-shifted", "im2col"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=[case_id(c) for c in CONV_CASES])
+def test_both_convolution_paths(case, row_shift_min, monkeypatch):
+    """Each convolution case through the row-shifted GEMMs wherever they apply, and through plain im2col."""
+    from convshape.executor.kernels import conv
+    monkeypatch.setattr(conv, "ROW_SHIFT_MIN", row_shift_min)
+    test_reference_kernel_matches_torch(case)
 
 
 def test_every_registered_kind_has_a_reference_kernel():

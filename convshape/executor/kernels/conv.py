@@ -4,7 +4,8 @@ im2col (Pete Warden's "why GEMM is at the heart of deep learning", as in the lec
 ../shared/seeds/001): lay every receptive-field patch out as a row, then one matrix product with
 the flattened filters gives every output position at once. Patches are taken channels-last, in
 (kernel position, channel) order, so the copy reads contiguous channel runs and a 1x1 stride-1
-convolution of a channels-last tensor needs no copy at all.
+convolution of a channels-last tensor needs no copy at all. A convolution with stride 1 on its
+first spatial axis copies less: one GEMM per kernel row over shifted slices of a narrower im2col.
 """
 from __future__ import annotations
 
@@ -26,6 +27,21 @@ def convolve(x, weight, bias, stride, pads, dilation, groups: int, mode: str = "
     n = weight.dim() - 2
     x, unbatched = batched(x, n)
     x = pad(x, pads, mode)
+    kernel = tuple(weight.shape[2:])
+    first_out = x.shape[2] - dilation[0] * (kernel[0] - 1)
+    if groups == 1 and stride[0] == 1 and kernel[0] > 1 and first_out >= ROW_SHIFT_MIN:
+        out = _row_shifted(x, weight, stride, dilation)
+    else:
+        out = _im2col(x, weight, stride, dilation, groups)
+    if bias is not None:
+        out = out + bias
+    out = out.movedim(-1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def _im2col(x, weight, stride, dilation, groups):
+    """Every patch a row (N*P, K*C), one GEMM with the filters; channels-last output (N, *O, Cout)."""
+    n = weight.dim() - 2
     batch, channels = x.shape[:2]
     out_channels, kernel = weight.shape[0], tuple(weight.shape[2:])
     in_group, out_group = channels // groups, out_channels // groups
@@ -43,11 +59,39 @@ def convolve(x, weight, bias, stride, pads, dilation, groups: int, mode: str = "
         cols = grouped.permute(order).reshape(groups, rows, taps)      # (G, N*P, K*C/G)
         w = weight.view(groups, out_group, in_group, *kernel).movedim(2, -1).reshape(groups, out_group, taps)
         out = (cols @ w.transpose(1, 2)).permute(1, 0, 2).reshape(rows, out_channels)
-    out = out.view(batch, *out_sizes, out_channels)
-    if bias is not None:
-        out = out + bias
-    out = out.movedim(-1, 1)
-    return out.squeeze(0) if unbatched else out
+    return out.view(batch, *out_sizes, out_channels)
+
+
+# the row-shifted form computes d(k-1) wasted rows per first-axis position: worth it from here on
+ROW_SHIFT_MIN = 14
+
+
+def _row_shifted(x, weight, stride, dilation):
+    """im2col over every spatial axis but the first, then one GEMM per kernel row, accumulated.
+
+    With stride 1 on the first axis, the patches of kernel row r are the patches of row 0 moved
+    r*d rows down, so the flattened (N * S1 * P', K'*C) matrix serves every kernel row as a
+    contiguous slice: the copy is k' = prod(K[1:]) times the input instead of prod(K) times.
+    Output rows that straddle two images (the last d(k-1) positions of each) are computed and
+    dropped. Channels-last output (N, *O, Cout).
+    """
+    n = weight.dim() - 2
+    batch, channels, first = x.shape[:3]
+    out_channels, kernel = weight.shape[0], tuple(weight.shape[2:])
+    patches = windows(x.movedim(1, -1), 2, kernel[1:], stride[1:], dilation[1:])   # (N, S1, *O', C, *K')
+    rest = tuple(patches.shape[2:1 + n])
+    per_row = prod(rest)                                   # output positions per first-axis position
+    taps = prod(kernel[1:]) * channels
+    cols = patches.movedim(1 + n, -1).reshape(batch * first * per_row, taps)
+    w = weight.movedim(1, -1).reshape(out_channels, kernel[0], taps).permute(1, 2, 0)   # (K1, K'*C, Cout)
+    shift = dilation[0] * per_row
+    rows = batch * first * per_row - (kernel[0] - 1) * shift
+    out = cols.new_empty(batch * first * per_row, out_channels)
+    torch.matmul(cols[:rows], w[0], out=out[:rows])
+    for r in range(1, kernel[0]):
+        out[:rows].addmm_(cols[r * shift:r * shift + rows], w[r])
+    first_out = first - dilation[0] * (kernel[0] - 1)
+    return out.view(batch, first, *rest, out_channels)[:, :first_out]
 
 
 def conv_pads(layer, kernel, dilation):
