@@ -186,7 +186,7 @@ GRID = 16
 
 @pytest.mark.parametrize("name", list(LAYER_SPECS))
 def test_layer_kinds_agree_with_torch_on_the_h_w_grid(name):
-    spec = f"name: {name}\ninput: [1, 3, 16, 18]\nlayers:\n{LAYER_SPECS[name]}"
+    spec = f"name: {name}\ninput: [1, 3, 16, 16]\nlayers:\n{LAYER_SPECS[name]}"
     network = cs.loads(spec, name=f"{name}.yaml")
     kinds = {n.layer.kind for n in network.nodes}
     c = derive(network, ranges={"H": (1, GRID), "W": (1, GRID)})

@@ -152,16 +152,14 @@ def lost_pixels(network, report, search: int = 256) -> list:
     `count` pixels are lost at the declared size and below/above are the nearest valid sizes that
     lose none; for a symbolic input, `when` says at which valid sizes (in 1..search) pixels are lost.
     """
-    from .compile import compile_values
-    from .derivation import derive, spatial_rank
-    from .model import intervals_text
+    from .model import SPATIAL_NAMES, intervals_text, spatial_rank
 
     shape = tuple(report.input_shape)
     symbolic = bool(report.symbols)
     if not symbolic:
         n = spatial_rank(network, len(shape))
         axes = list(range(len(shape) - n, len(shape)))
-        names = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(n) or tuple(f"S{i + 1}" for i in range(n))
+        names = SPATIAL_NAMES.get(n) or tuple(f"S{i + 1}" for i in range(n))
         lost = []
         for k, name in zip(axes, names):
             cov = Coverage(network, report, k)
@@ -170,6 +168,10 @@ def lost_pixels(network, report, search: int = 256) -> list:
                 lost.append((k, name, count, cut))
         if not lost:
             return []
+    # sympy from here on: only when pixels are lost, or for a symbolic input
+    from .compile import compile_values
+    from .derivation import derive
+    if not symbolic:
         c = derive(network, shape, {name: (1, max(1024, 4 * shape[k])) for k, name, _, _ in lost})
     else:
         c = derive(network, tuple(d if isinstance(d, int) else str(d) for d in shape),

@@ -22,23 +22,14 @@ from ..errors import ShapeError, SpecError
 from .compile import Unsupported, compile_conditions, compile_values
 from .explain import (Explainer, describe_group, failure_phrase, join_words, merge_phrase,
                       show)
-from .model import Constraints, DimRule, JointRule, Reason, Violation, intervals, intervals_text
+from .model import (SPATIAL_NAMES, Constraints, DimRule, JointRule, Reason, Violation, intervals, intervals_text,
+                    spatial_rank)
 from .quasilinear import truth_pattern
 from .simplify import recognize
 
 DEFAULT_RANGE = (1, 1024)
 MAX_SEARCH = 200_000      # sizes evaluated per dim when extending the search for a proof
 MAX_JOINT = 4_000_000     # joint combinations evaluated before giving up on completeness
-SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
-
-
-def spatial_rank(network, rank: int) -> int:
-    """How many trailing dims of the input are spatial: the first windowed layer's ndim."""
-    for node in network.nodes:
-        n = getattr(type(node.layer), "ndim", None)
-        if isinstance(n, int) and n >= 1:
-            return min(n, max(rank - 1, 0))
-    return max(rank - 2, 0)
 
 
 def free_input(network, input_shape=None) -> tuple:

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def spatial_rank(network, rank: int) -> int:
+    """How many trailing dims of the input are spatial: the first windowed layer's ndim."""
+    for node in network.nodes:
+        n = getattr(type(node.layer), "ndim", None)
+        if isinstance(n, int) and n >= 1:
+            return min(n, max(rank - 1, 0))
+    return max(rank - 2, 0)
+
 
 @dataclass
 class Reason:
