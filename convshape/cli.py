@@ -385,10 +385,12 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
                 axes = dict(parse_sweep(s) for s in sweeps)
                 reports.append(sweep(network, axes, shape, progress=progress))
             else:
+                from .constraints import size_hints
                 from .executor import run
-                reports.append(run(network, shape, device=device, dtype=dtype, seed=seed, repeats=repeats,
-                                   warmup=warmup, channels_last=channels_last, time_reference=time_reference,
-                                   calibration=calibration, progress=progress))
+                with size_hints(network, shape):
+                    reports.append(run(network, shape, device=device, dtype=dtype, seed=seed, repeats=repeats,
+                                       warmup=warmup, channels_last=channels_last, time_reference=time_reference,
+                                       calibration=calibration, progress=progress))
     if fmt == "json":
         data = [r.to_dict() for r in reports]
         click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
