@@ -60,6 +60,29 @@ def test_probe_global_pool_sees_everything():
     assert probe(m, (1, 1, 10, 12)) == [(0, 9), (0, 11)]
 
 
+def _gated_spec(blocks: int) -> str:
+    body = "\n".join(f"""  - Conv2d: {{out_channels: 8, kernel_size: 3, padding: 1}}
+    name: c{i}
+  - AdaptiveAvgPool2d: {{output_size: 1}}
+  - Conv2d: {{out_channels: 8, kernel_size: 1}}
+  - Sigmoid
+  - Mul:
+    inputs: [c{i}, sigmoid_{i + 1}]
+  - Permute: {{dims: [0, 2, 3, 1]}}
+  - LayerNorm: {{normalized_shape: 8}}
+  - Permute: {{dims: [0, 3, 1, 2]}}""" for i in range(blocks))
+    return "input: [1, 8, 24, 24]\nlayers:\n" + body + "\n"
+
+
+def test_probe_through_deep_gates_and_channel_layernorm():
+    # 25 squeeze-excitation products would square magnitudes 25 times (overflow to inf, then NaN
+    # gradients everywhere); a plain sum over LayerNorm's channels is constant (zero gradient)
+    r = check(cs.loads(_gated_spec(25)), rf_layers="all", sizes=False, real=False)
+    assert r.ok, [m.to_dict() for m in r.mismatches[:3]]
+    assert not any("not probed" in n for n in r.notes)
+    assert r.compared["receptive_field"] == 2 * 25 * 8  # every layer, both axes
+
+
 # ---------------------------------------------------------------- torch's counter, where it is wrong
 @pytest.mark.parametrize("cls", [nn.Conv2d, nn.ConvTranspose2d, nn.Conv1d])
 def test_torch_counter_overcounts_grouped_conv_backward_and_our_independent_count_does_not(cls):

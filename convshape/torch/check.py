@@ -25,7 +25,7 @@ from ..errors import ShapeError
 from ..graph import INPUT, Network
 from .build import to_torch
 from .flops import isolated_flops, known_error, module_flops, total_flops
-from .probe import dependency_surrogate, influence_extent, positive_input
+from .probe import dependency_surrogate, finite, influence_extent, positive_input, readout
 
 SPATIAL_SYMBOLS = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -209,10 +209,13 @@ def _check_receptive_fields(network, report, shape, device, rf_layers, result, c
         unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 else slice(None)
                             for j, s in enumerate(y.shape) if j > 0)
         units[name] = (b, unit)
-        loss = loss + y[unit].sum()
+        loss = loss + readout(y[unit])
     if not units:
         return
     loss.backward()
+    if not finite(x.grad):
+        result.notes.append("receptive field not probed: the dependency surrogate overflowed")
+        return
     for name, (b, unit) in units.items():
         extent = influence_extent(x.grad, b)
         state = states[name]

@@ -8,15 +8,21 @@ one particular input. The probe therefore differentiates a *dependency surrogate
 - max pooling becomes sum pooling over the same windows (kernel, stride, padding, dilation,
   ceil_mode); adaptive max pooling becomes adaptive average pooling;
 - softmax along a dim becomes x + sum(x) along that dim (it still mixes the whole dim);
-- every parameter is set positive (weights to (0.5..1) / fan-in, so activations stay O(1)), batch
-  norm uses unit statistics, dropout is off (eval mode);
-- the input is positive.
+- convshape's Add and Mul merges become the mean and the geometric mean of their inputs (same
+  dependencies, no growth with depth);
+- normalizations that compute statistics from the input (LayerNorm, GroupNorm, InstanceNorm,
+  BatchNorm without running statistics) become x + mean(x) over the dims they read; LocalResponseNorm
+  (a window over channels) becomes the identity;
+- every weight is positive, (0.5..1.5) / fan-in, so each output is a weighted average of its
+  inputs; biases are 0 and other per-channel parameters 1;
+  batch norm uses unit statistics, dropout is off (eval mode): activations stay near the input's
+  scale at any depth;
+- the input is positive (0.5 to 1.5, random, so normalization layers see generic values).
 
 The surrogate is then a composition of maps whose partial derivatives are all positive wherever
-the original has a dependency path, so no sum of path contributions can cancel: an input position
-gets a non-zero gradient exactly when some path of the graph connects it to the output unit.
-Normalization layers (LayerNorm, GroupNorm, ...) are kept: their Jacobian is dense for generic
-positive inputs.
+the original has a dependency path, and every value stays positive and O(1), so no sum of path
+contributions can cancel, overflow or vanish: an input position gets a non-zero gradient exactly
+when some path of the graph connects it to the output unit.
 """
 from __future__ import annotations
 
@@ -80,9 +86,80 @@ def _tuple(v, n):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
+class MeanMerge(nn.Module):
+    """The mean of the inputs (for Add): a sum over a deep residual stack would grow as 2^blocks."""
+
+    def forward(self, *xs):
+        return sum(xs) / len(xs)
+
+
+class GeometricMerge(nn.Module):
+    """(x1 * x2 * ...)^(1/n) (for Mul): squeeze-excitation gates multiply features by their own
+    averages, which squares magnitudes block after block; the geometric mean of positive values
+    keeps them, and its partial derivatives are positive like the product's."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out.pow(1.0 / len(xs))
+
+
+class MeanOver(nn.Module):
+    """x + mean(x) over the dims a normalization reads: the same dependencies, positive derivatives
+    (a real normalization subtracts the mean, which turns positive values into mixed signs)."""
+
+    def __init__(self, trailing: int | None = None, from_dim: int | None = None):
+        super().__init__()
+        self.trailing, self.from_dim = trailing, from_dim
+
+    def forward(self, x):
+        if self.trailing is not None:
+            dims = tuple(range(x.dim() - self.trailing, x.dim()))
+        else:
+            dims = tuple(range(self.from_dim, x.dim()))
+        return x + x.mean(dims, keepdim=True) if dims else x
+
+
+def _norm_replacement(m: nn.Module):
+    if isinstance(m, nn.LayerNorm):
+        return MeanOver(trailing=len(m.normalized_shape))
+    if isinstance(m, nn.GroupNorm):
+        return MeanOver(from_dim=1)            # channels and every spatial dim (per sample)
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+        n = {nn.InstanceNorm1d: 1, nn.InstanceNorm2d: 2, nn.InstanceNorm3d: 3}.get(type(m), 2)
+        return nn.Identity() if m.track_running_stats else MeanOver(trailing=n)
+    if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.track_running_stats:
+        n = {nn.BatchNorm1d: 1, nn.BatchNorm2d: 2, nn.BatchNorm3d: 3}.get(type(m), 2)
+        # batch statistics: every spatial position (the batch too, which the probe keeps apart)
+        return _SpatialMean(n)
+    if isinstance(m, nn.LocalResponseNorm):
+        return nn.Identity()                   # a window over channels only: pointwise in space
+    return None
+
+
+class _SpatialMean(nn.Module):
+    def __init__(self, ndim: int):
+        super().__init__()
+        self.ndim = ndim
+
+    def forward(self, x):
+        n = self.ndim if x.dim() > 2 else 0   # BatchNorm1d on (N, C) has no spatial dims
+        dims = tuple(range(x.dim() - n, x.dim()))
+        return x + x.mean(dims, keepdim=True) if dims else x
+
+
 def _replacement(m: nn.Module):
+    from . import modules
+    if isinstance(m, modules.Add):
+        return MeanMerge()
+    if isinstance(m, modules.Mul):
+        return GeometricMerge()
     if isinstance(m, _POINTWISE):
         return nn.Identity()
+    norm = _norm_replacement(m)
+    if norm is not None:
+        return norm
     if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
         return SumPool(m)
     if isinstance(m, nn.AdaptiveMaxPool1d):
@@ -96,7 +173,7 @@ def _replacement(m: nn.Module):
     return None
 
 
-def dependency_surrogate(module: nn.Module, seed: int = 0) -> nn.Module:
+def dependency_surrogate(module: nn.Module) -> nn.Module:
     """A copy of `module` in which a non-zero gradient means a dependency path (see module doc)."""
     sur = copy.deepcopy(module).eval()
     for name, m in list(sur.named_modules()):
@@ -106,11 +183,13 @@ def dependency_surrogate(module: nn.Module, seed: int = 0) -> nn.Module:
         parent_name, _, leaf = name.rpartition(".")
         parent = sur.get_submodule(parent_name) if parent_name else sur
         parent._modules[leaf] = new
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for p in sur.parameters():
-            fan_in = p[0].numel() if p.dim() > 1 else 1
-            p.copy_((torch.rand(p.shape, generator=gen) * 0.5 + 0.5).to(p) / fan_in)
+        for name, p in sur.named_parameters():
+            if p.dim() > 1:  # weighted averages (0.5..1.5)/fan-in: O(1) at any depth, channels distinct
+                p.copy_((torch.rand(p.shape, generator=gen) + 0.5).to(p) / p[0].numel())
+            else:            # biases 0 (they add no dependency); norm weights, scales, slopes 1
+                p.fill_(0.0 if name.rsplit(".", 1)[-1] == "bias" else 1.0)
         for m in sur.modules():
             if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats:
                 m.running_mean.zero_()
@@ -121,6 +200,18 @@ def dependency_surrogate(module: nn.Module, seed: int = 0) -> nn.Module:
 def positive_input(shape, device="cpu", seed: int = 0, dtype=torch.float32):
     gen = torch.Generator().manual_seed(seed)
     return (torch.rand(tuple(shape), generator=gen, dtype=dtype) + 0.5).to(device)
+
+
+def readout(t: torch.Tensor) -> torch.Tensor:
+    """A sum of the selected outputs with random positive weights: a plain sum over a normalized
+    dim is constant (LayerNorm's outputs sum to 0 over its channels), a generic one is not."""
+    gen = torch.Generator().manual_seed(1)
+    w = (torch.rand(t.shape, generator=gen) + 0.5).to(t)
+    return (t * w).sum()
+
+
+def finite(t: torch.Tensor) -> bool:
+    return bool(torch.isfinite(t).all())
 
 
 def influence_extent(grad: torch.Tensor, batch_index: int | None = None) -> list:
@@ -145,5 +236,5 @@ def probe(module: nn.Module, input_shape, unit=None, device="cpu") -> list:
     y = sur(x)
     if unit is None:
         unit = tuple(0 if d == 0 else (s - 1) // 2 for d, s in enumerate(y.shape))
-    y[unit].backward()
+    readout(y[unit]).backward()
     return influence_extent(x.grad)
