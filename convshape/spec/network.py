@@ -161,6 +161,7 @@ class _Builder:
         """Expand a list of entries; returns the full name of the list's output."""
         local: dict = {INPUT: entry_input}
         order = [e.get("name") if isinstance(e, dict) else None for e in entries]
+        explicit = {n for n in order if isinstance(n, str)}  # a set: lookups stay O(1) in long lists
         previous = entry_input
         counts: dict = {}
         for idx, entry in enumerate(entries):
@@ -169,7 +170,7 @@ class _Builder:
             when = meta.get("when", True)
             name = meta.get("name")
             if name is None:  # automatic name, skipping names the list gives explicitly
-                while name is None or name in local or name in order:
+                while name is None or name in local or name in explicit:
                     counts[kind] = counts.get(kind, 0) + 1
                     name = f"{kind.lower()}_{counts[kind]}"
             elif not isinstance(name, str) or not name or any(c in name for c in " \t/:"):
@@ -188,7 +189,7 @@ class _Builder:
                 for j, ref in enumerate(ins):
                     if ref not in local:
                         where = epath + (("inputs",) if single else ("inputs", j))
-                        if ref in order and order.index(ref) >= idx:
+                        if ref in explicit and order.index(ref) >= idx:
                             raise self.err(f"'{name}' takes input from '{ref}', which comes at or after it: "
                                            f"layers may only read earlier layers, so cycles are impossible", where)
                         raise self.err(f"unknown layer '{ref}' in inputs{_known(ref, local)}", where)
