@@ -23,6 +23,7 @@ from ..analysis import analyze
 from ..dims import substitute
 from ..errors import ShapeError
 from ..graph import INPUT, Network
+from ..layers.base import Window
 from .build import to_torch
 from .flops import isolated_flops, known_error, module_flops, total_flops
 from .probe import dependency_surrogate, finite, influence_extent, positive_input, readout
@@ -155,10 +156,14 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
 
 
 # ------------------------------------------------------------------ receptive field
-def _axis_states(network: Network, report) -> dict:
-    """name -> RFState: which tensor dims carry which input spatial axis, and per-axis globality."""
+def _axis_states(network: Network, report) -> tuple[dict, set]:
+    """name -> RFState (which tensor dims carry which input spatial axis, per-axis globality), and
+    the names downstream of a fractional-stride window (transposed conv, up-sampling): there the
+    composed field is an upper bound whatever the final stride, since which inputs an output reads
+    depends on its position modulo the stride."""
     states = {INPUT: rfmod.initial(report.input_shape)}
     shapes = {INPUT: report.input_shape}
+    approx: set = set()
     for node, r in zip(network.nodes, report.layers):
         out = tuple(r.output_shape)
         op = node.layer.receptive_field([shapes[i] for i in node.inputs], out)
@@ -168,7 +173,11 @@ def _axis_states(network: Network, report) -> dict:
             state, _ = rfmod.merge([states[i] for i in node.inputs], len(out))
             state = rfmod.apply(op, state, len(out))
         states[node.name], shapes[node.name] = state, out
-    return states
+        fractional = isinstance(op, Window) and any(
+            Fraction(v).denominator != 1 for v in (*op.kernel, *op.stride, *op.padding))
+        if fractional or any(i in approx for i in node.inputs):
+            approx.add(node.name)
+    return states, approx
 
 
 def _probe_targets(network, report, rf_layers):
@@ -183,20 +192,30 @@ def _probe_targets(network, report, rf_layers):
     return [nm for nm in names if nm in picked]
 
 
+PROBE_BATCH = 8  # layers probed per forward/backward pass (memory grows with it)
+
+
 def _check_receptive_fields(network, report, shape, device, rf_layers, result, compare):
     targets = _probe_targets(network, report, rf_layers)
-    states = _axis_states(network, report)
-    rows = {r.name: r for r in report.layers}
-    spatial = shape[2:]
+    states, approx = _axis_states(network, report)
     model = dependency_surrogate(to_torch(network, shape)).to(device)
+    for start in range(0, len(targets), PROBE_BATCH):
+        group = targets[start:start + PROBE_BATCH]
+        measured = _probe_group(model, group, states, shape, device, result)
+        if measured is None:
+            return
+        _compare_fields(measured, states, approx, report, shape, compare)
+
+
+def _probe_group(model, targets, states, shape, device, result):
+    """One forward and backward pass, one batch element per layer: name -> (unit, extents)."""
     batch = len(targets)
-    probe_shape = (batch,) + tuple(shape[1:])
-    x = positive_input(probe_shape, device).requires_grad_(True)
+    x = positive_input((batch,) + tuple(shape[1:]), device).requires_grad_(True)
     try:
         values = model.run(x, keep=True)
     except Exception as e:  # noqa: BLE001 - e.g. a Reshape that writes the batch size
         result.notes.append(f"receptive field not probed: the network does not run at batch {batch} ({e})")
-        return
+        return None
     units = {}
     loss = 0
     for b, name in enumerate(targets):
@@ -211,13 +230,18 @@ def _check_receptive_fields(network, report, shape, device, rf_layers, result, c
         units[name] = (b, unit)
         loss = loss + readout(y[unit])
     if not units:
-        return
+        return {}
     loss.backward()
     if not finite(x.grad):
         result.notes.append("receptive field not probed: the dependency surrogate overflowed")
-        return
-    for name, (b, unit) in units.items():
-        extent = influence_extent(x.grad, b)
+        return None
+    return {name: (unit, influence_extent(x.grad, b)) for name, (b, unit) in units.items()}
+
+
+def _compare_fields(measured, states, approx, report, shape, compare):
+    rows = {r.name: r for r in report.layers}
+    spatial = shape[2:]
+    for name, (unit, extent) in measured.items():
         state = states[name]
         rfr = rows[name].receptive_field
         for a, L in enumerate(spatial):
@@ -233,7 +257,7 @@ def _check_receptive_fields(network, report, shape, device, rf_layers, result, c
             o = unit[carriers[0]]
             lo = o * Fraction(rfr.stride[a]) - Fraction(rfr.padding[a])
             hi = lo + Fraction(rfr.size[a]) - 1
-            if lo.denominator != 1 or hi.denominator != 1 or lo < 0 or hi > L - 1:
+            if name in approx or lo.denominator != 1 or hi.denominator != 1 or lo < 0 or hi > L - 1:
                 # fractional stride (transposed conv, up-sampling), or a field that runs past the
                 # input: positions past an edge of an intermediate tensor do not exist, so the
                 # clipped prediction is an upper bound there
