@@ -51,6 +51,25 @@ def known_open(o) -> bool:
     return o.kind.startswith("CircularPad") and any(d.startswith("symbolic condition") for d in o.disagreements)
 
 
+def test_generation_covers_valid_and_invalid_configurations():
+    result = campaign(400, seed=7)
+    c = result["counts"]
+    assert c["configurations"] == 400
+    assert c["both_valid"] > 100 and c["both_invalid"] > 100  # both sides of validity are exercised
+    failures = [f for f in result["failures"] if not known_open(f)]
+    assert not failures, [str(f) for f in failures[:5]]
+
+
+def test_values_are_drawn_from_the_field_annotations():
+    ch = RandomChooser(random.Random(0))
+    seen = {draw_value(PosInt, ch) for _ in range(200)}
+    assert {0, -1, 1} <= seen  # out of range too, so convshape's refusals are compared with torch's
+    assert {draw_value(Literal["zeros", "reflect"], ch) for _ in range(50)} == {"zeros", "reflect"}
+    tuples = [draw_value(tuple[PosInt, ...], ch) for _ in range(50)]
+    assert {len(t) for t in tuples} == {1, 2, 3}
+    assert {draw_value(PosInt | None, ch) is None for _ in range(100)} == {True, False}
+
+
 # ---------------------------------------------------------------- regressions found by fuzzing
 @pytest.mark.parametrize("args", [
     {"track_running_stats": False, "eps": 0.0},   # torch: eps must be positive with batch statistics

@@ -36,7 +36,7 @@ def module_flops(model: nn.Module, x: torch.Tensor) -> dict:
 def total_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     """(forward, backward) FLOPs of the whole model; parameters require grad, `x` as given."""
     with FlopCounterMode(display=False) as fc:
-        out = model(x)
+        model(x)
     fwd = fc.get_total_flops()
     with FlopCounterMode(display=False) as fc:
         model(x).float().sum().backward()
@@ -93,7 +93,7 @@ def _grouped_conv_backward(m: nn.Module, input_shape: tuple, input_grad: bool) -
     shape[-len(m.kernel_size) - 1] //= g
     x = torch.empty(shape, device="meta", requires_grad=input_grad)
     with FlopCounterMode(display=False) as fc:
-        out = one(x)
+        one(x)
     fwd = fc.get_total_flops()
     with FlopCounterMode(display=False) as fc:
         one(x).sum().backward()

@@ -19,7 +19,6 @@ node by node, before it is returned.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import torch
