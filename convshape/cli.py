@@ -323,7 +323,10 @@ def import_(factory, kwargs_json, input_shape, output, name):
         if not hasattr(target, part):
             raise SpecError(f"module {mod_name!r} has no attribute {attr!r}")
         target = getattr(target, part)
-    module = target(**kwargs) if callable(target) and not hasattr(target, "forward") else target
+    try:
+        module = target(**kwargs) if callable(target) and not hasattr(target, "forward") else target
+    except Exception as e:  # noqa: BLE001 - the user's factory: its error, in one line
+        raise SpecError(f"{factory}(**{kwargs}) failed: {type(e).__name__}: {e}") from None
     network = from_torch(module, shape, name=name)
     header = f"# imported by `convshape import {factory}`" + (f" --kwargs '{kwargs_json}'" if kwargs else "") + \
         f" --input {input_shape}\n"

@@ -208,9 +208,11 @@ def test_cli_import_writes_a_loadable_spec(tmp_path):
     assert r.totals.params == 11_181_642 and r.output_shape == (1, 10)
     for bad, code in ((["import", "nope.mod:f", "--input", "1,3,8,8"], 2),
                       (["import", "torchvision.models:resnet18"], 2),
-                      (["import", "torchvision.models:resnet18", "--input", "1,3,64,64", "--kwargs", "[1"], 2)):
+                      (["import", "torchvision.models:resnet18", "--input", "1,3,64,64", "--kwargs", "[1"], 2),
+                      (["import", "torchvision.models:resnet18", "--input", "1,3,64,64", "--kwargs", '{"no": 1}'], 2)):
         res = CliRunner().invoke(main, bad)
         assert res.exit_code == code, (bad, res.output)
+        assert "internal error" not in res.output and len(res.output.strip().splitlines()) == 1
 
 
 class BatchNormAct(nn.BatchNorm2d):
