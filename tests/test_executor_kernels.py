@@ -11,21 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from convshape.executor.kernels import KERNELS  # noqa: E402
 from convshape.executor.runner import TOLERANCE, rel_error  # noqa: E402
 from convshape.layers import REGISTRY  # noqa: E402
 from convshape.layers.examples import examples_of  # noqa: E402
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread while these tests run: on a 2-core machine shared with other jobs, torch's
-    thread pool made DenseNet's small convolutions 30x slower (16 s instead of 0.5 s)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 CASES = [
     # ---- convolution: strides, padding forms and modes, dilation, groups, unbatched, ranks

@@ -7,6 +7,7 @@ import json
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from click.testing import CliRunner  # noqa: E402
 
@@ -32,16 +33,6 @@ layers:
   - Flatten
   - Linear: {out_features: 5}
 """
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread while these tests run: on a 2-core machine shared with other jobs, torch's
-    thread pool made DenseNet's small convolutions 30x slower (16 s instead of 0.5 s)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module")
