@@ -113,17 +113,16 @@ def main(argv=None):
     finally:
         os.unlink(script)
 
-    # --- linear time in the number of layers
+    # --- linear time in the number of layers (each size in a fresh process: no heap left over)
     scaling = {}
-    import convshape as cs
-    for n in (1000, 2500, 5000, 10000):
-        text = generated_spec(n)
-        t = time.perf_counter()
-        net = cs.loads(text, name=f"deep{n}.yaml")
-        t1 = time.perf_counter()
-        cs.analyze(net)
-        t2 = time.perf_counter()
-        scaling[n] = {"load_s": t1 - t, "analyze_s": t2 - t1, "us_per_layer": (t2 - t) / n * 1e6}
+    probe = ("import sys,time,json;sys.path.insert(0,%r);from bench_speed import generated_spec;"
+             "import convshape as cs;cs.analyze(cs.loads(generated_spec(10)));n=int(sys.argv[1]);"
+             "text=generated_spec(n);t=time.perf_counter();net=cs.loads(text,name='deep.yaml');"
+             "t1=time.perf_counter();cs.analyze(net);t2=time.perf_counter();"
+             "print(json.dumps({'load_s':t1-t,'analyze_s':t2-t1,'us_per_layer':(t2-t)/n*1e6}))") % HERE
+    for n in (1000, 2500, 5000, 10000, 20000):
+        res = subprocess.run([sys.executable, "-c", probe, str(n)], check=True, capture_output=True, text=True)
+        scaling[n] = json.loads(res.stdout)
     fig["scaling"] = scaling
 
     # --- report

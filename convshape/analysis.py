@@ -4,6 +4,7 @@ from __future__ import annotations
 from . import rf as rfmod
 from .dims import (collect_conditions, release_conditions, symbol, total, prod)
 from .errors import ShapeError
+from .gcpause import paused_gc
 from .graph import INPUT, Network
 from .report import DTYPE_BYTES, LayerResult, Report, Totals
 
@@ -20,6 +21,11 @@ def analyze(network: Network, input_shape=None, dtype: str = "float32", on_error
     on_error="stop": the walk ends at that layer instead and returns a partial Report holding the
     layers before it, with the error in `report.failure` (lint explains it with its error rules).
     """
+    with paused_gc():
+        return _analyze(network, input_shape, dtype, on_error)
+
+
+def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report:
     if on_error not in ("raise", "stop"):
         raise ValueError(f"on_error must be 'raise' or 'stop', got {on_error!r}")
     if dtype not in DTYPE_BYTES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from importlib import resources
 
 from ..errors import SpecError
+from ..gcpause import paused_gc
 from ..graph import Network
 from .network import build_network
 from .source import decode, detect_format, parse_text, read_file
@@ -36,8 +37,9 @@ def load(ref: str, input_shape=None) -> Network:
 
 
 def loads(text: str, name: str = "<spec>", fmt: str | None = None, input_shape=None) -> Network:
-    data, smap = parse_text(text, name, fmt)
-    return build_network(data, smap, input_override=input_shape)
+    with paused_gc():
+        data, smap = parse_text(text, name, fmt)
+        return build_network(data, smap, input_override=input_shape)
 
 
 def parse_input_shape(text: str) -> tuple:
