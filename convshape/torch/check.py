@@ -91,8 +91,8 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         network = load(network)
     shape = tuple(input_shape) if input_shape is not None else tuple(network.input_shape)
     if not all(type(d) is int for d in shape):
-        raise ShapeError(f"check needs a concrete input shape, got {list(shape)} (use --input)",
-                         argument="input", value=list(shape))
+        from ..errors import SpecError
+        raise SpecError(f"check needs a concrete input shape, got {list(shape)} (use --input 1,3,224,224)")
     report = analyze(network, shape)
     result = CheckResult(network=network.name, input_shape=shape, device=device, layers=len(report.layers))
     expected = {r.name: r for r in report.layers}
