@@ -26,8 +26,8 @@ def _check_lengths(layer, broadcastable):
             raise ValueError(f"{name} must have {n} entries, got {len(v)}")
 
 
-class _ConvNd(Layer):
-    """N-d convolution over a (N, C, *spatial) or unbatched (C, *spatial) input."""
+class _ConvCommon(Layer):
+    """What convolution and transposed convolution share: arguments, channel inference, builder."""
 
     family: ClassVar[str] = "conv"
     ndim: ClassVar[int] = 2
@@ -37,6 +37,46 @@ class _ConvNd(Layer):
     out_channels: PosInt
     kernel_size: IntOrTuple
     stride: IntOrTuple = 1
+
+    @model_validator(mode="after")
+    def _group_checks(self):
+        if self.out_channels % self.groups:
+            raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
+        if self.in_channels is not None and self.in_channels % self.groups:
+            raise ValueError(f"in_channels={self.in_channels} must be divisible by groups={self.groups}")
+        return self
+
+    # ---- argument views
+    def k(self):
+        return ntuple(self.kernel_size, self.ndim, "kernel_size")
+
+    def s(self):
+        return ntuple(self.stride, self.ndim, "stride")
+
+    def d(self):
+        return ntuple(self.dilation, self.ndim, "dilation")
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        c = concrete_channels(x, -self.ndim - 1, "channel", self.in_channels, "in_channels")
+        if c % self.groups:
+            raise ShapeError(f"input channels {c} are not divisible by groups={self.groups}",
+                             argument="groups", value=self.groups)
+        return {"in_channels": c}
+
+    def other_ops(self, inputs, output):
+        return numel_of(output) if self.bias else 0  # one add per output element for the bias
+
+    def torch_kwargs(self, inputs):
+        kw = self.model_dump()
+        kw["in_channels"] = self.infer(inputs)["in_channels"]
+        return kw
+
+
+class _ConvNd(_ConvCommon):
+    """N-d convolution over a (N, C, *spatial) or unbatched (C, *spatial) input."""
+
     padding: NonNegIntOrTuple | Literal["same", "valid"] = 0
     dilation: IntOrTuple = 1
     groups: PosInt = 1
@@ -82,23 +122,9 @@ class _ConvNd(Layer):
         _check_lengths(self, ("stride", "dilation"))
         if isinstance(self.padding, tuple) and len(self.padding) not in (1, n):
             raise ValueError(f"padding must have {n} entries, got {len(self.padding)}")
-        if self.out_channels % self.groups:
-            raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
-        if self.in_channels is not None and self.in_channels % self.groups:
-            raise ValueError(f"in_channels={self.in_channels} must be divisible by groups={self.groups}")
         if self.padding == "same" and any(s != 1 for s in ntuple(self.stride, n, "stride")):
             raise ValueError("padding='same' is not supported for strided convolutions (torch)")
         return self
-
-    # ---- argument views
-    def k(self):
-        return ntuple(self.kernel_size, self.ndim, "kernel_size")
-
-    def s(self):
-        return ntuple(self.stride, self.ndim, "stride")
-
-    def d(self):
-        return ntuple(self.dilation, self.ndim, "dilation")
 
     def pads(self):
         """(left, right) padding per spatial axis; 'same' is asymmetric for even spans, like torch."""
@@ -121,15 +147,6 @@ class _ConvNd(Layer):
                 and self.ndim > 1)
 
     # ---- rules
-    def infer(self, inputs):
-        x = inputs[0]
-        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
-        c = concrete_channels(x, -self.ndim - 1, "channel", self.in_channels, "in_channels")
-        if c % self.groups:
-            raise ShapeError(f"input channels {c} are not divisible by groups={self.groups}",
-                             argument="groups", value=self.groups)
-        return {"in_channels": c}
-
     def output_shape(self, inputs):
         x = inputs[0]
         spatial = x[-self.ndim:]
@@ -159,30 +176,14 @@ class _ConvNd(Layer):
         c_in = self.infer(inputs)["in_channels"]
         return numel_of(output) * (c_in // self.groups) * prod(self.k())
 
-    def other_ops(self, inputs, output):
-        return numel_of(output) if self.bias else 0  # one add per output element for the bias
-
     def receptive_field(self, inputs, output):
         spans = tuple(d * (k - 1) + 1 for k, d in zip(self.k(), self.d()))
         return Window(kernel=spans, stride=self.s(), padding=tuple(pl for pl, _ in self.pads()))
 
-    def torch_kwargs(self, inputs):
-        kw = self.model_dump()
-        kw["in_channels"] = self.infer(inputs)["in_channels"]
-        return kw
 
-
-class _ConvTransposeNd(Layer):
+class _ConvTransposeNd(_ConvCommon):
     """N-d transposed convolution ("fractionally strided"); output (L-1)s - 2p + d(k-1) + op + 1."""
 
-    family: ClassVar[str] = "conv"
-    ndim: ClassVar[int] = 2
-    inferred: ClassVar[tuple] = ("in_channels",)
-    has_weight_macs: ClassVar[bool] = True
-
-    out_channels: PosInt
-    kernel_size: IntOrTuple
-    stride: IntOrTuple = 1
     padding: NonNegIntOrTuple = 0
     output_padding: NonNegIntOrTuple = 0
     groups: PosInt = 1
@@ -212,40 +213,17 @@ class _ConvTransposeNd(Layer):
 
     @model_validator(mode="after")
     def _torch_checks(self):
-        n = self.ndim
         _check_lengths(self, ("stride", "dilation", "padding", "output_padding"))
-        if self.out_channels % self.groups:
-            raise ValueError(f"out_channels={self.out_channels} must be divisible by groups={self.groups}")
-        if self.in_channels is not None and self.in_channels % self.groups:
-            raise ValueError(f"in_channels={self.in_channels} must be divisible by groups={self.groups}")
         for op, s, d in zip(self.op(), self.s(), self.d()):
             if not (op < s or op < d):
                 raise ValueError(f"output_padding={op} must be smaller than either stride={s} or dilation={d}")
         return self
-
-    def k(self):
-        return ntuple(self.kernel_size, self.ndim, "kernel_size")
-
-    def s(self):
-        return ntuple(self.stride, self.ndim, "stride")
-
-    def d(self):
-        return ntuple(self.dilation, self.ndim, "dilation")
 
     def p(self):
         return ntuple(self.padding, self.ndim, "padding")
 
     def op(self):
         return ntuple(self.output_padding, self.ndim, "output_padding")
-
-    def infer(self, inputs):
-        x = inputs[0]
-        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
-        c = concrete_channels(x, -self.ndim - 1, "channel", self.in_channels, "in_channels")
-        if c % self.groups:
-            raise ShapeError(f"input channels {c} are not divisible by groups={self.groups}",
-                             argument="groups", value=self.groups)
-        return {"in_channels": c}
 
     def output_shape(self, inputs):
         x = inputs[0]
@@ -266,21 +244,12 @@ class _ConvTransposeNd(Layer):
         # every input element is scattered through (out/groups) * prod(k) weights (torch's flop rule)
         return numel_of(inputs[0]) * (self.out_channels // self.groups) * prod(self.k())
 
-    def other_ops(self, inputs, output):
-        return numel_of(output) if self.bias else 0
-
     def receptive_field(self, inputs, output):
         # output o reads inputs i with i*s - p + j*d = o: stride 1/s, span d(k-1)/s (input units)
         kern = tuple(Fraction(d * (k - 1), s) + 1 for k, s, d in zip(self.k(), self.s(), self.d()))
         stride = tuple(Fraction(1, s) for s in self.s())
         pad = tuple(Fraction(d * (k - 1) - p, s) for k, s, p, d in zip(self.k(), self.s(), self.p(), self.d()))
         return Window(kernel=kern, stride=stride, padding=pad)
-
-    def torch_kwargs(self, inputs):
-        kw = self.model_dump()
-        kw["in_channels"] = self.infer(inputs)["in_channels"]
-        return kw
-
 
 Conv1d, Conv2d, Conv3d = register_ranks(_ConvNd, name="Conv")
 ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = register_ranks(_ConvTransposeNd, name="ConvTranspose")
