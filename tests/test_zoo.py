@@ -141,17 +141,16 @@ RENAME = {  # torchvision's denselayer1.. (1-based) is repeat's denselayer.0..
 
 @pytest.mark.parametrize("name", list(TORCHVISION))
 def test_layers_match_torchvision(name):
-    import torch
     model = torchvision_model(name)
+    import torch
     x = torch.empty(1, 3, 224, 224, device="meta")
     compare_with_torch(cs.load(f"zoo:{name}"), model, x, RENAME.get(name, lambda n: n))
 
 
 def test_mobilenet_width_multiplier_matches_torchvision():
     """width_mult rounds channels to multiples of 8 as torchvision does (make_divisible)."""
-    import torch
-    pytest.importorskip("torchvision")
-    from torchvision.models import mobilenet_v2
+    torch = pytest.importorskip("torch")
+    mobilenet_v2 = pytest.importorskip("torchvision.models").mobilenet_v2
     text = read_source("zoo:mobilenet_v2")[0].replace("width_mult: 1.0", "width_mult: 0.35")
     with torch.device("meta"):
         model = mobilenet_v2(width_mult=0.35).eval()
