@@ -184,6 +184,20 @@ def require_ge(value, bound, message, *, argument: str | None = None, received=N
         bucket.append(Condition(rel, message, argument))
 
 
+def require_any(relations, message, *, argument: str | None = None, received=None):
+    """Require at least one of several sympy relations (a disjunction), e.g. torch rules that hold
+    unless another dim is large enough; raise when none can hold, record an Or when undecided."""
+    sp = _sympy()
+    rel = sp.Or(*relations)
+    if rel is sp.true:
+        return
+    if rel is sp.false:
+        raise ShapeError(_text(message), argument=argument, value=received)
+    bucket = _conditions.get()
+    if bucket is not None:
+        bucket.append(Condition(rel, message, argument))
+
+
 def require_eq(a, b, message, *, argument: str | None = None, received=None):
     """Require a == b: raise when concrete and different, record a condition when symbolic."""
     if type(a) is int and type(b) is int:

@@ -25,7 +25,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..dims import dmax, require_ge
+from ..dims import dmax, prod, require_any, require_ge
 from ..errors import ShapeError
 from .base import Int, Layer, Window, register_ranks
 from .examples import Example, PerAxis, Rejected
@@ -232,8 +232,8 @@ class _CircularPadNd(_PadNd):
         """Beyond the per-dim rule, torch's _pad_circular copies slices that can fail to line up when
         padding of mixed signs crops more than the input or more than a pad can wrap into. For
         concrete sizes its copies are replayed exactly (circular_copy_problem); for symbolic sizes
-        the conditions are the non-degenerate rule: crops within the input, and a pad at most what
-        the opposite crop leaves, where the memory-overlap check can fire (a batch of one)."""
+        the conditions are: crops within the input, and a pad at most what the opposite crop leaves
+        unless the dims before it hold two or more elements (torch's overlap check fires only at one)."""
         out = super().output_shape(inputs)
         x = inputs[0]
         pairs = self.pairs()
@@ -246,15 +246,17 @@ class _CircularPadNd(_PadNd):
         for i, (left, right) in enumerate(pairs):
             d = len(x) - 1 - i
             L = x[d]
-            may_overlap = not any(type(c) is int and c > 1 for c in out[:d])
+            before = prod(out[:d])  # torch detects the overlapping copy only when this is 1
             for side, opposite in ((left, right), (right, left)):
                 if side < 0:
                     require_ge(L, -side, lambda side=side: f"cropping {-side} wraps past the input on dim {d} "
                                f"of size {L}", argument="padding", received=[left, right])
-                elif side > 0 and opposite < 0 and may_overlap:
-                    require_ge(L + opposite, side, lambda side=side: f"circular padding {side} exceeds what "
-                               f"the crop {opposite} leaves of dim {d} (size {L})", argument="padding",
-                               received=[left, right])
+                elif side > 0 and opposite < 0 and not (type(before) is int and before > 1):
+                    import sympy as sp
+                    require_any((sp.Ge(L + opposite, side), sp.Ge(before, 2)),
+                                lambda side=side: f"circular padding {side} exceeds what the crop {opposite} "
+                                f"leaves of dim {d} (size {L}) while the dims before it hold one element",
+                                argument="padding", received=[left, right])
         return out
 
 
