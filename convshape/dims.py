@@ -173,8 +173,12 @@ def require_ge(value, bound, message, *, argument: str | None = None, received=N
         if value < bound:
             raise ShapeError(_text(message), argument=argument, value=received)
         return
+    _decide(_sympy().Ge(value, bound), message, argument, received)
+
+
+def _decide(rel, message, argument, received):
+    """A sympy boolean: nothing when true, ShapeError when false, a recorded Condition otherwise."""
     sp = _sympy()
-    rel = sp.Ge(value, bound)
     if rel is sp.true:
         return
     if rel is sp.false:
@@ -187,15 +191,7 @@ def require_ge(value, bound, message, *, argument: str | None = None, received=N
 def require_any(relations, message, *, argument: str | None = None, received=None):
     """Require at least one of several sympy relations (a disjunction), e.g. torch rules that hold
     unless another dim is large enough; raise when none can hold, record an Or when undecided."""
-    sp = _sympy()
-    rel = sp.Or(*relations)
-    if rel is sp.true:
-        return
-    if rel is sp.false:
-        raise ShapeError(_text(message), argument=argument, value=received)
-    bucket = _conditions.get()
-    if bucket is not None:
-        bucket.append(Condition(rel, message, argument))
+    _decide(_sympy().Or(*relations), message, argument, received)
 
 
 def require_eq(a, b, message, *, argument: str | None = None, received=None):
