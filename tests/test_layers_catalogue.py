@@ -166,21 +166,23 @@ def test_circular_pad_wraps_at_most_once():
         one("{CircularPad2d: {padding: 1}}", (1, 1, 2, 5, 5))
 
 
-def test_circular_pad_replays_torchs_copies_for_mixed_signs():
-    # crop 7 of 5, pad 3: 5 - 7 + 3 = 1, and ATen's wrapped slices happen to line up: accepted
-    assert one("{CircularPad1d: {padding: [-7, 3]}}", (2, 7, 5)).output_shape == (2, 7, 1)
-    # the same on 6: the cropped input (0 values) must fill 1 place: torch fails, so do we
-    with pytest.raises(ShapeError, match="does not fit"):
-        one("{CircularPad1d: {padding: [-7, 3]}}", (2, 7, 6))
-    # pad 4 wraps into what the crop of 2 leaves (3 of 5): an overlapping copy, which torch detects
-    # only when every dim before is 1
-    with pytest.raises(ShapeError, match="wraps into itself"):
-        one("{CircularPad1d: {padding: [-2, 4]}}", (1, 1, 5))
-    assert one("{CircularPad1d: {padding: [-2, 4]}}", (2, 1, 5)).output_shape == (2, 1, 7)   # 5 - 2 + 4
-    # symbolic sizes get the non-degenerate rule: the crop within the input
+def test_circular_pad_crops_must_leave_enough_to_wrap():
+    # crop 4 of 5 leaves K = 1, pad 1 <= K: 5 - 4 + 1 = 2
+    assert one("{CircularPad1d: {padding: [-4, 1]}}", (2, 7, 5)).output_shape == (2, 7, 2)
+    # crop 2 of 5 leaves K = 3, pad 3 <= K: 5 - 2 + 3 = 6
+    assert one("{CircularPad1d: {padding: [-2, 3]}}", (1, 1, 5)).output_shape == (1, 1, 6)
+    # crop 7 of 5 leaves nothing to wrap (torch returns 1 uninitialized value)
+    with pytest.raises(ShapeError, match=r"the crop leaves -2 value\(s\) to wrap around, circular padding needs at least 3"):
+        one("{CircularPad1d: {padding: [-7, 3]}}", (2, 7, 5))
+    # pad 4 > K = 3: torch's margin copy overlaps itself, whatever the batch
+    for batch in (1, 2):
+        with pytest.raises(ShapeError, match=r"leaves 3 value\(s\) to wrap around, circular padding needs at least 4"):
+            one("{CircularPad1d: {padding: [-2, 4]}}", (batch, 1, 5))
+    # symbolic sizes get the same rule, one linear condition: L - 4 >= 1
     sym = cs.analyze(cs.loads("input: [2, 3, L]\nlayers:\n  - {CircularPad1d: {padding: [-4, 1]}}\n"))
-    assert [bool(substitute(c.expr, {"L": 4})) for c in sym.conditions] == [True, True]
-    assert not all(bool(substitute(c.expr, {"L": 3})) for c in sym.conditions)
+    assert [bool(substitute(c.expr, {"L": 5})) for c in sym.conditions] == [True] * len(sym.conditions)
+    assert not all(bool(substitute(c.expr, {"L": 4})) for c in sym.conditions)
+    assert sym.output_shape[2] == symbol("L") - 3
 
 
 def test_pad_tuple_lengths_are_checked_in_the_spec():

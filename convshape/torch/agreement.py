@@ -267,6 +267,23 @@ def _unchecked_conv_padding(cls, args, module, figures):
     return any(isinstance(p, int) and p < 0 for p in pads) or (isinstance(pad, tuple) and len(pad) not in (1, ndim))
 
 
+def _circular_undefined(cls, args, module, figures):
+    """A circular pad whose crop leaves K values with K < 1 or K < a pad: torch's margins are then
+    copied from memory the crop never wrote, or from an overlapping view of the output itself."""
+    if not cls.kind.startswith("CircularPad"):
+        return False
+    try:
+        layer = cls.model_validate(args)
+    except ValueError:  # pydantic's ValidationError too
+        return False
+    out = figures["output_shape"]
+    for i, (left, right) in enumerate(layer.pairs()):
+        kept = out[len(out) - 1 - i] - max(left, 0) - max(right, 0)
+        if min(left, right) < 0 and kept < max(1, left, right):
+            return True
+    return False
+
+
 # Configurations torch accepts and convshape refuses on purpose (docs/torch.md lists them).
 INTENTIONAL = [
     ("empty-tensor", _empty,
@@ -281,6 +298,10 @@ INTENTIONAL = [
     ("unchecked-conv-padding", _unchecked_conv_padding,
      "a negative or wrong-length conv padding with padding_mode reflect/replicate/circular: torch checks "
      "padding only for padding_mode='zeros' and otherwise pads (or crops) whatever it is given"),
+    ("circular-undefined", _circular_undefined,
+     "a circular pad whose crop leaves fewer values than 1 or than a pad: torch returns uninitialized "
+     "memory, or copies the output onto an overlapping view of itself (refused by torch when every dim "
+     "before is 1, undefined otherwise)"),
 ]
 
 
