@@ -24,10 +24,25 @@ def test_resnet50_state_dict_keys_and_shapes_equal_torchvision():
     assert len(ours) == 161 + 159
 
 
-def test_resnet50_with_torchvision_weights_computes_the_same_function():
-    tv = torchvision.models.resnet50(weights=None).eval()
-    ours = to_torch(cs.load("zoo:resnet50"))
-    ours.load_state_dict(tv.state_dict())
+TORCHVISION = ["alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "densenet121", "efficientnet_b0",
+               "googlenet", "squeezenet1_0", "regnet_y_400mf", "convnext_tiny"]
+
+
+def torchvision_key(key: str) -> str:
+    """Our name for a torchvision state_dict key: the one documented difference, ConvNeXt's layer scale,
+    a bare nn.Parameter on torchvision's block and a LayerScale module's `gamma` here (docs/torch.md)."""
+    return key + ".gamma" if key.endswith(".layer_scale") else key
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_zoo_loads_torchvision_weights_and_computes_the_same_function(name):
+    kwargs = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    torch.manual_seed(0)
+    tv = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
+    theirs = {torchvision_key(k): v for k, v in tv.state_dict().items()}
+    ours = to_torch(cs.load(f"zoo:{name}"))
+    assert _shapes(ours.state_dict()) == _shapes(theirs)   # every key and shape, buffers included
+    ours.load_state_dict(theirs)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(ours(x), tv(x))

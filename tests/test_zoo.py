@@ -134,17 +134,12 @@ def torchvision_model(name):
         return factory(weights=None, **kwargs).eval().to("meta")
 
 
-RENAME = {  # torchvision's denselayer1.. (1-based) is repeat's denselayer.0..
-    "densenet121": lambda n: re.sub(r"denselayer(\d+)", lambda m: f"denselayer.{int(m[1]) - 1}", n),
-}
-
-
 @pytest.mark.parametrize("name", list(TORCHVISION))
 def test_layers_match_torchvision(name):
     model = torchvision_model(name)
     import torch
     x = torch.empty(1, 3, 224, 224, device="meta")
-    compare_with_torch(cs.load(f"zoo:{name}"), model, x, RENAME.get(name, lambda n: n))
+    compare_with_torch(cs.load(f"zoo:{name}"), model, x)
 
 
 def test_mobilenet_width_multiplier_matches_torchvision():

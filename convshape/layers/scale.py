@@ -35,6 +35,12 @@ class LayerScale(Layer):
         d = self.dim % len(x)
         return {"channels": concrete_channels(x, d, "scaled", self.channels, "channels")}
 
+    def torch_kwargs(self, inputs):
+        # gamma shaped to broadcast against the input, as torchvision's ConvNeXt stores it: (C, 1, 1)
+        kwargs = super().torch_kwargs(inputs)
+        kwargs["trailing"] = len(inputs[0]) - 1 - self.dim % len(inputs[0])
+        return kwargs
+
     def params(self, inputs):
         return Params(trainable=self.infer(inputs)["channels"])
 

@@ -12,6 +12,7 @@ the main path).
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 
@@ -30,6 +31,7 @@ BLOCK_KEYS = ("args", "layers", "description")
 REQUIRED = "~"  # a block arg without a default, as TOML writes it
 MAX_NODES = 100_000  # layers in one network: 10x the largest generated benchmark spec
 MAX_BLOCK_DEPTH = 32
+TEMPLATE = re.compile(r"\{([^{}]*)\}")  # `{expression}` parts of a layer name
 
 
 def suggest(word: str, choices) -> str:
@@ -173,8 +175,10 @@ class _Builder:
                 while name is None or name in local or name in explicit:
                     counts[kind] = counts.get(kind, 0) + 1
                     name = f"{kind.lower()}_{counts[kind]}"
-            elif not isinstance(name, str) or not name or any(c in name for c in " \t/:"):
-                raise self.err(f"layer name {name!r} must be a non-empty string without spaces, '/' or ':'", epath + ("name",))
+            elif not isinstance(name, str) or not name or any(c in TEMPLATE.sub("", name) for c in " \t/:{}"):
+                raise self.err(f"layer name {name!r} must be a non-empty string without spaces, '/', ':' or "
+                               f"unbalanced braces", epath + ("name",))
+            templated = "{" in name
             if name in local and name != INPUT:
                 raise self.err(f"duplicate layer name '{name}'", epath + ("name",))
             if name == INPUT:
@@ -206,14 +210,18 @@ class _Builder:
                                    epath + ("repeat",))
             out = sources[0] if len(sources) == 1 else None
             # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
-            rscopes = scopes + ((prefix + name, kind, True),) if "repeat" in meta else scopes
+            group = TEMPLATE.sub("*", name)  # denselayer{i + 1} -> denselayer* as the repeated entry's row
+            rscopes = scopes + ((prefix + group, kind, True),) if "repeat" in meta else scopes
             for r in range(repeat):
                 iscope = dict(scope, i=r) if "repeat" in meta else scope
                 active = self._resolve(when, iscope, epath + ("when",), expression=True) if "when" in meta else True
                 if not isinstance(active, bool):
                     raise self.err(f"'when' must be true or false (or an expression giving one), got {active!r}",
                                    epath + ("when",))
-                full = prefix + name + (f".{r}" if "repeat" in meta else "")
+                if templated:
+                    full = prefix + self._expand_name(name, iscope, epath + ("name",))
+                else:
+                    full = prefix + name + (f".{r}" if "repeat" in meta else "")
                 feed = sources if r == 0 else [out]
                 if not active:
                     if len(feed) == 1:
@@ -239,6 +247,19 @@ class _Builder:
             local[name] = out
             previous = out
         return previous
+
+    def _expand_name(self, name, scope, path) -> str:
+        """A name with `{expression}` parts, e.g. `denselayer{i + 1}` (torch's "denselayer%d" % (i + 1))."""
+        def part(match):
+            value = self._resolve(match.group(1), scope, path, expression=True)
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise self.err(f"'{{{match.group(1)}}}' in layer name {name!r} must give an int or a name, "
+                               f"got {value!r}", path)
+            return str(value)
+        full = TEMPLATE.sub(part, name)
+        if not full or any(c in full for c in " \t/:{}"):
+            raise self.err(f"layer name {name!r} gives {full!r}, which has spaces, '/', ':' or braces", path)
+        return full
 
     def _split_entry(self, entry, path):
         if isinstance(entry, str):

@@ -73,10 +73,11 @@ class Reshape(nn.Module):
 class LayerScale(nn.Module):
     """gamma * x with one learned gamma per channel of `dim` (ConvNeXt's layer_scale)."""
 
-    def __init__(self, channels: int, dim: int = 1, init: float = 1e-6):
+    def __init__(self, channels: int, dim: int = 1, init: float = 1e-6, trailing: int = 0):
         super().__init__()
         self.dim = dim
-        self.gamma = nn.Parameter(torch.full((channels,), float(init)))
+        # (channels, 1, ..., 1) with `trailing` ones: torchvision ConvNeXt's (C, 1, 1) for dim 1 of NCHW
+        self.gamma = nn.Parameter(torch.full((channels,) + (1,) * trailing, float(init)))
 
     def forward(self, x):
         if not -x.dim() <= self.dim < x.dim():
@@ -87,7 +88,7 @@ class LayerScale(nn.Module):
                                f"has size {x.shape[d]}")
         shape = [1] * x.dim()
         shape[d] = -1
-        return x * self.gamma.view(shape)
+        return x * self.gamma.reshape(shape)
 
 
 class Narrow(nn.Module):
