@@ -33,7 +33,10 @@ def main(argv=None):
     def progress(i, counts):
         print(f"  {i:>7,} configurations, {time.perf_counter() - start:7.1f} s: {counts}", flush=True)
 
-    result = campaign(args.n, seed=args.seed, progress=progress)
+    def found(i, outcome):
+        print(f"  disagreement at configuration {i:,}: {outcome}", flush=True)
+
+    result = campaign(args.n, seed=args.seed, progress=progress, on_failure=found)
     elapsed = time.perf_counter() - start
     counts = result["counts"]
     print(f"{counts['configurations']:,} configurations over {len(kinds())} layer kinds in {elapsed:.0f} s "

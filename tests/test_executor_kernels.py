@@ -34,6 +34,8 @@ CASES = [
     ("Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": (1, 2), "padding_mode": "replicate"}, (1, 2, 6, 7)),
     ("Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": 3, "padding_mode": "circular"}, (1, 2, 4, 5)),
     ("Conv2d", {"out_channels": 5, "kernel_size": 3}, (3, 9, 9)),                                   # unbatched
+    # torch quirks of non-zeros padding modes: a 1-entry padding pads the last axis only (F.pad)
+    ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": (2,), "padding_mode": "reflect"}, (2, 6, 7)),
     ("Conv3d", {"out_channels": 4, "kernel_size": 3, "stride": (1, 2, 2), "padding": 1}, (1, 2, 5, 6, 7)),
     ("Conv3d", {"out_channels": 4, "kernel_size": (1, 3, 3), "groups": 2}, (2, 4, 3, 5, 5)),
     # large enough for the row-shifted GEMMs (stride 1 on the first axis, 14+ output rows)

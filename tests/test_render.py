@@ -145,6 +145,14 @@ def test_repeated_plain_layer_collapses():
         ("body", "Conv2d ×4", 4), ("relu_1", "ReLU", 1)]
 
 
+def test_templated_repeat_collapses_under_its_pattern():
+    net = cs.loads("input: [1, 8, 16, 16]\nlayers:\n  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}\n"
+                   "    name: \"block{i + 1}\"\n    repeat: 3\n")
+    rows = rows_for(cs.analyze(net), 0)
+    assert [(row.name, cells.kind(row), len(row.layers)) for row in rows] == [("block*", "Conv2d ×3", 3)]
+    assert [r.name for r in rows_for(cs.analyze(net), None)] == ["block1", "block2", "block3"]
+
+
 # ---------------------------------------------------------------- formats
 def test_csv_holds_every_json_layer_field(reports):
     for stem in ("lenet5", "lenet5-symbolic", "resnet50-depth1"):

@@ -231,6 +231,37 @@ layers:
     assert [n.layer.out_channels for n in net.nodes] == [1, 2, 4]
 
 
+def test_repeat_name_templates_follow_torchs_module_names():
+    net = build("""
+input: [1, 4, 8, 8]
+vars: {first: 1}
+blocks:
+  Unit:
+    layers:
+      - {Conv2d: {out_channels: 4, kernel_size: 1}, name: conv}
+layers:
+  - {Unit, name: "denselayer{i + first}", repeat: 3}
+  - {ReLU, name: "act{i}", repeat: 2}
+  - {Identity, inputs: ["denselayer{i + first}"]}
+""")
+    # torch's "denselayer%d" % (i + 1): 1-based, no ".0" suffix; the entry is read by the name as written
+    assert [n.name for n in net.nodes] == ["denselayer1.conv", "denselayer2.conv", "denselayer3.conv",
+                                           "act0", "act1", "identity_1"]
+    assert net.nodes[-1].inputs == ("denselayer3.conv",)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x{i", "layer name 'x{i' must be a non-empty string without spaces, '/', ':' or unbalanced braces"),
+    ("x{i / 2}", "'{i / 2}' in layer name 'x{i / 2}' must give an int or a name, got 0.5"),  # i = 1
+    ("x{0}", "layer name 'x0' is used twice"),
+    ("x{nope}", "unknown name 'nope' in 'nope'"),
+])
+def test_bad_name_template(name, message):
+    err = spec_error(f"input: [1, 4]\nlayers:\n  - ReLU:\n    name: \"{name}\"\n    repeat: 2\n")
+    assert err.message.startswith(message), err.message
+    assert (err.line, err.field) == (4, "layers[0].name")
+
+
 @pytest.mark.parametrize("value, message", [
     ("-1", "'repeat' must be an integer >= 0, got -1"),
     ("true", "'repeat' must be an integer >= 0, got True"),

@@ -95,6 +95,10 @@ class _ConvNd(_ConvCommon):
         Example({"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"}, ((1, 2, PerAxis(5, 4, 3)),)),
         Example({"out_channels": 2, "kernel_size": 4, "padding": "same", "padding_mode": "replicate"},
                 ((1, 2, PerAxis(3, 2, 3)),)),
+        # a 1-entry dilation with 'same' and a non-zeros mode: only the first spatial axis is padded (12 ->
+        # 12), the others lose d(k - 1) = 4 (13 -> 9, 11 -> 7); found by the 1,000,000 campaign
+        Example({"out_channels": 2, "kernel_size": 3, "padding": "same", "dilation": (2,), "padding_mode": "reflect"},
+                ((1, 2, PerAxis(12, 13, 11)),)),
         # circular padding may wrap around once: padding 2 on size 2
         Example({"out_channels": 2, "kernel_size": 5, "padding": 2, "padding_mode": "circular"}, ((1, 2, PerAxis(2, 2, 2)),)),
         Example({"out_channels": 4, "kernel_size": 1, "in_channels": 3}, ((3, PerAxis(5, 4, 3)),), note="unbatched"),
@@ -135,10 +139,19 @@ class _ConvNd(_ConvCommon):
             for k, d in zip(self.k(), self.d()):
                 total = d * (k - 1)
                 out.append((total // 2, total - total // 2))
+            if self.same_pads_first_axis_only():
+                return out[:1] + [(0, 0)] * (self.ndim - 1)
             return out
         if self.last_axis_padding_only():
             return [(0, 0)] * (self.ndim - 1) + [(self.padding[0],) * 2]
         return [(p, p) for p in ntuple(self.padding, self.ndim, "padding")]
+
+    def same_pads_first_axis_only(self) -> bool:
+        """torch quirk: with padding='same' and a non-zeros padding_mode, nn.Conv computes the F.pad
+        amounts by zipping dilation with kernel_size, so a 1-entry dilation tuple pads only the first
+        spatial axis (the convolution itself still broadcasts that dilation to every axis)."""
+        return (self.padding == "same" and self.padding_mode != "zeros" and isinstance(self.dilation, tuple)
+                and len(self.dilation) == 1 and self.ndim > 1)
 
     def last_axis_padding_only(self) -> bool:
         """torch quirk: a non-zeros padding_mode pads with F.pad(padding repeated twice), so a 1-entry

@@ -220,6 +220,8 @@ class _Builder:
                                    epath + ("when",))
                 if templated:
                     full = prefix + self._expand_name(name, iscope, epath + ("name",))
+                    if full in self.names:  # a block instance's inner names are checked as they are added
+                        raise self.err(f"layer name '{full}' is used twice", epath + ("name",))
                 else:
                     full = prefix + name + (f".{r}" if "repeat" in meta else "")
                 feed = sources if r == 0 else [out]

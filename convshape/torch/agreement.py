@@ -348,8 +348,9 @@ def kinds() -> list:
     return sorted(REGISTRY)
 
 
-def campaign(n: int, seed: int = 0, progress=None) -> dict:
-    """Run n random configurations round-robin over the registry; returns counts and failures."""
+def campaign(n: int, seed: int = 0, progress=None, on_failure=None) -> dict:
+    """Run n random configurations round-robin over the registry; returns counts and failures
+    (each also passed to `on_failure` as it is found, so a long run shows them early)."""
     import random
     rng = random.Random(seed)
     ch = RandomChooser(rng)
@@ -372,6 +373,8 @@ def campaign(n: int, seed: int = 0, progress=None) -> dict:
         if not o.agree:
             counts["disagreements"] += 1
             failures.append(o)
+            if on_failure:
+                on_failure(i, o)
         if progress and (i + 1) % 5000 == 0:
             progress(i + 1, counts)
     return {"counts": counts, "failures": failures}

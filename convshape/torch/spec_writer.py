@@ -5,6 +5,8 @@ block instance when its nodes are contiguous, read one outside value, and only i
 read from outside. Instances of one class with the same structure share one block definition;
 argument values that differ between instances become block arguments (shared when two vary alike,
 written as `other * k` when one is a constant multiple of another); the rest are written inline.
+Chained instances of one block with the same arguments and numbered names (layer1.1, layer1.2)
+become one entry with `repeat` and a name template (`layer1.{i + 1}`).
 The loader expands the result back to the same nodes, names and arguments (tested).
 """
 from __future__ import annotations
@@ -202,6 +204,7 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
             entry["inputs"] = ins[0] if len(ins) == 1 else ins
         layers.append(entry)
         previous = n.name
+    layers = _fold_repeats(layers, blocks)
     doc = {"name": network.name}
     if network.description:
         doc["description"] = network.description
@@ -210,6 +213,51 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
         doc["blocks"] = blocks
     doc["layers"] = layers
     return doc
+
+
+def _numbered(name: str):
+    """('layer1.', 1) for 'layer1.1', ('features.denselayer', 12) for 'features.denselayer12'."""
+    stem = name.rstrip("0123456789")
+    digits = name[len(stem):]
+    if not digits or (len(digits) > 1 and digits[0] == "0"):
+        return None
+    return stem, int(digits)
+
+
+def _fold_repeats(layers: list, blocks: dict) -> list:
+    """Runs of chained block instances with the same arguments and numbered names become one entry
+    with `repeat`: layer1.1, layer1.2 -> `name: "layer1.{i + 1}", repeat: 2` (layer1.0.. -> `layer1`)."""
+    referenced = {r for e in layers if isinstance(e, dict) and "inputs" in e
+                  for r in ([e["inputs"]] if isinstance(e["inputs"], str) else e["inputs"])}
+
+    def key(e):
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e["name"] in referenced:
+            return None
+        kind = next(k for k in e if k not in ("name", "inputs"))
+        numbered = _numbered(e["name"])
+        return (kind, repr(e[kind]), numbered[0]) if kind in blocks and numbered else None
+
+    out, j = [], 0
+    while j < len(layers):
+        k, run = key(layers[j]), 1
+        while k is not None and j + run < len(layers) and key(layers[j + run]) == k \
+                and "inputs" not in layers[j + run] \
+                and _numbered(layers[j + run]["name"])[1] == _numbered(layers[j]["name"])[1] + run:
+            run += 1
+        if run < 2:
+            out.append(layers[j])
+            j += 1
+            continue
+        first = dict(layers[j])
+        stem, start = _numbered(first["name"])
+        if start == 0 and stem.endswith(".") and len(stem) > 1:
+            first["name"] = stem[:-1]     # name.0, name.1, ...: repeat's own numbering
+        else:
+            first["name"] = stem + ("{i}" if start == 0 else f"{{i + {start}}}")
+        first["repeat"] = run
+        out.append(first)
+        j += run
+    return out
 
 
 class _Flow(dict):
@@ -243,11 +291,11 @@ def _styled(doc):
     def entry(e):
         if isinstance(e, str):
             return e
-        kind = next(k for k in e if k not in ("name", "inputs"))
+        kind = next(k for k in e if k not in ("name", "inputs", "repeat"))
         if e[kind] is None and len(e) == 1:
             return kind  # `- Flatten`
         out = {kind: style(e[kind], True) if e[kind] else None}
-        for k in ("name", "inputs"):
+        for k in ("name", "inputs", "repeat"):
             if k in e:
                 out[k] = style(e[k])
         return out

@@ -100,8 +100,12 @@ def conv_pads(layer, kernel, dilation):
     if layer.padding == "valid":
         return [(0, 0)] * n
     if layer.padding == "same":
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        written = layer.dilation if isinstance(layer.dilation, tuple) and layer.padding_mode != "zeros" else dilation
+        # nn.Conv computes F.pad's amounts with zip(dilation, kernel_size): a 1-entry dilation pads axis 0 only
+        totals = [d * (k - 1) for k, d in zip(kernel, written)] + [0] * (n - len(written))
         return [(t // 2, t - t // 2) for t in totals]
+    if layer.padding_mode != "zeros" and isinstance(layer.padding, tuple) and len(layer.padding) == 1 and n > 1:
+        return [(0, 0)] * (n - 1) + [(layer.padding[0],) * 2]  # F.pad(x, padding * 2): the last axis only
     return [(p, p) for p in tuple_of(layer.padding, n)]
 
 
