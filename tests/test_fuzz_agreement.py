@@ -132,3 +132,13 @@ def test_circular_pad_symbolic_rule_is_the_concrete_one(args, shape):
     kind = f"CircularPad{len(args['padding']) // 2}d"
     o = compare(REGISTRY[kind], args, (shape,))
     assert o.agree, str(o)
+
+
+# found by the 1,000,000 campaign (seed 3): nn.Conv zips dilation with kernel_size for F.pad's
+# 'same' amounts, so a 1-entry dilation with a non-zeros mode pads only the first spatial axis:
+# here H 3 -> 3 + 3 * (4 - 1) = 12, W stays 7 < the dilated kernel 10, and torch refuses
+@pytest.mark.parametrize("shape, torch_ok", [((7, 4, 3, 7), False), ((1, 4, 3, 12), True)])
+def test_conv_same_padding_with_a_one_entry_dilation(shape, torch_ok):
+    args = {"out_channels": 2, "kernel_size": 4, "padding": "same", "dilation": (3,), "padding_mode": "replicate"}
+    o = compare(REGISTRY["Conv2d"], args, (shape,))
+    assert o.agree and o.torch_ok is torch_ok, str(o)

@@ -89,7 +89,7 @@ def test_a_planted_mistake_of_each_kind_is_caught_with_file_line_and_explanation
         "CS106": ["in_features=2352", "3,072", "48 channels × 8 × 8"],
         "CS201": ["13 of 49", "last row", "padding=1"], "CS202": ["3/4", "ResNet-D"], "CS203": ["bias: false"],
         "CS204": ["ReLU", "9×9"], "CS205": ["half a pixel"], "CS206": ["checkerboard", "kernel_size 4"],
-        "CS207": ["global maximum"], "CS208": ["variance"], "CS301": ["7×7", "224×224"], "CS302": ["0.5"],
+        "CS207": ["global maximum"], "CS208": ["variance"], "CS209": ["on H only", "dilation: 2"], "CS301": ["7×7", "224×224"], "CS302": ["0.5"],
         "CS401": ["%"], "CS402": ["multiple of 8"], "CS601": ["50,000"], "CS602": ["10,000,000"],
         "CS603": ["4,194,304"], "CS604": ["5×5", "64"],
     }

@@ -312,6 +312,53 @@ def even_kernel_same_padding(ctx):
                            f"Use an odd kernel size (3, 5, 7), which centres 'same' padding.", argument="kernel_size")
 
 
+@rule("CS209", "padding-applied-to-some-axes", "warning")
+def padding_applied_to_some_axes(ctx):
+    """## What it does
+    Flags a convolution with a `padding_mode` other than `zeros` whose padding torch applies to only
+    some spatial axes: a one-entry `padding` tuple pads only the last axis, and `padding: same` with
+    a one-entry `dilation` tuple pads only the first.
+
+    ## Why is this bad?
+    With `padding_mode` reflect, replicate or circular, `nn.Conv` pads with `F.pad` before the
+    convolution and computes the amounts itself: `padding: [1]` is repeated into `F.pad(x, [1, 1])`,
+    which pads the last axis only, and for `same` it zips `dilation` with `kernel_size`, so a
+    one-entry dilation stops after the first axis. The convolution still applies the one entry to
+    every axis (ATen broadcasts it), so the other axes shrink although the spec reads as if they
+    were padded. With `padding_mode: zeros` the same arguments pad every axis.
+
+    ## Example
+    ```yaml
+    input: [1, 3, 32, 32]
+    layers:
+      - Conv2d: {out_channels: 16, kernel_size: 3, padding: same, dilation: [2], padding_mode: reflect}
+    ```
+
+    ## Use instead
+    ```yaml
+    input: [1, 3, 32, 32]
+    layers:
+      - Conv2d: {out_channels: 16, kernel_size: 3, padding: same, dilation: 2, padding_mode: reflect}
+    ```
+    """
+    for node, r in ctx.analyzed():
+        layer = node.layer
+        if not isinstance(layer, Conv) or layer.padding_mode == "zeros" or layer.ndim < 2:
+            continue
+        if layer.same_pads_first_axis_only():
+            what, fix = (f"padding='same' with dilation={list(layer.dilation)}", f"write dilation: {layer.dilation[0]}")
+        elif layer.last_axis_padding_only():
+            what, fix = (f"padding={list(layer.padding)}", f"write padding: {layer.padding[0]}")
+        else:
+            continue
+        padded = [name for name, (pl, pr) in zip(axis_names(layer.ndim), layer.pads()) if pl or pr]
+        yield ctx.at(node, f"{node.kind} '{node.name}' with padding_mode={layer.padding_mode!r} and {what} is padded "
+                           f"by torch on {', '.join(padded) or 'no axis'} only (nn.Conv computes F.pad's amounts "
+                           f"itself), while the convolution applies the one entry to every axis: output "
+                           f"{fmt_shape(r.output_shape)}. To pad every axis, {fix}.",
+                     argument="dilation" if layer.padding == "same" else "padding")
+
+
 @rule("CS206", "checkerboard-transposed-conv", "warning")
 def checkerboard_transposed_conv(ctx):
     """## What it does
