@@ -42,7 +42,8 @@ def main(argv=None):
     print(f"{counts['configurations']:,} configurations over {len(kinds())} layer kinds in {elapsed:.0f} s "
           f"({1000 * elapsed / max(counts['configurations'], 1):.1f} ms each), seed {args.seed}")
     print(f"both valid {counts['both_valid']:,}; both invalid {counts['both_invalid']:,}; "
-          f"refused on purpose {counts['intentional']:,}; disagreements {counts['disagreements']:,}")
+          f"refused on purpose {counts['intentional']:,}; disagreements {counts['disagreements']:,}; "
+          f"not run (inputs over 10**7 elements) {counts['too_large']:,}")
     distinct = {}
     for f in result["failures"]:
         distinct.setdefault((f.kind, f.disagreements[0].split(":")[0]), f)
