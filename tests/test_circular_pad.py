@@ -60,12 +60,11 @@ def torch_pad(x, pairs):
         return None
 
 
-def overlap_refused_at_batch_1(shape, pairs) -> bool:
+def assert_overlap_refused_at_batch_1(shape, pairs):
     """The same 1-D pad on a 1 x 1 x L input: torch's guard sees the overlapping copy and raises."""
     x = torch.randn(1, 1, shape[-1], dtype=torch.float64)
     with pytest.raises(RuntimeError, match="refer to a single memory location"):
         F.pad(x, list(pairs[0]), mode="circular")
-    return True
 
 
 def test_exhaustive_1d(poisoned):
@@ -89,7 +88,7 @@ def test_exhaustive_1d(poisoned):
         else:  # the only other case: a pad longer than the K >= 1 values left, copied onto itself
             kept = length + min(left, 0) + min(right, 0)
             assert kept >= 1 and max(left, right) > kept, where
-            assert overlap_refused_at_batch_1(shape, pairs), where
+            assert_overlap_refused_at_batch_1(shape, pairs)
             seen["overlap"] += 1
     assert min(seen.values()) > 0, seen  # every class is exercised
 

@@ -32,6 +32,7 @@ REQUIRED = "~"  # a block arg without a default, as TOML writes it
 MAX_NODES = 100_000  # layers in one network: 10x the largest generated benchmark spec
 MAX_BLOCK_DEPTH = 32
 TEMPLATE = re.compile(r"\{([^{}]*)\}")  # `{expression}` parts of a layer name
+NOT_IN_NAMES = " \t/:{}"  # characters a layer name may not hold (braces only around `{expression}` parts)
 
 
 def suggest(word: str, choices) -> str:
@@ -175,7 +176,7 @@ class _Builder:
                 while name is None or name in local or name in explicit:
                     counts[kind] = counts.get(kind, 0) + 1
                     name = f"{kind.lower()}_{counts[kind]}"
-            elif not isinstance(name, str) or not name or any(c in TEMPLATE.sub("", name) for c in " \t/:{}"):
+            elif not isinstance(name, str) or not name or any(c in TEMPLATE.sub("", name) for c in NOT_IN_NAMES):
                 raise self.err(f"layer name {name!r} must be a non-empty string without spaces, '/', ':' or "
                                f"unbalanced braces", epath + ("name",))
             templated = "{" in name
@@ -259,7 +260,7 @@ class _Builder:
                                f"got {value!r}", path)
             return str(value)
         full = TEMPLATE.sub(part, name)
-        if not full or any(c in full for c in " \t/:{}"):
+        if not full or any(c in full for c in NOT_IN_NAMES):
             raise self.err(f"layer name {name!r} gives {full!r}, which has spaces, '/', ':' or braces", path)
         return full
 
