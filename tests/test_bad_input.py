@@ -52,19 +52,20 @@ def laughs(levels=9):
     return out
 
 
-# name -> (file name, content: str, bytes or None for "no such file", exact stderr line; {f} is the path)
+# name -> (file name, content: str, bytes or None for "no such file", exact stderr line; {f} is the path,
+# {parser} the parser's own description of a syntax error: its words are the installed parser's, not ours)
 CASES = {
     # ---- malformed documents
     "malformed yaml": ("m.yaml", "input: [1, 3, 8, 8\nlayers: [ReLU]\n",
-                       "{f}:2:7: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)"),
+                       "{f}:2:7: invalid YAML: {parser}"),
     "malformed yaml indentation": ("m2.yaml", "input: [1, 3, 8, 8]\nlayers:\n  - ReLU\n - Tanh\n",
-                                   "{f}:4:2: invalid YAML: did not find expected key (while parsing a block mapping)"),
+                                   "{f}:4:2: invalid YAML: {parser}"),
     "malformed json": ("m.json", '{"input": [1, 3, 8, 8],\n "layers": ["ReLU",]}\n',
-                       "{f}:2:20: invalid JSON: Expecting value (JSON allows no comma before a closing bracket)"),
+                       "{f}:2:20: invalid JSON: {parser} (JSON allows no comma before a closing bracket)"),
     "malformed toml": ("m.toml", 'input = [1, 3, 8, 8]\nlayers = ["ReLU"\n',
-                       "{f}:2:10: invalid TOML: Unclosed array (the bracket at line 2, column 10 is never closed)"),
+                       "{f}:2:10: invalid TOML: {parser} (the bracket at line 2, column 10 is never closed)"),
     "malformed toml header": ("m2.toml", "input = [1, 3, 8, 8]\n[[layers]\nReLU = {}\n",
-                              "{f}:2:9: invalid TOML: Expected ']]' at the end of an array declaration"),
+                              "{f}:2:9: invalid TOML: {parser}"),
     # ---- unknown names
     "unknown type Conv2D": ("t1.yaml", "input: [1, 3, 8, 8]\nlayers:\n  - Conv2D: {out_channels: 4, kernel_size: 3}\n",
                             "{f}:3:5: [layers[0].Conv2D] unknown layer type 'Conv2D'; did you mean 'Conv2d'?"),
@@ -245,7 +246,12 @@ def results(tmp_path_factory):
 def test_bad_input_gives_one_located_line(results, name):
     proc, cpu, rss, path, marker = results[name].result()  # re-raises a TimeoutExpired
     expected = "error: " + CASES[name][2].replace("{f}", str(path)).replace("{marker}", str(marker))
-    if name in SHAPE_ERRORS:  # the located statement, then possibly a hint on valid input sizes
+    if "{parser}" in expected:  # convshape's location and framing around the parser's words, on one line
+        head, tail = expected.split("{parser}")
+        line = proc.stderr.removesuffix("\n")
+        assert line.startswith(head) and line.endswith(tail) and len(line) > len(head) + len(tail), proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+    elif name in SHAPE_ERRORS:  # the located statement, then possibly a hint on valid input sizes
         assert proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
     else:
         assert proc.stderr == expected + "\n", proc.stderr   # exactly one line, never a traceback

@@ -114,3 +114,64 @@ def test_non_finite_numbers_are_refused(fmt, text):
     with pytest.raises(SpecError) as e:
         parse_text(text, f"x.{fmt}")
     assert "is not finite" in e.value.message and e.value.field == "p" and e.value.line == 1
+
+
+# ---- the depth bound is convshape's whatever parser is installed (libyaml 0.2.5, bundled with PyYAML
+# 6.0.4, stops at 1,000 flow levels with its own words while scanning ahead; the pure-Python reader
+# has no limit)
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_reader(request, monkeypatch):
+    import yaml
+
+    from convshape.spec import source
+    if request.param == "libyaml" and not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML built without libyaml")
+    monkeypatch.setattr(source, "_Loader", yaml.CSafeLoader if request.param == "libyaml" else yaml.SafeLoader)
+    return request.param
+
+
+DEEP_CASES = {
+    # a: + 100,000 '[': the mapping is level 1, so the 64th bracket (column 3 + 64 = 67) is level 65
+    "flow sequences": ("a: " + "[" * 100_000 + "\n", 1, 67),
+    # 10 block mappings (levels 1..10, line i+1 holds key k{i}), then 55 brackets on line 10 reach level 65:
+    # line 10 is "         k9: " (9 spaces + 4 chars = 13) + '[' * 100_000, the 55th at column 13 + 55 = 68
+    "block then flow": ("".join(" " * i + f"k{i}:\n" for i in range(9)) + " " * 9 + "k9: " + "[" * 100_000 + "\n",
+                        10, 68),
+    # flow mappings resolve their keys at once: '{b: ' is 4 characters, level 1 + 64 -> column 3 + 4*63 + 1 = 256
+    "flow mappings": ("a: " + "{b: " * 2000 + "1" + "}" * 2000 + "\n", 1, 256),
+    # block sequences: line 2 is 2 spaces + '- ' * 2000; level 1 is the mapping, the 64th '-' is level 65:
+    # column 3 + 2*63 = 129
+    "compact block sequences": ("a:\n  " + "- " * 2000 + "x\n", 2, 129),
+}
+
+
+@pytest.mark.parametrize("case", list(DEEP_CASES))
+def test_depth_message_and_position_do_not_depend_on_the_yaml_reader(yaml_reader, case):
+    text, line, column = DEEP_CASES[case]
+    with pytest.raises(SpecError) as e:
+        parse_text(text, "deep.yaml")
+    assert (e.value.message, e.value.line, e.value.column) == (f"document nested deeper than {MAX_DEPTH} levels",
+                                                              line, column)
+
+
+def test_json_depth_is_reported_as_json_whatever_the_parser():
+    with pytest.raises(SpecError) as e:
+        parse_text("[" * 100_000, "deep.json")
+    # the 65th bracket is level 65: column 65
+    assert str(e.value) == "deep.json:1:65: document nested deeper than 64 levels"
+    with pytest.raises(SpecError) as e:
+        parse_text('{"a": ' + "[" * 2000, "deep.json")
+    # 6 characters, then the 64th bracket is level 65 (the object is level 1): column 6 + 64 = 70
+    assert (e.value.line, e.value.column) == (1, 70) and "YAML" not in str(e.value)
+
+
+@pytest.mark.parametrize("fmt, text", [
+    # brackets inside quoted strings, comments and block plain scalars open nothing
+    ("yaml", 'name: "' + "[" * 200 + '"\ndescription: \'it\'\'s ' + "{" * 200 + "'\n# " + "[" * 200
+     + "\nnote: x" + "[" * 200 + "\ninput: [1, 3, 8, 8]\nlayers: [ReLU]\n"),
+    ("yaml", "a: [it's, '" + "[" * 100 + "', \"]\\\"" + "{" * 100 + "\"]\n"),  # quotes inside flow scalars
+    ("json", '{"name": "' + "[" * 200 + '\\"' + "{" * 200 + '", "input": [1, 3, 8, 8], "layers": ["ReLU"]}'),
+])
+def test_brackets_in_text_are_not_nesting(yaml_reader, fmt, text):
+    data, _ = parse_text(text, f"x.{fmt}")
+    assert data  # parsed, not refused as too deep

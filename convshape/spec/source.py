@@ -139,6 +139,70 @@ def _yaml_error(e: yaml.YAMLError, name: str) -> SpecError:
     return SpecError(msg, file=name)
 
 
+# What the text scan below steps over: quoted scalars (either kind, may span lines), comments, brackets.
+_FLOW_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"?|\'(?:\'\'|[^\'])*\'?|#[^\n]*|[\[\]{}]')
+_JSON_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"?|[\[\]{}]')
+# In block context a bracket or quote starts a node only at the start of a line or after an indicator
+# (`- `, `? `, `: `, `---`), anchors and tags aside; elsewhere it belongs to a plain scalar (`a: x[1]`).
+_BLOCK_NODE_START = re.compile(r'(?:^|[-?:]\s|^---\s)(?:\s*[&!][^\s]*)*\s*$')
+# In flow context a quote starts a scalar only where a node can start (`[a'b]` is the plain scalar a'b).
+_FLOW_NODE_START = re.compile(r'(?:^|[\[{,:?])(?:\s*[&!][^\s,\[\]{}]*)*\s*$')
+
+
+def first_too_deep_bracket(text: str, fmt: str) -> int | None:
+    """Offset of the first bracket that opens more than MAX_DEPTH nested flow collections, else None.
+
+    convshape's own bound, found before any parser sees the text: parsers differ (libyaml 0.2.5, bundled
+    with PyYAML 6.0.4, stops at 1,000 flow levels with its own message and position while scanning ahead).
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # fast path: most specs
+        return None
+    depth = 0
+    token = _JSON_TOKEN if fmt == "json" else _FLOW_TOKEN
+    pos = 0
+    while True:
+        m = token.search(text, pos)
+        if m is None:
+            return None
+        start, tok = m.start(), m.group()
+        pos = m.end()
+        if fmt != "json":
+            before = text[text.rfind("\n", 0, start) + 1: start]
+            if tok[0] == "#":
+                if before and not before[-1].isspace():  # `a#b` is text, not a comment
+                    pos = start + 1
+                continue
+            if depth == 0 and not _BLOCK_NODE_START.search(before):
+                pos = text.find("\n", start) + 1 or len(text)  # the rest of the line is a plain scalar
+                continue
+            if tok[0] in "'\"" and depth > 0 and not _FLOW_NODE_START.search(before):
+                pos = start + 1  # a quote inside a plain scalar
+                continue
+        if tok == "[" or tok == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return start
+        elif tok == "]" or tok == "}":
+            depth = max(depth - 1, 0)
+
+
+def _check_flow_depth(text: str, name: str, fmt: str) -> None:
+    at = first_too_deep_bracket(text, fmt)
+    if at is None:
+        return
+    if fmt != "json":
+        # the exact place counts block collections too: read events up to this bracket only, where
+        # every parser is within its own limits, and let the event scan below find it
+        try:
+            _prescan(text[: at + 1], name)
+        except SpecError as e:
+            if "nested deeper" in e.message:
+                raise
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name, line=line, column=column)
+
+
 def _prescan(text: str, name: str) -> None:
     """Walk the event stream: bound the depth and refuse non-standard tags before composing."""
     depth = 0
@@ -174,6 +238,7 @@ def _parse_yaml(text: str, name: str):
 
 def _read_yaml(text: str, name: str):
     """YAML text -> (plain data, SourceMap), refusing tags, several documents and unbounded expansion."""
+    _check_flow_depth(text, name, "yaml")
     _prescan(text, name)
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -306,6 +371,7 @@ def _no_duplicates(pairs):
 
 
 def _parse_json(text: str, name: str):
+    _check_flow_depth(text, name, "json")
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
@@ -315,7 +381,11 @@ def _parse_json(text: str, name: str):
         raise SpecError(f"invalid JSON: {e.msg}{hint}", file=name, line=e.lineno, column=e.colno) from None
     except (_DuplicateKey, RecursionError) as e:
         # json names no position for these; the YAML reader (JSON is nearly a subset of YAML) does
-        _read_yaml(text, name)
+        try:
+            _read_yaml(text, name)
+        except SpecError as yaml_error:
+            if not yaml_error.message.startswith("invalid YAML"):  # never call a JSON document YAML
+                raise
         if isinstance(e, _DuplicateKey):
             raise SpecError(f"duplicate key '{e.args[0]}' (the earlier value would be lost)", file=name) from None
         raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name) from None
