@@ -11,7 +11,8 @@ when installed (`pip install timm`; not a convshape dependency), one or two CNNs
 which use functional calls, dynamic 'same' padding and custom blocks.
 
 `--torchvision-all` instead takes every model of torchvision.models.list_models(module=torchvision.models)
-(the 80 classification models), built on the meta device (no weight initialisation on the CPU), each
+(the 80 classification models), built on the meta device (no weight initialisation on the CPU;
+RegNets, whose init reads a value, on the CPU), each
 at the smallest of 1x3x64x64, 1x3x224x224 and 1x3x299x299 its forward accepts, and reports the import
 time per model (median, max).
 """
@@ -116,7 +117,10 @@ def torchvision_all():
         kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
 
         def factory(n=name, kw=kw):
-            with torch.device("meta"):
+            try:
+                with torch.device("meta"):
+                    return tv.get_model(n, weights=None, **kw)
+            except NotImplementedError:  # RegNet's init reads a value (.item()): build it on the CPU
                 return tv.get_model(n, weights=None, **kw)
         yield f"torchvision.{name}", factory, None
 

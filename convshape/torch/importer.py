@@ -184,7 +184,9 @@ class _Unmapped:
 def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     """Map one op; append its nodes; return the node name now holding its value (or _Unmapped)."""
     refs = _tensor_refs(op)
-    if refs and all(mapper.ops[r.name].kind == "param" or r.name in mapper.derived for r in refs):
+    learned = [r for r in refs if mapper.ops[r.name].kind == "param" or r.name in mapper.derived]
+    # ints read from shapes (token.expand(x.shape[0], -1, -1)) do not make a parameter an activation
+    if learned and all(r in learned or not isinstance(mapper.ops[r.name].value, torch.Tensor) for r in refs):
         # computed from parameters/buffers alone (gamma.view(1, -1, 1, 1)): a parameter, not a layer
         mapper.derived.add(op.name)
         buffer = any(mapper.ops[r.name].kwargs.get("__buffer__") for r in refs)

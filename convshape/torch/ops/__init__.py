@@ -2,7 +2,7 @@
 
 A new op is one function in the module of its family, decorated with `@pattern(name, signature=...)`.
 """
-from . import activation, layers, merge, pool, shape  # noqa: F401  (importing registers the patterns)
+from . import activation, arith, attention, layers, merge, pool, reduce, shape  # noqa: F401  (importing registers the patterns)
 from .registry import PATTERNS, SIGNATURES, Mapped, bind, canonical, pattern, plain
 
 __all__ = ["PATTERNS", "SIGNATURES", "Mapped", "bind", "canonical", "pattern", "plain"]

@@ -1,25 +1,32 @@
 """Functional layers on a module's own tensors: F.conv2d, F.linear, F.layer_norm, F.batch_norm ..."""
 from __future__ import annotations
 
-from .registry import Mapped, pattern, plain
+from .registry import Mapped, is_buffer, pattern, plain, take_param
 
 
 @pattern("conv1d", "conv2d", "conv3d", signature=("input", "weight", "bias", "stride", "padding", "dilation",
                                                   "groups"))
 def conv(m, name, a, out):
     n = int(name[4])
+    kind = f"Conv{n}d"
     w = m.param(a.get("weight"))
-    if w is None:
-        return f"conv{n}d with a {'fixed (buffer)' if m.is_fixed(a.get('weight')) else 'computed'} weight"
+    if w is None and m.is_fixed(a.get("weight")):
+        # a fixed filter (blur pool): weight and bias buffers, each exactly one buffer unchanged
+        sources = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+        if any(isinstance(s, str) for s in sources) or not all(is_buffer(s) for s in sources):
+            return f"conv{n}d with a fixed weight computed from buffers, or with a parameter bias"
+        kind, w = f"FixedConv{n}d", m.ops[a["weight"].name]
+    elif w is None:
+        return f"conv{n}d with a computed weight"
     shape = tuple(w.value.shape)
     groups = a.get("groups", 1)
     args = {"out_channels": shape[0], "kernel_size": plain(shape[2:]),
             "stride": plain(m.value(a.get("stride", 1))), "padding": plain(m.value(a.get("padding", 0))),
             "dilation": plain(m.value(a.get("dilation", 1))), "groups": groups,
             "bias": a.get("bias") is not None}
-    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": kind.startswith("Conv")}
     args = {k: v for k, v in args.items() if defaults.get(k, object()) != v}
-    return Mapped([(f"Conv{n}d", args)], [a["input"]])
+    return Mapped([(kind, args)], [a["input"]])
 
 
 @pattern("linear", signature=("input", "weight", "bias"))

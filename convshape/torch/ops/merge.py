@@ -1,27 +1,7 @@
-"""Element-wise arithmetic between tensors (residual add, gates) and concatenation."""
+"""Concatenation and stacking, and the per-channel parameter scale (LayerScale) of a mul."""
 from __future__ import annotations
 
-from .registry import Mapped, pattern
-from ..trace import Ref
-
-
-def binary(m, kind, a, out):
-    x, y = a.get("input"), a.get("other")
-    if isinstance(x, Ref) and isinstance(y, Ref):
-        px, py = m.param(x), m.param(y)
-        if kind == "Mul" and (px or py):
-            return scale(m, y if px else x, px or py, out)
-        if px or py or m.is_fixed(x) or m.is_fixed(y):
-            return f"{kind.lower()} with a {'parameter' if px or py else 'buffer'}"
-        if a.get("alpha", 1) != 1:
-            return "add with alpha"
-        return Mapped([(kind, {})], [x, y])
-    # x + 0 and x * 1 (re-parameterizable branches switched off): the identity
-    tensor, const = (x, y) if isinstance(x, Ref) else (y, x)
-    if isinstance(tensor, Ref) and not isinstance(const, Ref) and const == (0 if kind == "Add" else 1) \
-            and a.get("alpha", 1) == 1 and tuple(out.shape) == m.shape(tensor):
-        return Mapped([], [tensor])
-    return f"{kind.lower()} with a constant"
+from .registry import Mapped, is_buffer, pattern, take_param
 
 
 def scale(m, x, p, out):
@@ -35,20 +15,31 @@ def scale(m, x, p, out):
     return Mapped([("LayerScale", {} if dim % rank == 1 else {"dim": dim})], [x])
 
 
-@pattern("add", signature=("input", "other", "alpha"))
-def add(m, name, a, out):
-    return binary(m, "Add", a, out)
-
-
-@pattern("mul", signature=("input", "other"))
-def mul(m, name, a, out):
-    return binary(m, "Mul", a, out)
-
-
 @pattern("cat", "concat", signature=("tensors", "dim"))
 def cat(m, name, a, out):
     tensors = list(a["tensors"])
+    dim = a.get("dim", 0)
+    learned = [t for t in tensors if m.param(t, buffers=True) is not None]
+    if learned:  # ViT's class token: cat([token.expand(N, -1, -1), x], 1)
+        if len(tensors) != 2 or learned[0] is not tensors[0]:
+            return "cat of a parameter that is not the first of two"
+        src = take_param(m, tensors[0], expanded=True)
+        if isinstance(src, str) or is_buffer(src):
+            return f"cat with {src if isinstance(src, str) else 'a buffer'}"
+        shape = tuple(src.value.shape)
+        rank = len(m.shape(tensors[1]))
+        if len(shape) != rank:
+            return "cat of a parameter of another rank"
+        return Mapped([("ParamConcat", {"shape": shape} | ({} if dim % rank == 1 else {"dim": dim}))], [tensors[1]])
     if len(tensors) == 1:
         return Mapped([], tensors)
-    dim = a.get("dim", 0)
     return Mapped([("Concat", {} if dim == 1 else {"dim": dim})], tensors)
+
+
+@pattern("stack", signature=("tensors", "dim"))
+def stack(m, name, a, out):
+    tensors = list(a["tensors"])
+    if any(m.param(t, buffers=True) is not None for t in tensors):
+        return "stack of a parameter"
+    dim = a.get("dim", 0)
+    return Mapped([("Stack", {} if dim == 0 else {"dim": dim})], tensors)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .registry import Mapped, SIGNATURES, pattern, plain
+from .reduce import reduce
 
 
 @pattern("mean", signature=("input", "dim", "keepdim", "dtype"))
@@ -13,7 +14,7 @@ def mean(m, name, a, out):
     dims = tuple(sorted(d % rank for d in dims))
     n = rank - 2
     if not 1 <= n <= 3 or dims != tuple(range(2, rank)):
-        return "mean over dims other than all spatial dims"
+        return reduce(m, "mean", a, out)
     layers = [(f"AdaptiveAvgPool{n}d", {"output_size": 1})]
     if not a.get("keepdim", False):
         layers.append(("Flatten", {}))

@@ -79,3 +79,66 @@ def plain(v):
             return v[0]
         return v
     return v
+
+
+def tensor_refs(op) -> list:
+    """Every Ref in an op's arguments, nested ones included."""
+    from ..trace import Ref
+    out = []
+
+    def walk(a):
+        if isinstance(a, Ref):
+            out.append(a)
+        elif isinstance(a, (tuple, list)):
+            for v in a:
+                walk(v)
+        elif isinstance(a, dict):
+            for v in a.values():
+                walk(v)
+    walk(op.args)
+    walk(op.kwargs)
+    return out
+
+
+# ops that hand on one tensor's values unchanged (a parameter reshaped to broadcast: gamma.view(1, -1, 1, 1))
+VIEWS = {"view", "reshape", "unsqueeze", "squeeze", "permute", "transpose", "flatten", "contiguous", "to",
+         "float", "clone", "detach", "expand", "expand_as", "getattr"}
+
+
+def param_source(m, ref, expanded: bool = False):
+    """The parameter or buffer op whose values `ref` holds unchanged (through views), else None.
+
+    With expanded=False the value must hold exactly the source's elements (no expand), so a layer
+    counting the value's numel counts the parameter's."""
+    from ..trace import Ref
+    if not isinstance(ref, Ref):
+        return None
+    op = m.ops.get(ref.name)
+    while op is not None and op.kind != "param":
+        if op.name not in m.derived or canonical(op.target) not in VIEWS:
+            return None
+        tensors = [r for r in tensor_refs(op) if isinstance(m.ops[r.name].value, torch.Tensor)]
+        if len(tensors) != 1:
+            return None
+        src = m.ops[tensors[0].name]
+        if not expanded and src.value.numel() != op.value.numel():
+            return None
+        op = src
+    return op
+
+
+def take_param(m, ref, expanded: bool = False):
+    """param_source, recorded as read: a parameter read by two mapped ops would be counted twice,
+    so the second read is refused by name. Returns the source op, or a string saying why not."""
+    src = param_source(m, ref, expanded)
+    if src is None:
+        return "a value computed from parameters (not one parameter or buffer, unchanged)"
+    taken = m.__dict__.setdefault("taken_params", set())
+    if src.name in taken:
+        return f"parameter {src.target!r} read by more than one op"
+    taken.add(src.name)
+    return src
+
+
+def is_buffer(op) -> bool:
+    return bool(op.kwargs.get("__buffer__"))

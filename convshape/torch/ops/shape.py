@@ -90,6 +90,10 @@ def getitem(m, name, a, out):
     src = a["input"]
     if isinstance(src, Ref) and isinstance(m.ops[src.name].value, torch.Tensor):
         return slice_(m, src, m.value(a["index"]))
+    if isinstance(src, Ref) and m.ops[src.name].kind == "module" and \
+            type(m.ops[src.name].target).__name__ == "MultiheadAttention":
+        from .attention import multihead_output
+        return multihead_output(m, m.ops[src.name], a["index"])
     if not (isinstance(src, Ref) and m.ops[src.name].kind in ("function", "method")):
         return "indexing a tensor"
     split = m.ops[src.name]
@@ -107,14 +111,48 @@ def getitem(m, name, a, out):
 
 
 def slice_(m, x, index):
-    """x[:, a:b] and friends: one contiguous slice along one dim is a Narrow."""
+    """x[...]: one contiguous slice along one dim is a Narrow; anything else of ints, slices with a
+    positive step, None and one Ellipsis is an Index."""
     index = index if isinstance(index, tuple) else (index,)
     shape = m.shape(x)
-    if any(i is Ellipsis for i in index) or not all(isinstance(i, slice) for i in index):
-        return "indexing a tensor (only x[:, a:b]-style slices map)"
-    cut = [(d, i) for d, i in enumerate(index) if i != slice(None)]
-    if len(cut) != 1 or cut[0][1].step not in (None, 1):
-        return "indexing a tensor (more than one sliced dim, or a step)"
-    d, sl = cut[0]
-    start, stop, _ = sl.indices(shape[d])
-    return Mapped([("Narrow", {"dim": d, "start": start, "length": max(stop - start, 0)})], [x])
+    if any(isinstance(i, (Ref, torch.Tensor, list)) or isinstance(i, bool) for i in index):
+        return "indexing a tensor with a tensor, a list or a bool"
+    if sum(i is Ellipsis for i in index) > 1:
+        return "indexing a tensor with two Ellipsis"
+    if Ellipsis in index:  # expand it to full slices: the entries after it index the last dims
+        e = index.index(Ellipsis)
+        fill = len(shape) - sum(1 for i in index if i is not None and i is not Ellipsis)
+        index = index[:e] + (slice(None),) * fill + index[e + 1:]
+    if all(isinstance(i, slice) for i in index):
+        cut = [(d, i) for d, i in enumerate(index) if i != slice(None)]
+        if len(cut) == 1 and cut[0][1].step in (None, 1):
+            d, sl = cut[0]
+            start, stop, _ = sl.indices(shape[d])
+            return Mapped([("Narrow", {"dim": d, "start": start, "length": max(stop - start, 0)})], [x])
+        if not cut:
+            return Mapped([], [x])
+    entries = []
+    for i in index:
+        if isinstance(i, slice):
+            if not all(v is None or isinstance(v, int) for v in (i.start, i.stop, i.step)):
+                return "indexing a tensor with a slice of non-ints"
+            entries.append((i.start, i.stop, i.step))
+        elif i is None or isinstance(i, int):
+            entries.append(i)
+        else:
+            return f"indexing a tensor with {type(i).__name__}"
+    while entries and entries[-1] == (None, None, None):
+        entries.pop()  # trailing full slices are implied
+    return Mapped([("Index", {"index": tuple(entries)})], [x])
+
+
+@pattern("unsqueeze", signature=("input", "dim"))
+def unsqueeze(m, name, a, out):
+    return Mapped([("Unsqueeze", {"dim": a["dim"]})], [a["input"]])
+
+
+@pattern("squeeze", signature=("input", "dim"))
+def squeeze(m, name, a, out):
+    dim = m.value(a.get("dim"))
+    return Mapped([("Squeeze", {} if dim is None else {"dim": tuple(dim) if isinstance(dim, list) else dim})],
+                  [a["input"]])
