@@ -143,9 +143,13 @@ def test_vit_imports_exactly_and_stays_symbolic():
     # per layer: 2 LayerNorms 32, attention 4*8*8+4*8 = 288, MLP 8*16+16+16*8+8 = 280 -> 600 each,
     # final LayerNorm 16, head 8*3+3 = 27: 6152 + 8 + 40 + 1200 + 16 + 27 = 7443
     assert ours(net) == truth(m, (2, 3, 32, 32)) and ours(net)[0] == 7443
-    # symbolic batch: the attention's MACs grow linearly in N
-    r = cs.analyze(net, input_shape=("N", 3, 32, 32))
-    assert str(r.output_shape[0]) == "N" and cs.dims.substitute(r.totals.macs, {"N": 2}) == ours(net)[2]
+    # symbolic N, H, W: the figures at (2, 3, 32, 32) are the concrete ones; the position embedding
+    # (1, 5, 8) records the condition (H/16)(W/16) + 1 == 5; attention makes the field global
+    r = cs.analyze(net, input_shape=("N", 3, "H", "W"))
+    at = {"N": 2, "H": 32, "W": 32}
+    assert str(r.output_shape[0]) == "N" and cs.dims.substitute(r.totals.macs, at) == ours(net)[2]
+    assert any("ParamArith" in c.message for c in r.conditions)
+    assert r.layers[-1].receptive_field.is_global
 
 
 def test_frozen_batchnorm_detection_backbone_imports_exactly():
