@@ -176,3 +176,22 @@ def test_a_parameter_read_twice_is_refused_by_name():
 
     with pytest.raises(UnmappedOps, match="parameter 'b' read by more than one op"):
         from_torch(Twice(), (2, 4))
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_swin_imports_exactly(v2):
+    torchvision = pytest.importorskip("torchvision")
+    from torchvision.models import swin_transformer as swin
+    extra = {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2} if v2 else {}
+    with torch.device("meta"):
+        m = swin.SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[1, 2],
+                                 window_size=[4, 4], num_classes=3, **extra)
+    net = from_torch(m, (1, 3, 32, 32))
+    kinds = [n.kind for n in net.nodes]
+    attention = "ShiftedWindowAttentionV2" if v2 else "ShiftedWindowAttention"
+    assert kinds.count(attention) == 4 and kinds.count("PatchMergingV2" if v2 else "PatchMerging") == 1
+    assert ours(net) == truth(m, (1, 3, 32, 32))
+    if not v2:
+        # stage 1 (8x8 tokens of 8 channels, windows 4x4: 4 windows of 16 tokens), one block:
+        # qkv 64*8*24 = 12,288, attention 2 * 4*16*16*8 = 16,384, proj 64*8*8 = 4,096
+        assert cs.analyze(net).layers[kinds.index(attention)].macs == 12_288 + 16_384 + 4_096

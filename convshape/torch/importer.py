@@ -51,7 +51,8 @@ def layer_kind_of_module(m: nn.Module):
     """The registered layer class for a torch module of the same class name, or None."""
     cls = REGISTRY.get(type(m).__name__)
     mod = type(m).__module__
-    if cls is None or not (mod.startswith("torch.nn") or mod.startswith("torchvision.ops")):
+    if cls is None or not (mod.startswith("torch.nn") or mod.startswith("torchvision.ops")
+                           or mod == getattr(cls, "torch_module", None)):  # Swin's blocks
         return None
     return cls
 
@@ -62,6 +63,8 @@ def is_leaf(m: nn.Module) -> bool:
 
 def module_args(m: nn.Module, cls) -> dict:
     """Constructor arguments of layer class `cls` read from module `m`'s attributes."""
+    if hasattr(cls, "args_from_module"):  # a kind whose module does not keep its arguments
+        return cls.args_from_module(m)
     args = {}
     for fname, f in cls.model_fields.items():
         if fname in cls.inferred or fname == "inplace" or not hasattr(m, fname):
