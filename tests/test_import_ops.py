@@ -195,3 +195,14 @@ def test_swin_imports_exactly(v2):
         # stage 1 (8x8 tokens of 8 channels, windows 4x4: 4 windows of 16 tokens), one block:
         # qkv 64*8*24 = 12,288, attention 2 * 4*16*16*8 = 16,384, proj 64*8*8 = 4,096
         assert cs.analyze(net).layers[kinds.index(attention)].macs == 12_288 + 16_384 + 4_096
+
+
+def test_maxvit_imports_exactly():
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        m = torchvision.models.MaxVit(input_size=(32, 32), stem_channels=8, partition_size=2, block_channels=[8],
+                                      block_layers=[1], head_dim=4, stochastic_depth_prob=0.0, num_classes=3)
+    net = from_torch(m, (1, 3, 32, 32))
+    # one block: window attention and grid attention
+    assert [n.kind for n in net.nodes].count("RelativePositionalMultiHeadAttention") == 2
+    assert ours(net) == truth(m, (1, 3, 32, 32))

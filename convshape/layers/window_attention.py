@@ -182,3 +182,66 @@ class PatchMergingV2(PatchMerging):
     """Swin V2's patch merging: the LayerNorm comes after the reduction, over 2C channels."""
 
     norm_width: ClassVar[int] = 2
+
+
+@register
+class RelativePositionalMultiHeadAttention(Layer):
+    """torchvision's MaxViT attention over (B, G, P, D): G groups (windows or grid cells) of P tokens,
+    with a (2s-1)^2 x heads relative-position-bias table (s = sqrt(max_seq_len))."""
+
+    family: ClassVar[str] = "attention"
+    torch_class: ClassVar[str | None] = "torchvision"
+    torch_module: ClassVar[str] = "torchvision.models.maxvit"
+    inferred: ClassVar[tuple] = ("feat_dim",)
+    has_weight_macs: ClassVar[bool] = True
+
+    head_dim: PosInt
+    max_seq_len: PosInt
+    feat_dim: PosInt | None = None
+
+    examples: ClassVar[tuple] = (
+        Example({"head_dim": 4, "max_seq_len": 16}, ((2, 3, 16, 8),)),
+        Example({"head_dim": 2, "max_seq_len": 9}, ((1, 4, 9, 6),)),
+    )
+
+    @classmethod
+    def args_from_module(cls, m) -> dict:
+        return {"head_dim": m.head_dim, "max_seq_len": m.max_seq_len}
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (4,))
+        d = concrete_channels(x, 3, "feature", self.feat_dim, "feat_dim")
+        if d % self.head_dim:
+            self.fail(f"feat_dim {d} is not divisible by head_dim={self.head_dim}", "head_dim", self.head_dim)
+        return {"feat_dim": d}
+
+    def table(self):
+        s = int(self.max_seq_len ** 0.5)  # torchvision: int(math.sqrt(max_seq_len))
+        return (2 * s - 1) ** 2
+
+    def params(self, inputs):
+        d = self.infer(inputs)["feat_dim"]
+        return Params(trainable=3 * d * d + 3 * d + d * d + d + self.table() * (d // self.head_dim))
+
+    def buffers(self, inputs):
+        s = int(self.max_seq_len ** 0.5)
+        return s ** 4  # relative_position_index: (s*s, s*s)
+
+    def macs(self, inputs, output):
+        d = self.infer(inputs)["feat_dim"]
+        b, g, p, _ = inputs[0]
+        return b * g * p * 4 * d * d + 2 * b * g * p * p * d  # to_qkv and merge; q @ k^T and @ v
+
+    def other_ops(self, inputs, output):
+        d = self.infer(inputs)["feat_dim"]
+        b, g, p, _ = inputs[0]
+        # k's scale (per element), per score: bias and softmax's 3; the bias adds of to_qkv and merge
+        return b * g * p * d + 4 * b * g * (d // self.head_dim) * p * p + 4 * b * g * p * d
+
+    def receptive_field(self, inputs, output):
+        return GlobalOver(dims=(2, 3))  # within a group, every token sees every token
+
+    def to_torch(self, inputs):
+        from torchvision.models.maxvit import RelativePositionalMultiHeadAttention as R
+        return R(self.infer(inputs)["feat_dim"], self.head_dim, self.max_seq_len)

@@ -156,3 +156,8 @@ def squeeze(m, name, a, out):
     dim = m.value(a.get("dim"))
     return Mapped([("Squeeze", {} if dim is None else {"dim": tuple(dim) if isinstance(dim, list) else dim})],
                   [a["input"]])
+
+
+@pattern("swapaxes", "swapdims", signature=("input", "axis0", "axis1"))
+def swapaxes(m, name, a, out):
+    return transpose(m, name, {"input": a["input"], "dim0": a["axis0"], "dim1": a["axis1"]}, out)
