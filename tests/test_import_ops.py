@@ -206,3 +206,20 @@ def test_maxvit_imports_exactly():
     # one block: window attention and grid attention
     assert [n.kind for n in net.nodes].count("RelativePositionalMultiHeadAttention") == 2
     assert ours(net) == truth(m, (1, 3, 32, 32))
+
+
+def test_a_weight_computed_from_parameters_is_refused_not_miscounted():
+    class ScaledStdConv(nn.Conv2d):
+        """NF-Net's weight standardization: the weight is computed from itself and a gain parameter."""
+
+        def __init__(self):
+            super().__init__(3, 4, 3)
+            self.gain = nn.Parameter(torch.ones(4, 1, 1, 1))
+
+        def forward(self, x):
+            w = (self.weight - self.weight.mean(dim=(1, 2, 3), keepdim=True)) * self.gain
+            return F.conv2d(x, w, self.bias)
+
+    # counting the conv by its weight's shape would drop the 4 gains: 4*3*9 + 4 = 112 of torch's 116
+    with pytest.raises(UnmappedOps, match="conv2d with a value computed from parameters"):
+        from_torch(ScaledStdConv(), (1, 3, 8, 8))

@@ -371,4 +371,6 @@ class FrozenBatchNorm2d(Layer):
 
     def to_torch(self, inputs):
         from torchvision.ops.misc import FrozenBatchNorm2d as FBN
-        return FBN(self.infer(inputs)["num_features"], eps=self.eps)
+        # the written num_features where there is one: torch then refuses a mismatch as convshape does
+        c = self.num_features if self.num_features is not None else self.infer(inputs)["num_features"]
+        return FBN(c, eps=self.eps)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..dims import ceildiv, prod
+from ..dims import ceildiv, prod, require_eq
 from .base import (GlobalOver, Layer, NonNegInt, Number, Params, PosInt, Window, check_rank, concrete_channels,
                    ntuple, register)
+from .dropout import Probability
 from .examples import Example
 
 SWIN = "torchvision.models.swin_transformer"
@@ -38,8 +39,8 @@ class ShiftedWindowAttention(Layer):
     num_heads: PosInt
     qkv_bias: bool = True
     proj_bias: bool = True
-    attention_dropout: Number = 0.0
-    dropout: Number = 0.0
+    attention_dropout: Probability = 0.0
+    dropout: Probability = 0.0
     dim: PosInt | None = None
 
     examples: ClassVar[tuple] = (
@@ -60,7 +61,10 @@ class ShiftedWindowAttention(Layer):
     def infer(self, inputs):
         x = inputs[0]
         check_rank(self, x, (4,))
-        return {"dim": concrete_channels(x, 3, "channel", self.dim, "dim")}
+        c = concrete_channels(x, 3, "channel", self.dim, "dim")
+        if c % self.num_heads:  # torch: qkv.reshape(..., 3, num_heads, C // num_heads) fails
+            self.fail(f"{c} channels are not divisible by num_heads={self.num_heads}", "num_heads", self.num_heads)
+        return {"dim": c}
 
     def windows(self, x):
         w = ntuple(self.window_size, 2, "window_size")
@@ -100,7 +104,8 @@ class ShiftedWindowAttention(Layer):
     def to_torch(self, inputs):
         from torchvision.models import swin_transformer as swin
         cls = getattr(swin, self.kind)
-        return cls(self.infer(inputs)["dim"], list(ntuple(self.window_size, 2, "window_size")),
+        dim = self.dim if self.dim is not None else self.infer(inputs)["dim"]
+        return cls(dim, list(ntuple(self.window_size, 2, "window_size")),
                    list(ntuple(self.shift_size, 2, "shift_size")), self.num_heads, qkv_bias=self.qkv_bias,
                    proj_bias=self.proj_bias, attention_dropout=self.attention_dropout, dropout=self.dropout)
 
@@ -174,7 +179,7 @@ class PatchMerging(Layer):
 
     def to_torch(self, inputs):
         from torchvision.models import swin_transformer as swin
-        return getattr(swin, self.kind)(self.infer(inputs)["dim"])
+        return getattr(swin, self.kind)(self.dim if self.dim is not None else self.infer(inputs)["dim"])
 
 
 @register
@@ -214,6 +219,12 @@ class RelativePositionalMultiHeadAttention(Layer):
         d = concrete_channels(x, 3, "feature", self.feat_dim, "feat_dim")
         if d % self.head_dim:
             self.fail(f"feat_dim {d} is not divisible by head_dim={self.head_dim}", "head_dim", self.head_dim)
+        s = int(self.max_seq_len ** 0.5)
+        if s * s != self.max_seq_len:  # torchvision views the bias table as (max_seq_len, max_seq_len)
+            self.fail(f"max_seq_len={self.max_seq_len} is not a square", "max_seq_len", self.max_seq_len)
+        # the bias (1, heads, max_seq_len, max_seq_len) is added to the P x P scores of each group
+        require_eq(x[2], self.max_seq_len, lambda: f"{x[2]} tokens per group but max_seq_len={self.max_seq_len}",
+                   argument="max_seq_len", received=self.max_seq_len)
         return {"feat_dim": d}
 
     def table(self):
@@ -244,4 +255,5 @@ class RelativePositionalMultiHeadAttention(Layer):
 
     def to_torch(self, inputs):
         from torchvision.models.maxvit import RelativePositionalMultiHeadAttention as R
-        return R(self.infer(inputs)["feat_dim"], self.head_dim, self.max_seq_len)
+        d = self.feat_dim if self.feat_dim is not None else self.infer(inputs)["feat_dim"]
+        return R(d, self.head_dim, self.max_seq_len)

@@ -10,13 +10,18 @@ def conv(m, name, a, out):
     n = int(name[4])
     kind = f"Conv{n}d"
     w = m.param(a.get("weight"))
-    if w is None and m.is_fixed(a.get("weight")):
+    if w is not None:  # the weight (and bias) must be the module's own tensors, unchanged and read once
+        own = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+        if any(isinstance(o, str) for o in own):
+            return f"conv{n}d with {next(o for o in own if isinstance(o, str))} as weight or bias " \
+                   "(e.g. NF-Net's scaled weight standardization)"
+    elif m.is_fixed(a.get("weight")):
         # a fixed filter (blur pool): weight and bias buffers, each exactly one buffer unchanged
         sources = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
         if any(isinstance(s, str) for s in sources) or not all(is_buffer(s) for s in sources):
             return f"conv{n}d with a fixed weight computed from buffers, or with a parameter bias"
         kind, w = f"FixedConv{n}d", m.ops[a["weight"].name]
-    elif w is None:
+    else:
         return f"conv{n}d with a computed weight"
     shape = tuple(w.value.shape)
     groups = a.get("groups", 1)
@@ -32,16 +37,30 @@ def conv(m, name, a, out):
 @pattern("linear", signature=("input", "weight", "bias"))
 def linear(m, name, a, out):
     w = m.param(a.get("weight"))
-    if w is None:
-        return "linear with a computed weight"
+    own = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+    if w is None or any(isinstance(o, str) for o in own):
+        return "linear with a computed weight or bias (not the module's own parameters, read once)"
     args = {"out_features": w.value.shape[0]}
     if a.get("bias") is None:
         args["bias"] = False
     return Mapped([("Linear", args)], [a["input"]])
 
 
+def own_affine(m, a):
+    """None when weight and bias (where given) are parameters read unchanged once, else why not."""
+    for k in ("weight", "bias"):
+        if a.get(k) is not None:
+            src = take_param(m, a[k])
+            if isinstance(src, str) or is_buffer(src):
+                return f"with a {k} that is {src if isinstance(src, str) else 'a buffer'}"
+    return None
+
+
 @pattern("layer_norm", signature=("input", "normalized_shape", "weight", "bias", "eps"))
 def layer_norm(m, name, a, out):
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
     args = {"normalized_shape": plain(tuple(m.value(a["normalized_shape"])))}
     if a.get("eps", 1e-5) != 1e-5:
         args["eps"] = a["eps"]
@@ -54,6 +73,9 @@ def layer_norm(m, name, a, out):
 
 @pattern("group_norm", signature=("input", "num_groups", "weight", "bias", "eps"))
 def group_norm(m, name, a, out):
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
     args = {"num_groups": a["num_groups"]}
     if a.get("eps", 1e-5) != 1e-5:
         args["eps"] = a["eps"]
@@ -76,6 +98,9 @@ def batch_norm(m, name, a, out):
         return "batch_norm with computed or fixed affine weights"
     if (w is None) != (b is None):
         return "batch_norm with only one of weight and bias"
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
     tracked = a.get("running_mean") is not None
     if tracked and not (m.is_fixed(a["running_mean"]) and m.is_fixed(a.get("running_var"))):
         return "batch_norm with computed running statistics"
