@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..dims import ceildiv, prod, require_eq
-from .base import (GlobalOver, Layer, NonNegInt, Number, Params, PosInt, Window, check_rank, concrete_channels,
+from .base import (GlobalOver, Int, Layer, Params, PosInt, Window, check_rank, concrete_channels,
                    ntuple, register)
 from .dropout import Probability
 from .examples import Example
@@ -35,7 +35,7 @@ class ShiftedWindowAttention(Layer):
     has_weight_macs: ClassVar[bool] = True
 
     window_size: PosInt | tuple[PosInt, PosInt]
-    shift_size: NonNegInt | tuple[NonNegInt, NonNegInt]
+    shift_size: Int | tuple[Int, Int]  # torch shifts only when the sum is positive
     num_heads: PosInt
     qkv_bias: bool = True
     proj_bias: bool = True
@@ -71,6 +71,17 @@ class ShiftedWindowAttention(Layer):
         n_windows = x[0] * ceildiv(x[1], w[0]) * ceildiv(x[2], w[1])
         return n_windows, w[0] * w[1], w
 
+    def shifted(self, x) -> bool:
+        """torchvision's rule: no shift along an axis whose padded size fits in one window; the mask
+        is applied when the remaining shifts sum to > 0 (symbolic sizes: assumed to shift)."""
+        w = ntuple(self.window_size, 2, "window_size")
+        s = list(ntuple(self.shift_size, 2, "shift_size"))
+        for axis in range(2):
+            padded = ceildiv(x[1 + axis], w[axis]) * w[axis]
+            if type(padded) is int and w[axis] >= padded:
+                s[axis] = 0
+        return sum(s) > 0
+
     def table(self):
         w = ntuple(self.window_size, 2, "window_size")
         return (2 * w[0] - 1) * (2 * w[1] - 1)
@@ -93,7 +104,7 @@ class ShiftedWindowAttention(Layer):
         c = self.infer(inputs)["dim"]
         n, t, _ = self.windows(inputs[0])
         scores = n * self.num_heads * t * t
-        shifted = any(ntuple(self.shift_size, 2, "shift_size"))
+        shifted = self.shifted(inputs[0])
         biases = n * t * (3 * c * self.qkv_bias + c * self.proj_bias)
         # per score: scale, position bias, softmax's 3, and the shift mask's add in shifted blocks
         return scores * (5 + shifted) + biases
