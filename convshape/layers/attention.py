@@ -164,7 +164,14 @@ class MultiheadAttention(Layer):
                    f"{self.kdim or self.embed_dim}", argument="kdim", received=k[-1])
         require_eq(v[-1], self.vdim or self.embed_dim, lambda: f"value features {v[-1]} != vdim "
                    f"{self.vdim or self.embed_dim}", argument="vdim", received=v[-1])
+        if not len(q) == len(k) == len(v):
+            raise ShapeError(f"query, key and value have ranks {len(q)}, {len(k)}, {len(v)}; all must match",
+                             argument="inputs", value=[len(q), len(k), len(v)])
         seq = 1 if self.batch_first and len(q) == 3 else 0
+        if len(q) == 3:  # one batch size for query, key and value
+            for s in (k, v):
+                require_eq(s[1 - seq], q[1 - seq], lambda s=s: f"batch size {s[1 - seq]} of key/value differs "
+                           f"from the query's {q[1 - seq]}", argument="inputs", received=s[1 - seq])
         L, S = q[seq], k[seq]
         require_eq(v[seq], S, lambda: f"value length {v[seq]} differs from key length {S}", argument="inputs",
                    received=v[seq])

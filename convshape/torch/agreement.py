@@ -311,10 +311,9 @@ INTENTIONAL = [
      "a circular pad whose crop leaves fewer values than 1 or than a pad: torch returns uninitialized "
      "memory, or copies the output onto an overlapping view of itself (refused by torch when every dim "
      "before is 1, undefined otherwise)"),
-    ("frozen-bn-not-4d", lambda cls, args, m, f: cls.kind == "FrozenBatchNorm2d" and len(f["output_shape"]) == 4
-     and f["output_shape"][0] == 1 and args.get("num_features", 0) == 1,
-     "FrozenBatchNorm2d checks no rank: on a 3-D input its (1, C, 1, 1) scale broadcasts the output to 4-D; "
-     "convshape requires the (N, C, H, W) input it is written for"),
+    ("frozen-bn-broadcasts", lambda cls, args, m, f: cls.kind == "FrozenBatchNorm2d",
+     "FrozenBatchNorm2d checks nothing: its (1, C, 1, 1) buffers broadcast against any input, so torch "
+     "accepts num_features 1 on C channels, or a 3-D input (made 4-D); convshape requires (N, num_features, H, W)"),
 ]
 
 
