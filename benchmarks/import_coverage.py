@@ -1,6 +1,7 @@
 """How much real third-party CNN code `from_torch` imports exactly.
 
     python benchmarks/import_coverage.py [--timm] [--json out.json]
+    python benchmarks/import_coverage.py --torchvision-all [--json out.json]
 
 For each model: import it at 1x3x224x224 (fx, eager fallback) and compare with torch itself:
 output shape, parameter numel, buffer numel and MACs (FlopCounterMode forward FLOPs / 2 on the
@@ -8,12 +9,19 @@ meta device). "exact" means all four agree; "unmapped" lists the first ops convs
 kind for. Sources: torchvision's classification, segmentation and detection-backbone models, and,
 when installed (`pip install timm`; not a convshape dependency), one or two CNNs per timm family,
 which use functional calls, dynamic 'same' padding and custom blocks.
+
+`--torchvision-all` instead takes every model of torchvision.models.list_models(module=torchvision.models)
+(the 80 classification models), built on the meta device (no weight initialisation on the CPU;
+RegNets, whose init reads a value, on the CPU), each
+at the smallest of 1x3x64x64, 1x3x224x224 and 1x3x299x299 its forward accepts, and reports the import
+time per model (median, max).
 """
 from __future__ import annotations
 
 import argparse
 import collections
 import json
+import statistics
 import sys
 import time
 import warnings
@@ -54,18 +62,26 @@ def torch_truth(model, shape):
             "buffers": sum(b.numel() for b in m.buffers()), "macs": fc.get_total_flops() // 2}
 
 
-def measure(name, factory, shape=(1, 3, 224, 224)):
+def measure(name, factory, shape=(1, 3, 224, 224), repeat=1):
     row = {"model": name}
     t = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = factory().eval()
+        if shape is None:
+            shape = smallest_input(model)
     except Exception as e:  # noqa: BLE001
         row.update(status="skipped", why=f"cannot build: {type(e).__name__}: {e}"[:200])
         return row
+    row["input"] = "x".join(map(str, shape))
     try:
-        net = from_torch(model, shape)
+        times = []
+        for _ in range(repeat):  # the fastest of `repeat` imports: the machine is shared
+            t = time.perf_counter()
+            net = from_torch(model, shape)
+            times.append(time.perf_counter() - t)
+        row["import_s"] = round(min(times), 3)
         row["frontend"] = net.frontend.split(" ")[0]
         report = cs.analyze(net)
         ours = {"output_shape": tuple(report.output_shape), "params": report.totals.params,
@@ -82,6 +98,34 @@ def measure(name, factory, shape=(1, 3, 224, 224)):
     row.update(status="exact" if not diffs else "different", diffs={k: list(map(str, v)) for k, v in diffs.items()},
                seconds=round(time.perf_counter() - t, 2))
     return row
+
+
+def smallest_input(model, sizes=(64, 224, 299)):
+    """The smallest square 1x3xSxS input the model's forward accepts (ViTs and MaxViT need 224)."""
+    for size in sizes:
+        try:
+            with torch.no_grad():
+                model.to("meta")(torch.empty(1, 3, size, size, device="meta"))
+            return (1, 3, size, size)
+        except Exception:  # noqa: BLE001 - a size the model refuses: try the next
+            continue
+    raise ValueError(f"no input of sizes {sizes} runs")
+
+
+def torchvision_all():
+    """Every torchvision classification model, built on the meta device at its smallest input."""
+    import torchvision
+    tv = torchvision.models
+    for name in tv.list_models(module=tv):
+        kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+
+        def factory(n=name, kw=kw):
+            try:
+                with torch.device("meta"):
+                    return tv.get_model(n, weights=None, **kw)
+            except NotImplementedError:  # RegNet's init reads a value (.item()): build it on the CPU
+                return tv.get_model(n, weights=None, **kw)
+        yield f"torchvision.{name}", factory, None
 
 
 def sources(with_timm: bool):
@@ -115,17 +159,25 @@ def sources(with_timm: bool):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timm", action="store_true", help="include timm models (needs `pip install timm`)")
+    ap.add_argument("--torchvision-all", action="store_true",
+                    help="every torchvision classification model instead, with import times")
+    ap.add_argument("--repeat", type=int, default=1, help="import each model this many times, keep the fastest")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     rows = []
-    for name, factory, shape in sources(args.timm):
-        row = measure(name, factory, shape)
+    for name, factory, shape in (torchvision_all() if args.torchvision_all else sources(args.timm)):
+        row = measure(name, factory, shape, args.repeat)
         rows.append(row)
         extra = row.get("why") or row.get("diffs") or ""
-        print(f"{row['status']:<9} {name:<52} {row.get('frontend', ''):<6} {extra}", flush=True)
+        print(f"{row['status']:<9} {name:<52} {row.get('input', ''):<11} {row.get('frontend', ''):<6} "
+              f"{row.get('import_s', '')!s:<6} {extra}", flush=True)
     counts = collections.Counter(r["status"] for r in rows)
     tried = len([r for r in rows if r["status"] != "skipped"])
     print(f"\n{counts['exact']} of {tried} models import exactly; {dict(counts)}")
+    times = sorted(r["import_s"] for r in rows if "import_s" in r)
+    if times:
+        print(f"import time over {len(times)} imported models: median {statistics.median(times):.3f} s, "
+              f"max {times[-1]:.3f} s ({max(rows, key=lambda r: r.get('import_s', 0))['model']})")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
 

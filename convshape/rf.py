@@ -66,6 +66,8 @@ def apply(op, state: RFState, out_rank: int) -> RFState:
             for a in state.axes[d]:
                 f = fields[a]
                 fields[a] = AxisRF(f.size, f.stride, f.padding, True)
+        if op.sources is not None:
+            return apply(Remap(op.sources), RFState(state.axes, tuple(fields)), out_rank)
         return RFState(_align(state.axes, out_rank), tuple(fields))
     if isinstance(op, Remap):
         axes = tuple(frozenset().union(*(state.axes[s] for s in srcs)) if srcs else frozenset()

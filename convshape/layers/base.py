@@ -68,8 +68,12 @@ class Window:
 
 @dataclass(frozen=True)
 class GlobalOver:
-    """Every output element sees the whole extent of these tensor dims (e.g. Linear, global pool)."""
+    """Every output element sees the whole extent of these tensor dims (e.g. Linear, global pool).
+
+    `sources`, when given, then re-arranges the dims as Remap does (a reduction that drops the dims
+    it reduces: output dim j holds the input dims sources[j])."""
     dims: tuple
+    sources: tuple | None = None
 
 
 @dataclass(frozen=True)

@@ -266,3 +266,34 @@ class _ConvTransposeNd(_ConvCommon):
 
 Conv1d, Conv2d, Conv3d = register_ranks(_ConvNd, name="Conv")
 ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = register_ranks(_ConvTransposeNd, name="ConvTranspose")
+
+
+class _FixedConvNd(_ConvNd):
+    """A convolution whose weight (and bias, if any) is a fixed buffer, not a parameter: blur pools,
+    Sobel or Gaussian filters (F.conv2d(x, self.filt) on a registered buffer). MACs as a Conv's."""
+
+    has_weight_macs: ClassVar[bool] = False
+    torch_class: ClassVar[str | None] = None
+
+    bias: bool = False
+
+    examples: ClassVar[tuple] = (
+        Example({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "groups": 4},
+                ((1, 4, PerAxis(8, 7, 6)),), note="a blur pool: depthwise, stride 2"),
+        Example({"out_channels": 2, "kernel_size": PerAxis(3, 2, 1), "bias": True}, ((2, 3, PerAxis(6, 5, 4)),)),
+        Rejected({"out_channels": 2, "kernel_size": 5}, ((1, 3, PerAxis(4, 4, 4)),),
+                 torch_says="Kernel size can't be greater than actual input size"),
+    )
+
+    def params(self, inputs):
+        return Params()
+
+    def buffers(self, inputs):
+        return self.weight_numel(inputs) + (self.out_channels if self.bias else 0)
+
+    def backward_macs(self, inputs, output, input_requires_grad):
+        # no weight gradient; the input gradient costs what the forward does
+        return self.macs(inputs, output) if input_requires_grad else 0
+
+
+FixedConv1d, FixedConv2d, FixedConv3d = register_ranks(_FixedConvNd, name="FixedConv")

@@ -338,3 +338,39 @@ class LocalResponseNorm(Layer):
 
     def other_ops(self, inputs, output):
         return prod(output) * (self.size + 5)
+
+
+@register
+class FrozenBatchNorm2d(Layer):
+    """torchvision.ops.misc.FrozenBatchNorm2d: BatchNorm2d with weight, bias and running statistics
+    all fixed buffers (torchvision's detection backbones): no parameters, 4 x C buffers."""
+
+    family: ClassVar[str] = "norm"
+    torch_class: ClassVar[str | None] = "torchvision"
+    inferred: ClassVar[tuple] = ("num_features",)
+
+    num_features: PosInt | None = None
+    eps: Number = 1e-5
+
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 3, 4, 5),)),
+        Example({"eps": 0.0}, ((1, 8, 2, 2),), note="torchvision's detection models pass eps=0"),
+        Rejected({"num_features": 4}, ((2, 3, 4, 5),), torch_says="must match the size of tensor"),
+    )
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (4,))
+        return {"num_features": concrete_channels(x, 1, "channel", self.num_features, "num_features")}
+
+    def buffers(self, inputs):
+        return 4 * self.infer(inputs)["num_features"]  # weight, bias, running_mean, running_var
+
+    def other_ops(self, inputs, output):
+        return FOLDED_OPS * prod(output)
+
+    def to_torch(self, inputs):
+        from torchvision.ops.misc import FrozenBatchNorm2d as FBN
+        # the written num_features where there is one: torch then refuses a mismatch as convshape does
+        c = self.num_features if self.num_features is not None else self.infer(inputs)["num_features"]
+        return FBN(c, eps=self.eps)

@@ -1,13 +1,14 @@
-"""Pure re-arrangements: Flatten, Unflatten, Permute, Reshape (no arithmetic, no parameters)."""
+"""Pure re-arrangements: Flatten, Unflatten, Permute, Reshape, Unsqueeze, Squeeze, Index (general
+indexing and strided slices): no arithmetic, no parameters."""
 from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from ..dims import prod
+from ..dims import ceildiv, prod, require_ge
 from ..errors import ShapeError
-from .base import Int, Layer, Remap, register
+from .base import Int, Layer, Remap, Window, register
 from .examples import Example, Rejected
 
 
@@ -196,3 +197,161 @@ def exact_quotient(n, d: int, message, argument: str):
 
 def _exact_div(n, d, argument):
     return exact_quotient(n, d, lambda: f"cannot infer -1: {n} elements are not divisible by {d}", argument)
+
+
+@register
+class Unsqueeze(Layer):
+    """x.unsqueeze(dim): a new dim of size 1 (dim counts in the output, -1 appends)."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    dim: Int
+
+    examples: ClassVar[tuple] = (
+        Example({"dim": 1}, ((2, 8),)),
+        Example({"dim": -1}, ((2, 3, 4),)),
+        Rejected({"dim": 4}, ((2, 3, 4),), torch_says="out of range"),
+    )
+
+    def _dim(self, x):
+        return _norm_dim(self.dim, len(x) + 1, "dim")
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        d = self._dim(x)
+        return tuple(x[:d]) + (1,) + tuple(x[d:])
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        d = self._dim(x)
+        return Remap(tuple((i,) for i in range(d)) + ((),) + tuple((i,) for i in range(d, len(x))))
+
+
+@register
+class Squeeze(Layer):
+    """x.squeeze(dim): drop size-1 dims (all of them with dim null; a listed dim of another size stays)."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    dim: Int | tuple[Int, ...] | None = None
+
+    examples: ClassVar[tuple] = (
+        Example({"dim": -1}, ((2, 8, 1),)),
+        Example({}, ((2, 1, 3, 1),)),
+        Example({"dim": (1, 2)}, ((2, 1, 3, 1),), note="dim 2 (size 3) stays"),
+        Rejected({"dim": 3}, ((2, 1, 3),), torch_says="out of range"),
+    )
+
+    def _dropped(self, x):
+        if self.dim is None:
+            candidates = range(len(x))
+        else:
+            dims = (self.dim,) if isinstance(self.dim, int) else self.dim
+            candidates = [_norm_dim(d, max(len(x), 1), "dim") for d in dims]
+        dropped = []
+        for d in candidates:
+            if type(x[d]) is not int:
+                raise ShapeError(f"squeeze of dim {d} needs its size, got {x[d]}", argument="dim", value=d)
+            if x[d] == 1:
+                dropped.append(d)
+        return set(dropped)
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        dropped = self._dropped(x)
+        return tuple(s for d, s in enumerate(x) if d not in dropped)
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        dropped = self._dropped(x)
+        return Remap(tuple((d,) for d in range(len(x)) if d not in dropped))
+
+
+IndexEntry = Int | None | tuple[Int | None, Int | None, Int | None]
+
+
+@register
+class Index(Layer):
+    """x[index], one entry per leading dim: an int selects (the dim goes), [start, stop, step] slices
+    (nulls as in Python; a step > 0), null inserts a new dim of 1. Dims past the entries are kept.
+    ViT's x[:, 0] is [[null, null, null], 0]; a stride-2 crop x[..., ::2, ::2] lists every dim."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    index: tuple[IndexEntry, ...]
+
+    examples: ClassVar[tuple] = (
+        Example({"index": ((None, None, None), 0)}, ((2, 197, 768),), note="ViT's class token"),
+        Example({"index": ((None, None, None), (None, None, None), (0, None, 2), (1, None, 2))}, ((2, 3, 8, 9),),
+                note="space-to-depth's strided crops"),
+        Example({"index": (-1, (1, -1, None), None)}, ((4, 6, 5),), note="int, slice and a new axis"),
+        Rejected({"index": ((None, None, None), 5)}, ((2, 3, 4),), torch_says="out of bounds"),
+        Rejected({"index": ((None, None, None), (None, None, 0))}, ((2, 3, 4),), torch_says="step cannot be zero"),
+        Rejected({"index": ((None, None, -1),)}, ((2, 3),), torch_says="step must be greater than zero"),
+        Rejected({"index": (0, 0, 0, 0)}, ((2, 3, 4),), torch_says="too many indices"),
+    )
+
+    def _plan(self, x):
+        """Per entry: ('int', in_dim) | ('slice', in_dim, start, length, step) | ('new',); then kept dims."""
+        plan, d = [], 0
+        used = sum(1 for i in self.index if i is not None)
+        if used > len(x):
+            raise ShapeError(f"index {list(self.index)} indexes {used} dims of a {len(x)}-D input",
+                             argument="index", value=list(self.index))
+        for i in self.index:
+            if i is None:
+                plan.append(("new",))
+                continue
+            size = x[d]
+            if isinstance(i, int):
+                if type(size) is not int:
+                    if i < 0:
+                        raise ShapeError(f"a negative index on dim {d} needs its size, got {size}",
+                                         argument="index", value=i)
+                    require_ge(size, i + 1, f"index {i} is out of bounds for dim {d} of size {size}",
+                               argument="index", received=i)
+                elif not -size <= i < size:
+                    raise ShapeError(f"index {i} is out of bounds for dim {d} of size {size}",
+                                     argument="index", value=i)
+                plan.append(("int", d))
+            else:
+                start, stop, step = i
+                step = 1 if step is None else step
+                if step <= 0:
+                    raise ShapeError(f"slice step must be positive, got {step}", argument="index", value=step)
+                if start is None and stop is None:
+                    lo, length = 0, ceildiv(size, step)
+                elif type(size) is not int:
+                    raise ShapeError(f"slicing dim {d} at {start}:{stop} needs its size, got {size}",
+                                     argument="index", value=[start, stop, step])
+                else:
+                    lo, hi, _ = slice(start, stop, step).indices(size)
+                    length = max(0, -(-(hi - lo) // step))
+                plan.append(("slice", d, lo, length, step))
+            d += 1
+        return plan, d
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        plan, d = self._plan(x)
+        out = []
+        for p in plan:
+            if p[0] == "new":
+                out.append(1)
+            elif p[0] == "slice":
+                out.append(p[3])
+        return tuple(out) + tuple(x[d:])
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        plan, d = self._plan(x)
+        if all(p[0] == "slice" for p in plan):
+            # strided crops: output index o of dim k reads input start + o * step
+            rest = len(x) - d
+            return Window(kernel=(1,) * len(x), stride=tuple(p[4] for p in plan) + (1,) * rest,
+                          padding=tuple(-p[2] for p in plan) + (0,) * rest)
+        sources = [(p[1],) if p[0] == "slice" else () for p in plan if p[0] != "int"]
+        return Remap(tuple(sources) + tuple((i,) for i in range(d, len(x))))

@@ -20,6 +20,8 @@ random.Random in benchmarks/fuzz_campaign.py (long).
 """
 from __future__ import annotations
 
+import copy
+
 import math
 import types
 import typing
@@ -192,14 +194,21 @@ def _dim_for(name, cls, shape):
     return shape[1] if len(shape) > 1 else shape[0]
 
 
+# FlopCounterMode does not see the CPU attention kernels (nn.MultiheadAttention's fast path,
+# _scaled_dot_product_flash_attention_for_cpu): count these on the meta device, where it does
+META_COUNTED = ("MultiheadAttention", "ScaledDotProductAttention")
+
+
 def torch_figures(module, inputs) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
     module.eval()
     xs = [torch.randn(s) for s in inputs]
     with torch.no_grad():
         y = module(*xs)  # validity and shape outside the counter: under FlopCounterMode some ops
+        counted, args = (module, xs) if type(module).__name__ not in META_COUNTED else \
+            (copy.deepcopy(module).to("meta"), [x.to("meta") for x in xs])
         with FlopCounterMode(display=False) as fc:  # decompose and skip their size checks
-            module(*xs)
+            counted(*args)
     return {"output_shape": tuple(y.shape), "_zero_param": any(0 in p.shape for p in module.parameters()),
             "trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
             "frozen": sum(p.numel() for p in module.parameters() if not p.requires_grad),
@@ -302,6 +311,9 @@ INTENTIONAL = [
      "a circular pad whose crop leaves fewer values than 1 or than a pad: torch returns uninitialized "
      "memory, or copies the output onto an overlapping view of itself (refused by torch when every dim "
      "before is 1, undefined otherwise)"),
+    ("frozen-bn-broadcasts", lambda cls, args, m, f: cls.kind == "FrozenBatchNorm2d",
+     "FrozenBatchNorm2d checks nothing: its (1, C, 1, 1) buffers broadcast against any input, so torch "
+     "accepts num_features 1 on C channels, or a 3-D input (made 4-D); convshape requires (N, num_features, H, W)"),
 ]
 
 

@@ -103,3 +103,193 @@ class Narrow(nn.Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, start={self.start}, length={self.length}"
+
+
+def _arith(op: str, x, t):
+    """x op t for ScalarArith / ParamArith (r-prefixed ops swap the operands)."""
+    if op in ("maximum", "minimum"):
+        t = t if isinstance(t, torch.Tensor) else torch.tensor(t, dtype=x.dtype, device=x.device)
+        return getattr(torch, op)(x, t)
+    swap = op.startswith("r")
+    name = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv", "pow": "pow"}[op[1:] if swap else op]
+    import operator
+    f = getattr(operator, name)
+    return f(t, x) if swap else f(x, t)
+
+
+class Sub(nn.Module):
+    def forward(self, x, y):
+        return x - y
+
+
+class Div(nn.Module):
+    def forward(self, x, y):
+        return x / y
+
+
+class Maximum(nn.Module):
+    def forward(self, x, y):
+        return torch.maximum(x, y)
+
+
+class Minimum(nn.Module):
+    def forward(self, x, y):
+        return torch.minimum(x, y)
+
+
+class ScalarArith(nn.Module):
+    """x op value for a constant scalar."""
+
+    def __init__(self, op: str, value: float):
+        super().__init__()
+        self.op, self.value = op, value
+
+    def forward(self, x):
+        return _arith(self.op, x, self.value)
+
+    def extra_repr(self):
+        return f"op={self.op}, value={self.value}"
+
+
+class ParamArith(nn.Module):
+    """x op t with t a parameter (trainable) or a buffer of `shape`, broadcast against x."""
+
+    def __init__(self, op: str, shape, trainable: bool = True):
+        super().__init__()
+        self.op = op
+        t = torch.ones(tuple(shape))
+        if trainable:
+            self.t = nn.Parameter(t)
+        else:
+            self.register_buffer("t", t)
+
+    def forward(self, x):
+        return _arith(self.op, x, self.t)
+
+    def extra_repr(self):
+        return f"op={self.op}, shape={list(self.t.shape)}"
+
+
+class UnaryOp(nn.Module):
+    """torch.<fn>(x)."""
+
+    def __init__(self, fn: str):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return getattr(torch, self.fn)(x)
+
+    def extra_repr(self):
+        return f"fn={self.fn}"
+
+
+class Reduce(nn.Module):
+    """torch.<op>(x, dim, keepdim)."""
+
+    def __init__(self, op: str, dim=None, keepdim: bool = False):
+        super().__init__()
+        self.op, self.dim, self.keepdim = op, dim, keepdim
+
+    def forward(self, x):
+        dim = tuple(range(x.dim())) if self.dim is None else self.dim
+        return getattr(torch, self.op)(x, dim=dim, keepdim=self.keepdim)
+
+    def extra_repr(self):
+        return f"op={self.op}, dim={self.dim}, keepdim={self.keepdim}"
+
+
+class Unsqueeze(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.unsqueeze(self.dim)
+
+
+class Squeeze(nn.Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.squeeze() if self.dim is None else x.squeeze(self.dim)
+
+
+class Stack(nn.Module):
+    def __init__(self, dim: int = 0):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.stack(xs, dim=self.dim)
+
+
+class Index(nn.Module):
+    """x[index] with an int (select), [start, stop, step] (slice) or null (newaxis) per entry."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.index = tuple(index)
+
+    def forward(self, x):
+        return x[tuple(slice(*i) if isinstance(i, (list, tuple)) else i for i in self.index)]
+
+    def extra_repr(self):
+        return f"index={list(self.index)}"
+
+
+class MatMul(nn.Module):
+    def forward(self, a, b):
+        return torch.matmul(a, b)
+
+
+class ScaledDotProductAttention(nn.Module):
+    def __init__(self, is_causal: bool = False, scale=None):
+        super().__init__()
+        self.is_causal, self.scale = is_causal, scale
+
+    def forward(self, q, k, v):
+        return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.is_causal, scale=self.scale)
+
+
+class MultiheadAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention returning the attention output only (need_weights=False); one input
+    is self-attention."""
+
+    def forward(self, *xs):
+        q, k, v = (xs * 3)[:3] if len(xs) == 1 else xs
+        return super().forward(q, k, v, need_weights=False)[0]
+
+
+def _fixed(conv_cls):
+    class Fixed(conv_cls):
+        """A convolution whose weight and bias are buffers (fixed filters: blur pools)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in ("weight", "bias"):
+                p = getattr(self, name)
+                if p is not None:
+                    delattr(self, name)
+                    self.register_buffer(name, p.detach())
+    Fixed.__name__ = Fixed.__qualname__ = "Fixed" + conv_cls.__name__
+    return Fixed
+
+
+FixedConv1d, FixedConv2d, FixedConv3d = (_fixed(c) for c in (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+
+
+class ParamConcat(nn.Module):
+    """cat([token.expand(...), x], dim): a learned tensor before the input along `dim`."""
+
+    def __init__(self, shape, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+        self.token = nn.Parameter(torch.zeros(tuple(shape)))
+
+    def forward(self, x):
+        d = self.dim % x.dim()
+        sizes = [x.shape[i] if i != d and self.token.shape[i] == 1 else -1 for i in range(x.dim())]
+        return torch.cat([self.token.expand(*sizes), x], dim=d)

@@ -1,0 +1,129 @@
+"""Element-wise arithmetic beyond Add/Mul: a second tensor (Sub, Div, Maximum, Minimum), a constant
+scalar (ScalarArith), a learned or fixed tensor held by the layer (ParamArith), and one-input
+functions (UnaryOp: rsqrt, square, ...). NF-Nets' scaled activations, PoolFormer's x - pool(x),
+ConvNeXt-V2's GRN and RMS / filter-response norms are built from these.
+
+other_ops: one per output element (per extra input for the two-tensor kinds), as for Add and Mul.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from ..dims import prod
+from .base import Layer, Number, Params, PosInt, register
+from .examples import Example, Rejected
+from .merge import _Elementwise, broadcast
+
+
+class _Binary(_Elementwise):
+    max_inputs: ClassVar[int | None] = 2
+
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 3, 4, 4), (2, 3, 4, 4))),
+        Example({}, ((2, 8, 5, 5), (2, 8, 1, 1)), note="PoolFormer's x - pool(x) / a per-channel statistic"),
+        Example({}, ((3, 1, 5), (4, 1)), note="ranks differ"),
+        Rejected({}, ((2, 3, 4), (2, 4, 4)), torch_says="must match the size of tensor"),
+    )
+
+
+@register
+class Sub(_Binary):
+    """inputs[0] - inputs[1], broadcasting."""
+
+
+@register
+class Div(_Binary):
+    """inputs[0] / inputs[1] (true division), broadcasting."""
+
+
+@register
+class Maximum(_Binary):
+    """torch.maximum(inputs[0], inputs[1]), broadcasting."""
+
+
+@register
+class Minimum(_Binary):
+    """torch.minimum(inputs[0], inputs[1]), broadcasting."""
+
+
+ArithOp = Literal["add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "maximum", "minimum"]
+
+
+@register
+class ScalarArith(Layer):
+    """x op value for a constant scalar: add, sub (x - v), rsub (v - x), mul, div (x / v), rdiv (v / x),
+    pow (x ** v), rpow (v ** x), maximum, minimum (a clamp at one side)."""
+
+    family: ClassVar[str] = "arith"
+    torch_class: ClassVar[str | None] = None
+
+    op: ArithOp
+    value: Number
+
+    examples: ClassVar[tuple] = (
+        Example({"op": "mul", "value": 1.7015}, ((2, 3, 4, 4),), note="NF-Net's gamma-scaled activation"),
+        Example({"op": "pow", "value": 2.0}, ((2, 5),)),
+        Example({"op": "rsub", "value": 1.0}, ((3, 2, 7),)),
+        Example({"op": "maximum", "value": 1e-6}, ((2, 3, 4),)),
+    )
+
+    def other_ops(self, inputs, output):
+        return prod(output)
+
+
+@register
+class ParamArith(Layer):
+    """x op t for a tensor t of `shape` held by the layer, broadcast against x: a learned parameter
+    (trainable: true; a position embedding, a bias, GRN's gamma and beta) or a buffer (trainable:
+    false; a fixed normalisation constant). Ops as ScalarArith's (rsub: t - x, rdiv: t / x)."""
+
+    family: ClassVar[str] = "arith"
+    torch_class: ClassVar[str | None] = None
+
+    op: ArithOp
+    shape: tuple[PosInt, ...]
+    trainable: bool = True
+
+    examples: ClassVar[tuple] = (
+        Example({"op": "add", "shape": (1, 197, 768)}, ((2, 197, 768),), note="ViT's position embedding"),
+        Example({"op": "mul", "shape": (1, 1, 1, 8)}, ((2, 5, 5, 8),), note="GRN's gamma, channels-last"),
+        Example({"op": "sub", "shape": (3, 1, 1), "trainable": False}, ((2, 3, 6, 6),),
+                note="a fixed mean, as a buffer"),
+        Example({"op": "add", "shape": (4, 1)}, ((4,),), note="broadcast grows the rank"),
+        Rejected({"op": "add", "shape": (1, 5, 1, 1)}, ((2, 8, 5, 5),), torch_says="must match the size of tensor"),
+    )
+
+    def output_shape(self, inputs):
+        return broadcast([inputs[0], self.shape], self.kind)
+
+    def params(self, inputs):
+        n = prod(self.shape)
+        return Params(trainable=n) if self.trainable else Params()
+
+    def buffers(self, inputs):
+        return 0 if self.trainable else prod(self.shape)
+
+    def other_ops(self, inputs, output):
+        return prod(output)
+
+
+UnaryFn = Literal["rsqrt", "sqrt", "square", "exp", "log", "abs", "neg", "reciprocal", "sign", "erf", "sin", "cos"]
+
+
+@register
+class UnaryOp(Layer):
+    """An element-wise function of one tensor (torch.rsqrt, torch.square, ...): one op per element."""
+
+    family: ClassVar[str] = "arith"
+    torch_class: ClassVar[str | None] = None
+
+    fn: UnaryFn
+
+    examples: ClassVar[tuple] = (
+        Example({"fn": "rsqrt"}, ((2, 3, 4, 4),), note="RMS / filter-response norm"),
+        Example({"fn": "square"}, ((2, 5),)),
+        Example({"fn": "abs"}, ((3, 2, 7),)),
+    )
+
+    def other_ops(self, inputs, output):
+        return prod(output)

@@ -1,0 +1,60 @@
+"""Ops that change no values (pass-through) and element-wise activations."""
+from __future__ import annotations
+
+import torch
+
+from .registry import Mapped, pattern
+
+# a broadcast made explicit (expand/expand_as): the element-wise op that reads it broadcasts the
+# same way (the node-by-node shape check afterwards catches any other reader)
+@pattern("contiguous", "clone", "float", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+         "feature_alpha_dropout", "detach", signature=("input", "p", "training", "inplace"))
+def identity(m, name, a, out):
+    return Mapped([], [a["input"]])
+
+
+@pattern("expand_as", signature=("input", "other"))
+@pattern("expand", signature=("input", "*sizes"))
+def broadcast_made_explicit(m, name, a, out):
+    return Mapped([], [a["input"]])
+
+
+@pattern("to", signature=("input",))
+def to(m, name, a, out):
+    x = a["input"]
+    if isinstance(out, torch.Tensor) and out.dtype != m.ops[x.name].value.dtype:
+        return f"{name} (dtype change)"
+    return Mapped([], [x])
+
+
+ACTIVATIONS = {"relu": "ReLU", "relu6": "ReLU6", "silu": "SiLU", "sigmoid": "Sigmoid", "tanh": "Tanh",
+               "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "mish": "Mish", "gelu": "GELU",
+               "leaky_relu": "LeakyReLU", "elu": "ELU"}
+
+
+@pattern("relu", "relu6", "silu", "hardswish", "hardsigmoid", "mish", signature=("input", "inplace"))
+@pattern("sigmoid", "tanh")
+@pattern("gelu", signature=("input", "approximate"))
+@pattern("leaky_relu", signature=("input", "negative_slope", "inplace"))
+@pattern("elu", signature=("input", "alpha", "inplace"))
+def activation(m, name, a, out):
+    args = {}
+    if name == "leaky_relu" and a.get("negative_slope", 0.01) != 0.01:
+        args["negative_slope"] = float(a["negative_slope"])
+    if name == "elu" and a.get("alpha", 1.0) != 1.0:
+        args["alpha"] = float(a["alpha"])
+    if name == "gelu" and a.get("approximate", "none") != "none":
+        args["approximate"] = a["approximate"]
+    return Mapped([(ACTIVATIONS[name], args)], [a["input"]])
+
+
+@pattern("hardtanh", signature=("input", "min_val", "max_val", "inplace"))
+def hardtanh(m, name, a, out):
+    if (a.get("min_val", -1.0), a.get("max_val", 1.0)) == (0.0, 6.0):
+        return Mapped([("ReLU6", {})], [a["input"]])
+    return "hardtanh other than relu6"
+
+
+@pattern("softmax", "log_softmax", signature=("input", "dim", "_stacklevel", "dtype"))
+def softmax(m, name, a, out):
+    return Mapped([("Softmax" if name == "softmax" else "LogSoftmax", {"dim": a.get("dim")})], [a["input"]])

@@ -1,0 +1,121 @@
+"""Element-wise arithmetic with a constant, a parameter or a buffer, and one-input functions."""
+from __future__ import annotations
+
+import torch
+
+from .registry import Mapped, is_buffer, pattern, take_param
+from ..trace import Ref
+
+# the kinds for two tensors, and the op names of ScalarArith / ParamArith
+TENSOR_KIND = {"add": "Add", "mul": "Mul", "sub": "Sub", "div": "Div", "maximum": "Maximum", "minimum": "Minimum"}
+
+
+def arith(m, op, a, out, reverse_op=None):
+    """x op y for tensors, scalars, parameters and buffers (reverse_op: the name when y comes first)."""
+    x, y = a.get("input"), a.get("other")
+    if a.get("alpha", 1) != 1:
+        return f"{op} with alpha"
+    if a.get("rounding_mode") is not None:
+        return f"{op} with rounding_mode"
+    xs, ys = isinstance(x, Ref), isinstance(y, Ref)
+    px = xs and (m.param(x, buffers=True) is not None)
+    py = ys and (m.param(y, buffers=True) is not None)
+    if xs and ys and not px and not py:
+        if op not in TENSOR_KIND:
+            return f"{op} of two tensors"
+        return Mapped([(TENSOR_KIND[op], {})], [x, y])
+    if px and py or not (xs or ys):
+        return f"{op} of two constants"
+    tensor, other, swapped = (x, y, False) if xs and not px else (y, x, True)
+    name = (reverse_op or op) if swapped else op
+    if isinstance(other, Ref):  # a parameter or a buffer
+        src = take_param(m, other)
+        if isinstance(src, str):
+            return f"{op} with {src}"
+        if op == "mul" and not is_buffer(src):
+            from .merge import scale
+            per_channel = scale(m, tensor, m.ops[other.name], out)
+            if not isinstance(per_channel, str):
+                return per_channel
+        shape = tuple(m.ops[other.name].value.shape)
+        args = {"op": name, "shape": shape} | ({"trainable": False} if is_buffer(src) else {})
+        return Mapped([("ParamArith", args)], [tensor])
+    if isinstance(other, bool) or not isinstance(other, (int, float)):
+        return f"{op} with a {type(other).__name__}"
+    if tuple(out.shape) == m.shape(tensor) and (op, other) in (("add", 0), ("sub", 0), ("mul", 1), ("div", 1)) \
+            and not swapped or (op, other, swapped) in (("add", 0, True), ("mul", 1, True)):
+        return Mapped([], [tensor])  # x + 0, x * 1 (re-parameterizable branches switched off): the identity
+    return Mapped([("ScalarArith", {"op": name, "value": float(other)})], [tensor])
+
+
+@pattern("add", signature=("input", "other", "alpha"))
+def add(m, name, a, out):
+    return arith(m, "add", a, out, "add")
+
+
+@pattern("mul", signature=("input", "other"))
+def mul(m, name, a, out):
+    return arith(m, "mul", a, out, "mul")
+
+
+@pattern("sub", signature=("input", "other", "alpha"))
+def sub(m, name, a, out):
+    return arith(m, "sub", a, out, "rsub")
+
+
+@pattern("rsub", signature=("input", "other", "alpha"))
+def rsub(m, name, a, out):
+    # Tensor.__rsub__(x, c) and torch.rsub(x, c) are c - x
+    return arith(m, "sub", {"input": a.get("other"), "other": a.get("input"), "alpha": a.get("alpha", 1)}, out,
+                 "rsub")
+
+
+@pattern("truediv", "div", signature=("input", "other", "rounding_mode"))
+def div(m, name, a, out):
+    return arith(m, "div", a, out, "rdiv")
+
+
+@pattern("rtruediv", "rdiv", signature=("input", "other"))
+def rdiv(m, name, a, out):
+    return arith(m, "div", {"input": a.get("other"), "other": a.get("input")}, out, "rdiv")
+
+
+@pattern("pow", signature=("input", "exponent"))
+def pow_(m, name, a, out):
+    return arith(m, "pow", {"input": a.get("input"), "other": a.get("exponent")}, out, "rpow")
+
+
+@pattern("rpow", signature=("input", "other"))
+def rpow(m, name, a, out):
+    return arith(m, "pow", {"input": a.get("other"), "other": a.get("input")}, out, "rpow")
+
+
+@pattern("maximum", "minimum", signature=("input", "other"))
+def maximum(m, name, a, out):
+    return arith(m, name, a, out, name)
+
+
+@pattern("clamp", "clip", signature=("input", "min", "max"))
+@pattern("clamp_min", signature=("input", "min"))
+@pattern("clamp_max", signature=("input", "max"))
+def clamp(m, name, a, out):
+    layers = []
+    for bound, op in (("min", "maximum"), ("max", "minimum")):
+        v = a.get(bound)
+        if v is None:
+            continue
+        if isinstance(v, Ref) or isinstance(v, bool) or not isinstance(v, (int, float)):
+            return f"{name} with a tensor bound"
+        layers.append(("ScalarArith", {"op": op, "value": float(v)}))
+    return Mapped(layers, [a["input"]])
+
+
+UNARY = ("rsqrt", "sqrt", "square", "exp", "log", "abs", "neg", "reciprocal", "sign", "erf", "sin", "cos")
+
+
+@pattern(*UNARY)
+def unary(m, name, a, out):
+    x = a["input"]
+    if not (isinstance(x, Ref) and isinstance(m.ops[x.name].value, torch.Tensor)):
+        return f"{name} of a non-tensor"
+    return Mapped([("UnaryOp", {"fn": name})], [x])

@@ -1,0 +1,121 @@
+"""Functional layers on a module's own tensors: F.conv2d, F.linear, F.layer_norm, F.batch_norm ..."""
+from __future__ import annotations
+
+from .registry import Mapped, is_buffer, pattern, plain, take_param
+
+
+@pattern("conv1d", "conv2d", "conv3d", signature=("input", "weight", "bias", "stride", "padding", "dilation",
+                                                  "groups"))
+def conv(m, name, a, out):
+    n = int(name[4])
+    kind = f"Conv{n}d"
+    w = m.param(a.get("weight"))
+    if w is not None:  # the weight (and bias) must be the module's own tensors, unchanged and read once
+        own = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+        if any(isinstance(o, str) for o in own):
+            return f"conv{n}d with {next(o for o in own if isinstance(o, str))} as weight or bias " \
+                   "(e.g. NF-Net's scaled weight standardization)"
+    elif m.is_fixed(a.get("weight")):
+        # a fixed filter (blur pool): weight and bias buffers, each exactly one buffer unchanged
+        sources = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+        if any(isinstance(s, str) for s in sources) or not all(is_buffer(s) for s in sources):
+            return f"conv{n}d with a fixed weight computed from buffers, or with a parameter bias"
+        kind, w = f"FixedConv{n}d", m.ops[a["weight"].name]
+    else:
+        return f"conv{n}d with a computed weight"
+    shape = tuple(w.value.shape)
+    groups = a.get("groups", 1)
+    args = {"out_channels": shape[0], "kernel_size": plain(shape[2:]),
+            "stride": plain(m.value(a.get("stride", 1))), "padding": plain(m.value(a.get("padding", 0))),
+            "dilation": plain(m.value(a.get("dilation", 1))), "groups": groups,
+            "bias": a.get("bias") is not None}
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": kind.startswith("Conv")}
+    args = {k: v for k, v in args.items() if defaults.get(k, object()) != v}
+    return Mapped([(kind, args)], [a["input"]])
+
+
+@pattern("linear", signature=("input", "weight", "bias"))
+def linear(m, name, a, out):
+    w = m.param(a.get("weight"))
+    own = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
+    if w is None or any(isinstance(o, str) for o in own):
+        return "linear with a computed weight or bias (not the module's own parameters, read once)"
+    args = {"out_features": w.value.shape[0]}
+    if a.get("bias") is None:
+        args["bias"] = False
+    return Mapped([("Linear", args)], [a["input"]])
+
+
+def own_affine(m, a):
+    """None when weight and bias (where given) are parameters read unchanged once, else why not."""
+    for k in ("weight", "bias"):
+        if a.get(k) is not None:
+            src = take_param(m, a[k])
+            if isinstance(src, str) or is_buffer(src):
+                return f"with a {k} that is {src if isinstance(src, str) else 'a buffer'}"
+    return None
+
+
+@pattern("layer_norm", signature=("input", "normalized_shape", "weight", "bias", "eps"))
+def layer_norm(m, name, a, out):
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
+    args = {"normalized_shape": plain(tuple(m.value(a["normalized_shape"])))}
+    if a.get("eps", 1e-5) != 1e-5:
+        args["eps"] = a["eps"]
+    if a.get("weight") is None:
+        args["elementwise_affine"] = False
+    elif a.get("bias") is None:
+        args["bias"] = False
+    return Mapped([("LayerNorm", args)], [a["input"]])
+
+
+@pattern("group_norm", signature=("input", "num_groups", "weight", "bias", "eps"))
+def group_norm(m, name, a, out):
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
+    args = {"num_groups": a["num_groups"]}
+    if a.get("eps", 1e-5) != 1e-5:
+        args["eps"] = a["eps"]
+    if a.get("weight") is None:
+        args["affine"] = False
+    return Mapped([("GroupNorm", args)], [a["input"]])
+
+
+@pattern("batch_norm", signature=("input", "running_mean", "running_var", "weight", "bias", "training",
+                                  "momentum", "eps"))
+def batch_norm(m, name, a, out):
+    """F.batch_norm on a module's own tensors (timm's BatchNormAct2d and friends)."""
+    x = a["input"]
+    rank = len(m.shape(x))
+    n = {2: 1, 3: 1, 4: 2, 5: 3}.get(rank)
+    if n is None or a.get("training"):
+        return "batch_norm in training mode"
+    w, b = a.get("weight"), a.get("bias")
+    if (w is not None and m.param(w) is None) or (b is not None and m.param(b) is None):
+        return "batch_norm with computed or fixed affine weights"
+    if (w is None) != (b is None):
+        return "batch_norm with only one of weight and bias"
+    why = own_affine(m, a)
+    if why:
+        return f"{name} {why}"
+    tracked = a.get("running_mean") is not None
+    if tracked and not (m.is_fixed(a["running_mean"]) and m.is_fixed(a.get("running_var"))):
+        return "batch_norm with computed running statistics"
+    args = {}
+    if w is None:
+        args["affine"] = False
+    if not tracked:
+        args["track_running_stats"] = False
+    if a.get("eps", 1e-5) != 1e-5:
+        args["eps"] = a["eps"]
+    if a.get("momentum", 0.1) not in (0.1, None) and tracked:
+        args["momentum"] = a["momentum"]
+    return Mapped([(f"BatchNorm{n}d", args)], [x])
+
+
+@pattern("stochastic_depth", signature=("input", "p", "mode", "training"))
+def stochastic_depth(m, name, a, out):
+    return Mapped([("StochasticDepth", {"p": a["p"], "mode": a.get("mode", "row")})], [a["input"]])

@@ -1,0 +1,225 @@
+"""The importer's op-pattern registry (convshape/torch/ops) and the ops it maps."""
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import convshape as cs  # noqa: E402
+from convshape.torch.importer import UnmappedOps, from_torch  # noqa: E402
+from convshape.torch.ops import PATTERNS, SIGNATURES, bind, canonical, pattern  # noqa: E402
+
+
+def test_registering_an_op_twice_raises():
+    with pytest.raises(ValueError, match="op pattern relu is registered twice"):
+        pattern("relu")(lambda m, name, a, out: None)
+    assert PATTERNS["relu"].__name__ == "activation"  # the first registration stays
+
+
+def test_every_pattern_has_a_signature_and_binds_by_it():
+    assert set(PATTERNS) == set(SIGNATURES)
+    # F.conv2d(x, w, None, 2) binds by conv2d's registered names
+    assert bind("conv2d", ("x", "w", None, 2), {}) == {"input": "x", "weight": "w", "bias": None, "stride": 2}
+    # view(*shape) gathers the rest, given spread or as one tuple
+    assert bind("view", ("x", 1, -1), {}) == bind("view", ("x", (1, -1)), {}) == {"input": "x", "shape": (1, -1)}
+
+
+def test_operator_names_are_canonical_and_reflected_ops_keep_their_order():
+    import operator
+    assert [canonical(t) for t in (operator.add, "__iadd__", "__radd__", "add_", torch.add)] == ["add"] * 5
+    # 2 - x reaches Tensor.__rsub__(x, 2): it must not read as x - 2's sub(x, 2)
+    assert canonical("__rsub__") == "rsub" and canonical("__rtruediv__") == "rtruediv"
+
+
+def truth(m, shape):
+    """torch's own figures: parameter and buffer numel, forward MACs (FlopCounterMode / 2), output shape."""
+    from torch.utils.flop_counter import FlopCounterMode
+    m = m.to("meta").eval()
+    with FlopCounterMode(display=False) as fc:
+        y = m(torch.empty(shape, device="meta"))
+    return (sum(p.numel() for p in m.parameters()), sum(b.numel() for b in m.buffers()),
+            fc.get_total_flops() // 2, tuple(y.shape))
+
+
+def ours(net):
+    r = cs.analyze(net)
+    return (r.totals.params, r.totals.buffers, r.totals.macs, tuple(r.output_shape))
+
+
+class ArithBlock(nn.Module):
+    """NF-Net's scaled activation, PoolFormer's token mixer, ConvNeXt-V2's GRN, an RMS norm, a clamp."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, c))
+        self.beta = nn.Parameter(torch.zeros(1, 1, 1, c))
+        self.register_buffer("mean", torch.zeros(1, c, 1, 1))
+
+    def forward(self, x):
+        x = F.relu(x) * 1.7015                       # NF-Net
+        x = self.pool(x) - x                         # PoolFormer
+        x = (x - self.mean) / 2.0                    # a fixed normalisation constant
+        y = x.permute(0, 2, 3, 1)                    # GRN, channels-last
+        g = y.pow(2).sum(dim=(1, 2), keepdim=True).sqrt()
+        n = g / (g.mean(dim=-1, keepdim=True) + 1e-6)
+        y = self.gamma * (y * n) + self.beta + y
+        y = y * torch.rsqrt(y.square().mean(-1, keepdim=True) + 1e-6)  # RMS norm
+        return y.clamp(min=0.0).amax(dim=-1)
+
+
+def test_elementwise_algebra_imports_exactly():
+    m = ArithBlock()
+    net = from_torch(m, (2, 8, 6, 6))
+    kinds = [n.kind for n in net.nodes]
+    assert kinds == ["ReLU", "ScalarArith", "AvgPool2d", "Sub", "ParamArith", "ScalarArith", "Permute",
+                     "ScalarArith", "Reduce", "UnaryOp", "Reduce", "ScalarArith", "Div", "Mul", "LayerScale",
+                     "ParamArith", "Add", "UnaryOp", "Reduce", "ScalarArith", "UnaryOp", "Mul", "ScalarArith",
+                     "Reduce"]
+    # gamma 8 + beta 8 = 16 parameters; the mean buffer 8; no products of two tensors: 0 MACs
+    assert ours(net) == truth(m, (2, 8, 6, 6)) == (16, 8, 0, (2, 6, 6))
+    sub = net.nodes[4].layer
+    assert (sub.op, sub.shape, sub.trainable) == ("sub", (1, 8, 1, 1), False)
+    rsub = cs.analyze(from_torch(Rsub(), (2, 3))).layers[0]
+    assert rsub.type == "ScalarArith" and rsub.output_shape == (2, 3) and rsub.other_ops == 6  # one per element
+
+
+class Rsub(nn.Module):
+    def forward(self, x):
+        return 1 - x
+
+
+class TokenAttention(nn.Module):
+    """timm-style attention: qkv Linear, reshape to heads, q @ k^T, softmax, @ v; then F.sdpa."""
+
+    def __init__(self, dim=16, heads=2):
+        super().__init__()
+        self.heads, self.qkv, self.proj = heads, nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = (q @ k.transpose(-2, -1)) * (C // self.heads) ** -0.5
+        y = a.softmax(dim=-1) @ v
+        y = F.scaled_dot_product_attention(y, k, v)
+        return self.proj(y.transpose(1, 2).reshape(B, N, C))
+
+
+class PatchMerge(nn.Module):
+    """Swin's patch merging: four strided crops of a channels-last map, concatenated, a LayerNorm
+    over the channels; then an SK-Net style stack of two branches summed."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.norm, self.reduction = nn.LayerNorm(4 * c), nn.Linear(4 * c, 2 * c, bias=False)
+
+    def forward(self, x):
+        x0, x1 = x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :]
+        x2, x3 = x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]
+        y = self.reduction(self.norm(torch.cat([x0, x1, x2, x3], -1)))
+        return torch.stack([y, y * 2], dim=1).sum(dim=1).unsqueeze(1).squeeze(1)
+
+
+def test_strided_slices_stack_sum_unsqueeze_squeeze_import_exactly():
+    m = PatchMerge()
+    net = from_torch(m, (2, 6, 8, 4))
+    kinds = [n.kind for n in net.nodes]
+    assert kinds == ["Index", "Index", "Index", "Index", "Concat", "LayerNorm", "Linear", "ScalarArith", "Stack",
+                     "Reduce", "Unsqueeze", "Squeeze"]
+    assert net.nodes[1].layer.index == ((None, None, None), (1, None, 2), (0, None, 2))
+    # norm 2*16 = 32, reduction 16*8 = 128; MACs 2*3*4 * 16*8 = 3072
+    assert ours(net) == truth(m, (2, 6, 8, 4)) == (160, 0, 3072, (2, 3, 4, 8))
+
+
+def test_vit_imports_exactly_and_stays_symbolic():
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        m = torchvision.models.VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=2,
+                                                 hidden_dim=8, mlp_dim=16, num_classes=3)
+    net = from_torch(m, (2, 3, 32, 32))
+    assert "MultiheadAttention" in [n.kind for n in net.nodes]
+    # conv_proj 8*3*16*16+8 = 6152, class token 8, position embedding (1, 5, 8) = 40,
+    # per layer: 2 LayerNorms 32, attention 4*8*8+4*8 = 288, MLP 8*16+16+16*8+8 = 280 -> 600 each,
+    # final LayerNorm 16, head 8*3+3 = 27: 6152 + 8 + 40 + 1200 + 16 + 27 = 7443
+    assert ours(net) == truth(m, (2, 3, 32, 32)) and ours(net)[0] == 7443
+    # symbolic N, H, W: the figures at (2, 3, 32, 32) are the concrete ones; the position embedding
+    # (1, 5, 8) records the condition (H/16)(W/16) + 1 == 5; attention makes the field global
+    r = cs.analyze(net, input_shape=("N", 3, "H", "W"))
+    at = {"N": 2, "H": 32, "W": 32}
+    assert str(r.output_shape[0]) == "N" and cs.dims.substitute(r.totals.macs, at) == ours(net)[2]
+    assert any("ParamArith" in c.message for c in r.conditions)
+    assert r.layers[-1].receptive_field.is_global
+
+
+def test_frozen_batchnorm_detection_backbone_imports_exactly():
+    torchvision = pytest.importorskip("torchvision")
+    from torchvision.ops.misc import FrozenBatchNorm2d
+    with torch.device("meta"):  # what torchvision's detection models build their backbones with
+        body = torchvision.models.resnet18(weights=None, norm_layer=FrozenBatchNorm2d)
+    net = from_torch(body, (1, 3, 64, 64))
+    assert sum(n.kind == "FrozenBatchNorm2d" for n in net.nodes) == 20  # every BN of resnet18
+    # frozen BN: 4 buffers per channel (4 * 4,800 channels = 19,200), no parameters: resnet18's
+    # 11,689,512 minus its BNs' 2 * 4,800 = 11,679,912
+    assert ours(net) == truth(body, (1, 3, 64, 64))
+    assert ours(net)[:2] == (11_679_912, 19_200)
+
+
+def test_a_parameter_read_twice_is_refused_by_name():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b = nn.Parameter(torch.zeros(4))
+
+        def forward(self, x):
+            return x + self.b - self.b
+
+    with pytest.raises(UnmappedOps, match="parameter 'b' read by more than one op"):
+        from_torch(Twice(), (2, 4))
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_swin_imports_exactly(v2):
+    torchvision = pytest.importorskip("torchvision")
+    from torchvision.models import swin_transformer as swin
+    extra = {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2} if v2 else {}
+    with torch.device("meta"):
+        m = swin.SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[1, 2],
+                                 window_size=[4, 4], num_classes=3, **extra)
+    net = from_torch(m, (1, 3, 32, 32))
+    kinds = [n.kind for n in net.nodes]
+    attention = "ShiftedWindowAttentionV2" if v2 else "ShiftedWindowAttention"
+    assert kinds.count(attention) == 4 and kinds.count("PatchMergingV2" if v2 else "PatchMerging") == 1
+    assert ours(net) == truth(m, (1, 3, 32, 32))
+    if not v2:
+        # stage 1 (8x8 tokens of 8 channels, windows 4x4: 4 windows of 16 tokens), one block:
+        # qkv 64*8*24 = 12,288, attention 2 * 4*16*16*8 = 16,384, proj 64*8*8 = 4,096
+        assert cs.analyze(net).layers[kinds.index(attention)].macs == 12_288 + 16_384 + 4_096
+
+
+def test_maxvit_imports_exactly():
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        m = torchvision.models.MaxVit(input_size=(32, 32), stem_channels=8, partition_size=2, block_channels=[8],
+                                      block_layers=[1], head_dim=4, stochastic_depth_prob=0.0, num_classes=3)
+    net = from_torch(m, (1, 3, 32, 32))
+    # one block: window attention and grid attention
+    assert [n.kind for n in net.nodes].count("RelativePositionalMultiHeadAttention") == 2
+    assert ours(net) == truth(m, (1, 3, 32, 32))
+
+
+def test_a_weight_computed_from_parameters_is_refused_not_miscounted():
+    class ScaledStdConv(nn.Conv2d):
+        """NF-Net's weight standardization: the weight is computed from itself and a gain parameter."""
+
+        def __init__(self):
+            super().__init__(3, 4, 3)
+            self.gain = nn.Parameter(torch.ones(4, 1, 1, 1))
+
+        def forward(self, x):
+            w = (self.weight - self.weight.mean(dim=(1, 2, 3), keepdim=True)) * self.gain
+            return F.conv2d(x, w, self.bias)
+
+    # counting the conv by its weight's shape would drop the 4 gains: 4*3*9 + 4 = 112 of torch's 116
+    with pytest.raises(UnmappedOps, match="conv2d with a value computed from parameters"):
+        from_torch(ScaledStdConv(), (1, 3, 8, 8))
