@@ -29,12 +29,12 @@ class SpecModule(nn.Module):
         for idx, node in enumerate(network.nodes):
             for i in node.inputs:
                 last_use[i] = idx
-        output = network.nodes[-1].name
+        outputs = network.output_names
         for idx, node in enumerate(network.nodes):
             _attach(self, node.name, modules[node.name])
-            free = tuple(i for i in dict.fromkeys(node.inputs) if last_use.get(i) == idx and i != output)
+            free = tuple(i for i in dict.fromkeys(node.inputs) if last_use.get(i) == idx and i not in outputs)
             self._steps.append((node.name, tuple(node.inputs), free))
-        self._output = output
+        self._outputs = outputs
 
     def node_module(self, name: str) -> nn.Module:
         return self.get_submodule(name)
@@ -51,7 +51,11 @@ class SpecModule(nn.Module):
         return values
 
     def forward(self, x):
-        return self.run(x)[self._output]
+        """The output tensor, or a tuple of them in the order of the spec's `outputs`."""
+        values = self.run(x)
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[name] for name in self._outputs)
 
     def extra_repr(self):
         return f"network={self.network_name!r}"
@@ -101,7 +105,14 @@ def to_torch(network: Network | str, input_shape=None) -> SpecModule:
         from ..spec import load
         network = load(network)
     ins = node_input_shapes(network, input_shape)
-    modules = {node.name: node.layer.to_torch(ins[node.name]) for node in network.nodes}
+    modules = {}
+    for node in network.nodes:
+        if node.shares is not None:  # one module called again: the same parameters
+            modules[node.name] = modules[node.shares]
+            continue
+        modules[node.name] = node.layer.to_torch(ins[node.name])
+        if node.frozen:
+            modules[node.name].requires_grad_(False)
     return SpecModule(network, modules).eval()
 
 
