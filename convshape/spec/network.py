@@ -259,6 +259,9 @@ class _Builder:
                                    epath + ("repeat",))
             owner = self._shares(meta, paths, epath) if "shares" in meta else None
             efrozen = self._frozen(meta, epath) or frozen
+            if owner is not None and meta.get("frozen"):
+                raise self.err("a layer that shares weights is frozen when the layer it shares is: write 'frozen' "
+                               "there", epath + ("frozen",))
             out = sources[0] if len(sources) == 1 else None
             # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
             group = TEMPLATE.sub("*", name)  # denselayer{i + 1} -> denselayer* as the repeated entry's row

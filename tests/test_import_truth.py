@@ -1,0 +1,185 @@
+"""Import truth (issue 11): a model that departs from one input -> one output, every module called
+once, every parameter trainable, imports with torch's exact numbers, or is refused with a reason.
+Torch is the referee: sum(p.numel()), requires_grad, FlopCounterMode, a real forward."""
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import convshape as cs  # noqa: E402
+from convshape.torch.check import check  # noqa: E402
+from convshape.torch.importer import UnmappedOps, from_torch  # noqa: E402
+from convshape.torch.spec_writer import to_yaml  # noqa: E402
+
+
+def torch_flops(model, shape):
+    """(forward, backward) FLOPs of a real run, the loss summed over every returned tensor."""
+    x = torch.randn(shape)
+    with FlopCounterMode(display=False) as fc:
+        model(x)
+    fwd = fc.get_total_flops()
+    with FlopCounterMode(display=False) as fc:
+        out = model(x)
+        outs = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else [out]
+        sum(o.sum() for o in outs).backward()
+    return fwd, fc.get_total_flops() - fwd
+
+
+def n_params(model, trainable=None):
+    return sum(p.numel() for p in model.parameters() if trainable is None or p.requires_grad == trainable)
+
+
+def round_trip(net):
+    """The spec `convshape import` writes loads back to the same totals."""
+    again = cs.analyze(cs.loads(to_yaml(net), "imported.yaml"))
+    first = cs.analyze(net)
+    assert (again.totals.params, again.totals.trainable_params, again.totals.macs, again.totals.flops_backward) == \
+        (first.totals.params, first.totals.trainable_params, first.totals.macs, first.totals.flops_backward)
+    assert again.outputs == first.outputs
+    return first
+
+
+# ------------------------------------------------------------------ several outputs
+def test_fpn_backbone_follows_all_five_outputs():
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+    model = resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5, norm_layer=nn.BatchNorm2d)
+    net = from_torch(model, (1, 3, 64, 64))
+    r = round_trip(net)
+    # sum(p.numel()): resnet18 without fc 11_176_512 + FPN 4 lateral 1x1 (64/128/256/512 -> 256) and
+    # 4 output 3x3 convs (256 -> 256): 256*(64+128+256+512) + 4*256 + 4*(256*256*9 + 256) = 2_607_104
+    assert r.totals.params == n_params(model) == 11_176_512 + 2_607_104 == 13_783_616
+    out = model(torch.randn(1, 3, 64, 64))
+    assert [r.layer(o).output_shape for o in r.outputs] == [tuple(v.shape) for v in out.values()]
+    assert len(r.outputs) == 5  # "0", "1", "2", "3" and the max-pooled "pool"
+    assert 2 * r.totals.macs == torch_flops(model.eval(), (1, 3, 64, 64))[0]
+
+
+def test_a_dict_output_keeps_both_branches():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 5, 1)
+
+        def forward(self, x):
+            return {"a": self.a(x), "b": self.b(x)}
+
+    model = TwoHeads()
+    r = round_trip(from_torch(model, (1, 3, 8, 8)))
+    assert r.outputs == ["a", "b"]
+    # a: 4*3*9 + 4 = 112, b: 5*3 + 5 = 20
+    assert r.totals.params == n_params(model) == 132
+    # a: 6*6 * 4 * 27 = 3_888; b: 8*8 * 5 * 3 = 960
+    assert r.totals.macs == 3_888 + 960
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------ shared weights
+def test_a_module_called_three_times_counts_its_params_once():
+    class Loop(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c, self.fc = nn.Conv2d(8, 8, 3, padding=1), nn.Linear(8, 8)
+
+        def forward(self, x):
+            for _ in range(3):
+                x = torch.relu(self.c(x))
+            return self.fc(x.mean((2, 3)))
+
+    model = Loop()
+    net = from_torch(model, (1, 8, 8, 8))
+    assert [n.shares for n in net.nodes if n.kind == "Conv2d"] == [None, "c", "c"]
+    r = round_trip(net)
+    # conv 8*8*9 + 8 = 584, linear 8*8 + 8 = 72
+    assert r.totals.params == n_params(model) == 656
+    # 3 calls * 64 * 8*8*9 = 110_592, + linear 64 = 110_656
+    assert r.totals.macs == 110_656
+    # torch: the weight gradient accumulates over the 3 calls, input gradients for calls 2 and 3
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 8, 8, 8))
+    assert check(net, (1, 8, 8, 8), sizes=False, rf_layers=0).ok
+
+
+# ------------------------------------------------------------------ frozen parameters
+def test_resnet18_with_its_first_30_parameter_tensors_frozen():
+    model = torchvision.models.resnet18(weights=None)
+    for p in list(model.parameters())[:30]:
+        p.requires_grad_(False)
+    net = from_torch(model, (1, 3, 32, 32))
+    r = round_trip(net)
+    assert (r.totals.trainable_params, r.totals.non_trainable_params) == \
+        (n_params(model, True), n_params(model, False)) == (11_006_440, 683_072)  # torchinfo's figures too
+    # backward: no weight gradient for the frozen stem..layer2.0, no input gradient before layer2.0.conv2
+    assert r.totals.flops_backward == torch_flops(model.eval(), (1, 3, 32, 32))[1]
+
+
+def test_a_module_with_some_parameters_frozen_is_refused_by_name():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3))
+    model[0].bias.requires_grad_(False)
+    with pytest.raises(UnmappedOps, match="Conv2d module '0' has some parameters frozen"):
+        from_torch(model, (1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------ modules that never run
+def test_parameters_of_modules_forward_never_calls_are_in_the_totals_by_name():
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3)
+            self.head = nn.Sequential(nn.Conv2d(8, 16, 1), nn.BatchNorm2d(16))  # never called
+            self.extra = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.stem(x)
+
+    model = Unused()
+    model.extra.requires_grad_(False)
+    r = round_trip(from_torch(model, (1, 3, 8, 8)))
+    # stem 8*3*9 + 8 = 224; head (16*8 + 16) + 2*16 = 176; extra 4*4 + 4 = 20
+    assert r.totals.params == n_params(model) == 224 + 176 + 20
+    assert r.totals.trainable_params == n_params(model, True) == 224 + 176
+    assert r.unused_params == [{"module": "head", "params": 176, "trainable_params": 176},
+                               {"module": "extra", "params": 20, "trainable_params": 0}]
+
+
+def test_googlenet_aux_heads_count_though_eval_skips_them():
+    model = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    r = cs.analyze(from_torch(model, (1, 3, 64, 64)))
+    assert r.totals.params == n_params(model) == 13_004_888
+    # the aux heads (InceptionAux: conv 512|528 -> 128, fc 2048 -> 1024, fc 1024 -> 1000, bn 128)
+    # (512*128 + 2*128) + (2048*1024 + 1024) + (1024*1000 + 1000) = 3_188_968; with 528 in: + 16*128
+    assert [(u["module"], u["params"]) for u in r.unused_params] == [("aux1", 3_188_968), ("aux2", 3_191_016)]
+
+
+# ------------------------------------------------------------------ computation whose result is unused
+def test_a_head_whose_result_is_unused_is_counted_as_torch_runs_it():
+    class DeepSupervision(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.aux, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 2, 1), nn.Conv2d(8, 4, 3, padding=1)
+
+        def forward(self, x):
+            x = self.a(x)
+            self.aux(x)  # a deep-supervision head: run, its result unused at inference
+            return self.b(x)
+
+    model = DeepSupervision()
+    r = round_trip(from_torch(model, (1, 3, 8, 8)))
+    assert r.unread == ["aux"]
+    # a 64 * 8*27 = 13_824, aux 64 * 2*8 = 1_024, b 64 * 4*72 = 18_432
+    assert r.totals.macs == 13_824 + 1_024 + 18_432
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 8, 8))
+
+
+def test_a_forward_returning_no_tensor_is_a_clear_error():
+    class NoTensor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            self.c(x)
+            return None
+
+    with pytest.raises(UnmappedOps, match="the module returns no tensor"):
+        from_torch(NoTensor(), (1, 3, 8, 8))
