@@ -183,3 +183,41 @@ def test_a_forward_returning_no_tensor_is_a_clear_error():
 
     with pytest.raises(UnmappedOps, match="the module returns no tensor"):
         from_torch(NoTensor(), (1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------ crashes that are now imports or clear refusals
+def test_a_scripted_module_is_refused_in_one_line():
+    scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 8, 3)))
+    with pytest.raises(UnmappedOps, match="torch.jit.script / torch.jit.trace module has no Python forward") as e:
+        from_torch(scripted, (1, 3, 8, 8))
+    assert "\n" not in str(e.value)
+
+
+def test_a_pruned_model_imports_with_its_masked_weight():
+    import torch.nn.utils.prune as prune
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    r = cs.analyze(from_torch(model, (1, 3, 8, 8)))
+    # weight_orig 8*3*9 + bias 8 = 224 (the mask is a buffer), + 4*8*9 + 4 = 292
+    assert r.totals.params == n_params(model) == 224 + 292
+    # 6*6 * 8*27 = 7_776 + 4*4 * 4*72 = 4_608: pruning zeroes weights, torch still multiplies them
+    assert 2 * r.totals.macs == torch_flops(model, (1, 3, 8, 8))[0] == 2 * (7_776 + 4_608)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_and_bfloat16_models_trace_in_their_dtype(dtype):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).to(dtype)
+    r = cs.analyze(from_torch(model, (1, 3, 8, 8)))
+    assert r.totals.params == n_params(model) == 8 * 3 * 9 + 8  # 224
+    assert r.totals.macs == 6 * 6 * 8 * 27  # 7_776
+
+
+def test_a_bare_conv_transpose_root_imports():
+    model = nn.ConvTranspose2d(3, 4, 3, stride=2)
+    net = from_torch(model, (1, 3, 8, 8))
+    r = cs.analyze(net)
+    assert [n.kind for n in net.nodes] == ["ConvTranspose2d"]
+    assert r.output_shape == tuple(model(torch.randn(1, 3, 8, 8)).shape) == (1, 4, 17, 17)  # (8-1)*2 + 3
+    assert r.totals.params == n_params(model) == 3 * 4 * 9 + 4  # 112
+    # every input pixel scatters a 3x3 x 4 window: 8*8 * 3 * 4*9 = 6_912
+    assert 2 * r.totals.macs == torch_flops(model, (1, 3, 8, 8))[0] == 2 * 6_912

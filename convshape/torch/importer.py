@@ -558,6 +558,12 @@ def trace(module: nn.Module, input_shape):
 def from_torch(module: nn.Module, input_shape, name: str | None = None, check: bool = True) -> Network:
     """A Network with one node per mapped op; node names follow module paths (state_dict keys)."""
     input_shape = tuple(int(d) for d in input_shape)
+    if isinstance(module, torch.jit.ScriptModule):
+        raise UnmappedOps([("a torch.jit.script / torch.jit.trace module has no Python forward to trace: import "
+                            "the nn.Module before scripting it", type(module).__name__)])
+    root = module
+    if is_leaf(module):  # a bare nn.ConvTranspose2d: fx would see its functional body, not the module
+        module = _Root(module)
     was_training = module.training
     module.eval()
     try:
@@ -578,7 +584,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
             output_refs = _output_refs(op.args, mapper)
         elif op.kind != "param" and isinstance(op.value, torch.Tensor):
             alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
-    where = type(module).__name__
+    where = type(root).__name__
     if not output_refs:
         raise UnmappedOps([("the module returns no tensor (forward must return a tensor, or a tuple, list or "
                             "dict of them)", where)])
@@ -598,9 +604,9 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
     if causes:
         raise UnmappedOps([(what, at) for what, at, _ in sorted(causes, key=lambda c: (c[2], c[1]))])
     outputs = tuple(dict.fromkeys(alias[ref.name] for ref in output_refs))
-    net = Network(name=name or type(module).__name__, input_shape=input_shape, nodes=nodes,
-                  file=f"<{type(module).__name__}>", description=f"imported from {type(module).__module__}."
-                  f"{type(module).__name__} (torch.{frontend.split(' ')[0]} trace)",
+    net = Network(name=name or type(root).__name__, input_shape=input_shape, nodes=nodes,
+                  file=f"<{type(root).__name__}>", description=f"imported from {type(root).__module__}."
+                  f"{type(root).__name__} (torch.{frontend.split(' ')[0]} trace)",
                   outputs=() if outputs == (nodes[-1].name,) else outputs,
                   unused_params=_unused_params(module, ops, mapper))
     net.frontend = frontend
@@ -609,6 +615,18 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
         _verify_shapes(net, shapes)
         _verify_params(net, module)
     return net
+
+
+class _Root(nn.Module):
+    """Holds a leaf module given as the root, under the name its node would get (`conv2d_1`)."""
+
+    def __init__(self, leaf: nn.Module):
+        super().__init__()
+        self.name = f"{type(leaf).__name__.lower()}_1"
+        self.add_module(self.name, leaf)
+
+    def forward(self, x):
+        return self.get_submodule(self.name)(x)
 
 
 def _output_refs(args, mapper) -> list:

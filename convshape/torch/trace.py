@@ -43,8 +43,25 @@ class TraceFailed(Exception):
 
 
 def _to_meta(module: nn.Module) -> nn.Module:
-    m = copy.deepcopy(module)
+    # torch.nn.utils.prune leaves `weight` as a computed (non-leaf) tensor, which deepcopy refuses: copy
+    # without it; the pruning pre-hook recomputes it (weight_orig * weight_mask) at every call
+    pruned = [(m, hook._tensor_name) for m in module.modules() for hook in m._forward_pre_hooks.values()
+              if hasattr(hook, "_tensor_name") and hasattr(m, hook._tensor_name + "_orig")]
+    held = [(m, name, m.__dict__.pop(name)) for m, name in pruned if name in m.__dict__]
+    try:
+        m = copy.deepcopy(module)
+    finally:
+        for owner, name, value in held:
+            owner.__dict__[name] = value
     return m.to("meta").eval()
+
+
+def input_dtype(module: nn.Module):
+    """The dtype a model computes in (half and bfloat16 models are traced in theirs)."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
 
 
 # ------------------------------------------------------------------ torch.fx
@@ -72,7 +89,7 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
             values[n.name] = out
             return out
 
-    x = torch.empty(tuple(input_shape), device="meta")
+    x = torch.empty(tuple(input_shape), device="meta", dtype=input_dtype(module))
     try:
         Recorder(gm).run(x)
     except Exception as e:  # noqa: BLE001
@@ -209,7 +226,7 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
             continue
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
-    x = torch.empty(tuple(input_shape), device="meta")
+    x = torch.empty(tuple(input_shape), device="meta", dtype=input_dtype(module))
     names[id(x)] = "x"
     ops.insert(0, Op(name="x", kind="input", target="x", value=x))
     try:
