@@ -12,6 +12,7 @@ import convshape as cs  # noqa: E402
 from convshape.torch.check import check  # noqa: E402
 from convshape.torch.importer import UnmappedOps, from_torch  # noqa: E402
 from convshape.torch.spec_writer import to_yaml  # noqa: E402
+from convshape.torch.verify import diff  # noqa: E402
 
 
 def torch_flops(model, shape):
@@ -221,3 +222,70 @@ def test_a_bare_conv_transpose_root_imports():
     assert r.totals.params == n_params(model) == 3 * 4 * 9 + 4  # 112
     # every input pixel scatters a 3x3 x 4 window: 8*8 * 3 * 4*9 = 6_912
     assert 2 * r.totals.macs == torch_flops(model, (1, 3, 8, 8))[0] == 2 * 6_912
+
+
+# ------------------------------------------------------------------ check and verify cover them
+SIAMESE = """
+input: [1, 3, 16, 16]
+blocks:
+  Tower:
+    layers:
+      - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+        name: conv
+      - ReLU: {}
+        name: relu
+layers:
+  - Conv2d: {out_channels: 3, kernel_size: 1}
+    name: stem
+    frozen: true
+  - Tower: {}
+    name: left
+  - Tower: {}
+    name: right
+    inputs: stem
+    shares: left
+  - Conv2d: {out_channels: 2, kernel_size: 1}
+    name: head
+outputs: [head, left]
+"""
+
+
+class Siamese(nn.Module):
+    """SIAMESE in torch: one tower called twice, a frozen stem, two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 3, 1).requires_grad_(False)
+        self.left = nn.Sequential()
+        self.left.add_module("conv", nn.Conv2d(3, 8, 3, padding=1))
+        self.left.add_module("relu", nn.ReLU())
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        s = self.stem(x)
+        a = self.left(s)
+        return self.head(self.left(s)), a
+
+
+def test_check_covers_several_outputs_shared_and_frozen_layers():
+    net = cs.loads(SIAMESE)
+    result = check(net, (1, 3, 16, 16), sizes=True, rf_layers=0)
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    r = cs.analyze(net)
+    # stem 3*3 + 3 = 12 frozen; tower 8*3*9 + 8 = 224 once; head 2*8 + 2 = 18
+    assert (r.totals.params, r.totals.trainable_params) == (12 + 224 + 18, 224 + 18)
+    model = Siamese()
+    assert (r.totals.params, r.totals.trainable_params) == (n_params(model), n_params(model, True))
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 16, 16))
+
+
+def test_verify_covers_several_outputs_shared_and_frozen_layers():
+    cs.verify(Siamese(), cs.loads(SIAMESE), input_shape=(1, 3, 16, 16))
+    unfrozen = Siamese().requires_grad_(True)
+    lines = diff(unfrozen, cs.loads(SIAMESE), (1, 3, 16, 16))
+    # the stem trains in the module: 12 more trainable parameters; it then needs weight gradients
+    assert "layer 'stem' (Conv2d): trainable_params expected 0, got 12" in lines
+    assert "total trainable_params: expected 242, got 254" in lines
+    one_output = cs.loads(SIAMESE.replace("outputs: [head, left]", "outputs: [head]"))
+    assert "outputs: expected 1 ([1, 2, 16, 16]), got 2 ([1, 2, 16, 16], [1, 8, 16, 16])" in \
+        diff(Siamese(), one_output, (1, 3, 16, 16))
