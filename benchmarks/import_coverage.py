@@ -3,8 +3,9 @@
     python benchmarks/import_coverage.py [--timm] [--json out.json]
 
 For each model: import it at 1x3x224x224 (fx, eager fallback) and compare with torch itself:
-output shape, parameter numel, buffer numel and MACs (FlopCounterMode forward FLOPs / 2 on the
-meta device). "exact" means all four agree; "unmapped" lists the first ops convshape has no layer
+every output's shape (tuple, list and dict outputs followed), parameter numel (total and trainable:
+`sum(p.numel())`, modules forward never calls included), buffer numel and MACs (FlopCounterMode
+forward FLOPs / 2 on the meta device). "exact" means all agree; "unmapped" lists the first ops convshape has no layer
 kind for. Sources: torchvision's classification, segmentation and detection-backbone models, and,
 when installed (`pip install timm`; not a convshape dependency), one or two CNNs per timm family,
 which use functional calls, dynamic 'same' padding and custom blocks.
@@ -46,11 +47,9 @@ def torch_truth(model, shape):
     m = model.to("meta")  # after the import: the model is not used again
     with FlopCounterMode(display=False) as fc:
         y = m(x)
-    if isinstance(y, dict):
-        y = next(iter(y.values()))
-    if isinstance(y, (tuple, list)):
-        y = y[0]
-    return {"output_shape": tuple(y.shape), "params": sum(p.numel() for p in m.parameters()),
+    outs = list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (tuple, list)) else [y]
+    return {"output_shapes": [tuple(o.shape) for o in outs], "params": sum(p.numel() for p in m.parameters()),
+            "trainable_params": sum(p.numel() for p in m.parameters() if p.requires_grad),
             "buffers": sum(b.numel() for b in m.buffers()), "macs": fc.get_total_flops() // 2}
 
 
@@ -68,7 +67,8 @@ def measure(name, factory, shape=(1, 3, 224, 224)):
         net = from_torch(model, shape)
         row["frontend"] = net.frontend.split(" ")[0]
         report = cs.analyze(net)
-        ours = {"output_shape": tuple(report.output_shape), "params": report.totals.params,
+        ours = {"output_shapes": [tuple(s) for s in report.output_shapes.values()], "params": report.totals.params,
+                "trainable_params": report.totals.trainable_params,
                 "buffers": report.totals.buffers, "macs": report.totals.macs}
         row["layers"] = len(net.nodes)
     except UnmappedOps as e:
@@ -102,6 +102,11 @@ def sources(with_timm: bool):
     from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
     yield "torchvision.detection.resnet18_fpn_backbone", \
         (lambda: resnet_fpn_backbone(backbone_name="resnet18", weights=None)), (1, 3, 224, 224)
+    yield "torchvision.detection.resnet18_fpn_backbone(BatchNorm2d)", \
+        (lambda: resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5,
+                                     norm_layer=torch.nn.BatchNorm2d)), (1, 3, 224, 224)
+    yield "torchvision.googlenet(aux_logits)", \
+        (lambda: tv.googlenet(weights=None, aux_logits=True, init_weights=False)), (1, 3, 224, 224)
     yield "torchvision.detection.mobilenet_v3_fpn_backbone", \
         (lambda: mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True)), (1, 3, 224, 224)
     if with_timm:

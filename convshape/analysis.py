@@ -34,9 +34,12 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     raw_input = tuple(input_shape) if input_shape is not None else network.input_shape
     x0 = resolve_input(raw_input)
     width = DTYPE_BYTES[dtype]
-    shapes = {INPUT: x0}
-    rf_states = {INPUT: rfmod.initial(x0)}
-    needs_grad = {INPUT: False}
+    # several named inputs: an input_shape given replaces the first one's shape
+    named = [(n, raw_input if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)] or \
+        [(INPUT, raw_input)]
+    shapes = {n: resolve_input(s) for n, s in named}
+    rf_states = {n: rfmod.initial(x) for n, x in shapes.items()}
+    needs_grad = dict.fromkeys(shapes, False)
     unread = set(network.unread())  # no output depends on them: no gradient flows back through them
     results = []
     all_conditions = []
@@ -112,13 +115,14 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
         activation_elements=total(r.activation_elements for r in results),
         activation_bytes=total(r.activation_bytes for r in results), param_bytes=params * width,
     )
-    symbols = tuple(d for d in raw_input if isinstance(d, str))
+    symbols = tuple(dict.fromkeys(d for _, s in named for d in s if isinstance(d, str)))
     done = {r.name for r in results}
     outputs = [o for o in network.output_names if o in done] if failure is None else []
     unread = [n.name for n in network.nodes if n.name in unread] if failure is None else []
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure,
-                  outputs=outputs, unread=unread, unused_params=unused)
+                  outputs=outputs, unread=unread, unused_params=unused,
+                  inputs={n: shapes[n] for n, _ in network.inputs})
 
 
 def _owner(results, node, layer, params):

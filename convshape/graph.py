@@ -38,11 +38,16 @@ class Network:
     lint_config: dict = field(default_factory=dict)
     description: str = ""
     outputs: tuple = ()             # names of the output nodes; () = the last node
+    inputs: tuple = ()              # several named inputs: ((name, shape), ...); input_shape is the first's
     # parameters held by modules forward never calls (import): ((module path, params, trainable), ...)
     unused_params: tuple = ()
 
     def __post_init__(self):
         self.index = {n.name: i for i, n in enumerate(self.nodes)}
+
+    @property
+    def input_names(self) -> tuple:
+        return tuple(n for n, _ in self.inputs) or (INPUT,)
 
     @property
     def output_names(self) -> tuple:
@@ -53,7 +58,7 @@ class Network:
         live, stack = set(), list(self.output_names)
         while stack:
             name = stack.pop()
-            if name in live or name == INPUT:
+            if name in live or name not in self.index:  # an input
                 continue
             live.add(name)
             stack.extend(self.nodes[self.index[name]].inputs)

@@ -118,6 +118,7 @@ class Report:
     outputs: list = field(default_factory=list)        # names of the output layers, in order
     unread: list = field(default_factory=list)         # layers computed (and counted) whose result no output reads
     unused_params: list = field(default_factory=list)  # {"module", "params", "trainable_params"}: never called
+    inputs: dict = field(default_factory=dict)         # several named inputs: name -> shape ({} for one)
 
     @property
     def output_shape(self):
@@ -145,6 +146,8 @@ class Report:
         if self.outputs and list(self.outputs) != [self.layers[-1].name]:  # else: the last layer, as ever
             d["outputs"] = [{"name": n, "output_shape": [to_json(x) for x in s]}
                             for n, s in self.output_shapes.items()]
+        if self.inputs:
+            d["inputs"] = [{"name": n, "shape": [to_json(x) for x in s]} for n, s in self.inputs.items()]
         if self.unread:
             d["unread"] = list(self.unread)
         if self.unused_params:

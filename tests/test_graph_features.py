@@ -205,3 +205,27 @@ def test_sharing_needs_an_earlier_layer_of_the_same_arguments():
                    "    name: a\n  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}\n    shares: a\n")
     with pytest.raises(ShapeError, match="shares the weights of 'a' .Conv2d, 224 parameters. but would hold 584"):
         cs.analyze(net)
+
+
+def test_several_named_inputs():
+    r = analyze(f"""
+input: {{image: [1, 3, 8, 8], mask: [1, 1, 8, 8]}}
+layers:
+  - Conv2d: {CONV8}
+    name: a
+  - Conv2d: {CONV8}
+    name: b
+    inputs: mask
+  - Concat: {{}}
+    inputs: [a, b]
+""")
+    assert r.inputs == {"image": (1, 3, 8, 8), "mask": (1, 1, 8, 8)}
+    assert r.output_shape == (1, 16, 8, 8)
+    # a: 8*3*9 + 8 = 224, b: 8*1*9 + 8 = 80; MACs 64 * 8*27 = 13_824 and 64 * 8*9 = 4_608
+    assert (r.totals.params, r.totals.macs) == (224 + 80, 13_824 + 4_608)
+    assert r.to_dict()["inputs"] == [{"name": "image", "shape": [1, 3, 8, 8]}, {"name": "mask", "shape": [1, 1, 8, 8]}]
+    with pytest.raises(SpecError, match="input name 'input' must be an identifier other than 'input'") as e:
+        cs.loads("input: {input: [1, 3, 8, 8]}\nlayers: [ReLU]\n", "n.yaml")
+    assert str(e.value).startswith("n.yaml:1:")
+    with pytest.raises(SpecError, match=r"'input' must be a list of sizes") as e:
+        cs.loads("input: {a: [1, 3, 8, 8], b: 3}\nlayers: [ReLU]\n", "n.yaml")

@@ -15,7 +15,9 @@ def build(report, depth: int | None = None, hide: tuple = ()):
     from rich.table import Table
 
     t = report.totals
-    table = Table(title=f"{report.network} · input {cells.shape(report.input_shape)} · {report.dtype}",
+    inputs = ", ".join(f"{n} {cells.shape(s)}" for n, s in report.inputs.items()) if report.inputs else None
+    table = Table(title=f"{report.network} · {'inputs ' + inputs if inputs else 'input ' + cells.shape(report.input_shape)}"
+                        f" · {report.dtype}",
                   show_footer=True, header_style="bold", footer_style="bold")
     # names and symbolic cells fold when the terminal is narrow; concrete numbers never break
     table.add_column("layer", footer="total", overflow="fold")

@@ -76,8 +76,11 @@ class _Builder:
             raise self.err("'name' must be a string", ("name",))
         scope = self.vars = self._vars(doc.get("vars") or {})
         self.blocks = self._blocks(doc.get("blocks") or {})
+        named = self._named_inputs(doc.get("input"), scope)
         if input_override is not None:
             input_shape = tuple(input_override)
+        elif named:
+            input_shape = named[0][1]
         else:
             if "input" not in doc:
                 raise self.err("missing field 'input' (the input shape, e.g. [1, 3, 224, 224] or [N, 3, H, W])", ())
@@ -86,14 +89,30 @@ class _Builder:
         if not isinstance(layers, list) or not layers:
             raise self.err("'layers' must be a non-empty list", ("layers",) if "layers" in doc else ())
         self._check_size(layers)
-        self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0,
-                       scopes=())
+        for n, _ in named:
+            self.names.add(n)
+        self._sequence(layers, ("layers",), scope, prefix="", entry_input=named[0][0] if named else INPUT, groups=(),
+                       call_line=None, depth=0, scopes=(), named=tuple(n for n, _ in named))
         lint = doc.get("lint") or {}
         if not isinstance(lint, dict):
             raise self.err("'lint' must be a mapping", ("lint",))
         return Network(name=name, input_shape=input_shape, nodes=self.nodes, file=self.smap.file,
                        source=self.smap, lint_config=lint, description=str(doc.get("description", "")),
-                       outputs=self._outputs(doc.get("outputs")), unused_params=self._unused(doc.get("unused_params")))
+                       outputs=self._outputs(doc.get("outputs")), unused_params=self._unused(doc.get("unused_params")),
+                       inputs=tuple(named))
+
+    def _named_inputs(self, raw, scope) -> list:
+        """`input: {image: [1, 3, H, W], mask: [1, 1, H, W]}`: several named inputs, in order."""
+        if not isinstance(raw, dict):
+            return []
+        if not raw:
+            raise self.err("'input' must name at least one input", ("input",))
+        out = []
+        for name, shape in raw.items():
+            if not isinstance(name, str) or not name.isidentifier() or name == INPUT:
+                raise self.err(f"input name {name!r} must be an identifier other than 'input'", ("input", name))
+            out.append((name, self._input(shape, scope, ("input", name))))
+        return out
 
     def _outputs(self, raw) -> tuple:
         """Top-level `outputs: [name, ...]`: layer (or block instance) names, or full node names."""
@@ -165,23 +184,24 @@ class _Builder:
             out[bname] = body
         return out
 
-    def _input(self, raw, scope) -> tuple:
+    def _input(self, raw, scope, path=("input",)) -> tuple:
         if not isinstance(raw, list) or not raw:
-            raise self.err("'input' must be a list of sizes, e.g. [1, 3, 224, 224] or [N, 3, H, W]", ("input",))
+            raise self.err("'input' must be a list of sizes, e.g. [1, 3, 224, 224] or [N, 3, H, W], or a "
+                           "mapping of input names to such lists", path)
         shape = []
         for i, d in enumerate(raw):
             if isinstance(d, bool):
-                raise self.err(f"input size {d!r} is not a number or a symbol name", ("input", i))
+                raise self.err(f"input size {d!r} is not a number or a symbol name", path + (i,))
             if isinstance(d, str) and d in scope:
                 d = scope[d]
             if isinstance(d, int):
                 if d < 1:
-                    raise self.err(f"input size must be >= 1, got {d}", ("input", i))
+                    raise self.err(f"input size must be >= 1, got {d}", path + (i,))
                 shape.append(d)
             elif isinstance(d, str) and d.isidentifier():
                 shape.append(d)
             else:
-                raise self.err(f"input size {d!r} is not a positive int or a symbol name", ("input", i))
+                raise self.err(f"input size {d!r} is not a positive int or a symbol name", path + (i,))
         return tuple(shape)
 
     # ---- values
@@ -204,12 +224,12 @@ class _Builder:
 
     # ---- layer lists
     def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth, scopes=(),
-                  frozen=False, share=None):
+                  frozen=False, share=None, named=()):
         """Expand a list of entries; returns the full name of the list's output.
 
         `frozen`: the entries belong to a frozen block instance; `share`: they reuse the weights of
         the nodes of another instance, whose names are `share` + (name without `prefix`)."""
-        local: dict = {INPUT: entry_input}
+        local: dict = {INPUT: entry_input, **{n: n for n in named}}
         paths: dict = {}  # entry name -> its node name or block instance prefix (for `shares`)
         order = [e.get("name") if isinstance(e, dict) else None for e in entries]
         explicit = {n for n in order if isinstance(n, str)}  # a set: lookups stay O(1) in long lists

@@ -106,7 +106,9 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
     # ---- meta device: shapes, parameter and buffer counts, FLOPs
     with torch.device("meta"):
         meta = to_torch(network, shape)
-    x = torch.empty(shape, device="meta")
+    several = bool(network.inputs)  # named inputs: one tensor each (the first at `shape`)
+    x = _inputs(network, shape, lambda s: torch.empty(s, device="meta")) if several else \
+        torch.empty(shape, device="meta")
     outs = meta.run(x, keep=True)
     seen: set = set()  # parameters of a module called again (shared weights) count at its first call
     for name, r in expected.items():
@@ -150,16 +152,24 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         real_report = report if real_shape == shape else analyze(network, real_shape)
         model = to_torch(network, real_shape).to(device)
         with torch.no_grad():
-            values = model.run(torch.randn(real_shape, device=device), keep=True)
+            values = model.run(_inputs(network, real_shape, lambda s: torch.randn(s, device=device)) if several
+                               else torch.randn(real_shape, device=device), keep=True)
         for r in real_report.layers:
             compare(r.name, "output_shape(real)", tuple(r.output_shape), tuple(values[r.name].shape), at=real_shape)
         del model, values
 
-    if rf_layers and len(shape) >= 3:
+    if several and (rf_layers or sizes):
+        result.notes.append("receptive fields and sampled sizes not compared: the network has several inputs")
+    elif rf_layers and len(shape) >= 3:
         _check_receptive_fields(network, report, shape, device, rf_layers, result, compare)
-    if sizes and len(shape) >= 3:
+    if sizes and len(shape) >= 3 and not several:
         _check_sizes(network, shape, result, compare, kinds)
     return result
+
+
+def _inputs(network, shape, make) -> dict:
+    """One tensor per named input; `shape` replaces the first one's, as in analyze()."""
+    return {n: make(tuple(shape) if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)}
 
 
 # ------------------------------------------------------------------ receptive field

@@ -557,29 +557,33 @@ def trace(module: nn.Module, input_shape):
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None, check: bool = True) -> Network:
     """A Network with one node per mapped op; node names follow module paths (state_dict keys)."""
-    input_shape = tuple(int(d) for d in input_shape)
+    named = {str(k): tuple(int(d) for d in v) for k, v in input_shape.items()} if isinstance(input_shape, dict) \
+        else None  # several inputs: {"image": (1, 3, 32, 32), "mask": (1, 1, 32, 32)}
+    input_shape = next(iter(named.values())) if named else tuple(int(d) for d in input_shape)
     if isinstance(module, torch.jit.ScriptModule):
         raise UnmappedOps([("a torch.jit.script / torch.jit.trace module has no Python forward to trace: import "
                             "the nn.Module before scripting it", type(module).__name__)])
     root = module
     if is_leaf(module):  # a bare nn.ConvTranspose2d: fx would see its functional body, not the module
         module = _Root(module)
-    was_training = module.training
+    was_training = root.training
     module.eval()
     try:
-        ops, frontend = trace(module, input_shape)
+        ops, frontend = trace(module, named or input_shape)
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
     alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
     nodes: list = []
-    used: set = set()
+    used: set = set(named or ())  # layer names never take an input's name
     counters: dict = {}
     shapes: dict = {}        # node name -> torch's shape, to verify the mapping
     output_refs: list = []
     for op in ops:
         if op.kind == "input":
-            alias[op.name] = INPUT
+            key = op.kwargs.get("__input__") if named else INPUT
+            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
+                alias[op.name] = key
         elif op.kind == "output":
             output_refs = _output_refs(op.args, mapper)
         elif op.kind != "param" and isinstance(op.value, torch.Tensor):
@@ -595,7 +599,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
                         _where(mapper.ops[ref.name]), mapper.position[ref.name]))
         elif isinstance(alias.get(ref.name), _Unmapped):
             causes |= alias[ref.name].causes
-        elif alias.get(ref.name) == INPUT:
+        elif alias.get(ref.name) == INPUT or named and alias.get(ref.name) in named:
             causes.add(("an output is the module's input itself", where, 0))
     # what runs but no output reads is counted as torch runs it: it must map too
     for op_name, value in alias.items():
@@ -608,7 +612,8 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
                   file=f"<{type(root).__name__}>", description=f"imported from {type(root).__module__}."
                   f"{type(root).__name__} (torch.{frontend.split(' ')[0]} trace)",
                   outputs=() if outputs == (nodes[-1].name,) else outputs,
-                  unused_params=_unused_params(module, ops, mapper))
+                  unused_params=_unused_params(module, ops, mapper),
+                  inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:

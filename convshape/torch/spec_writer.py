@@ -184,7 +184,7 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
     # top-level entries
     layers, skip, value_name = [], set(), {}
     counts: dict = {}
-    previous = INPUT
+    previous = network.input_names[0]  # INPUT, or the first of several named inputs
     for n in network.nodes:
         if n.name in skip:
             continue
@@ -218,7 +218,7 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
     doc = {"name": network.name}
     if network.description:
         doc["description"] = network.description
-    doc["input"] = list(network.input_shape)
+    doc["input"] = {k: list(v) for k, v in network.inputs} if network.inputs else list(network.input_shape)
     if blocks:
         doc["blocks"] = blocks
     doc["layers"] = layers

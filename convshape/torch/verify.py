@@ -56,7 +56,9 @@ def diff(module, spec: Network | str, input_shape=None) -> list[str]:
     if not all(type(d) is int for d in shape):
         raise ValueError(f"verify needs a concrete input shape, got {list(shape)}: pass input_shape=")
     want = analyze(spec, shape)
-    got = analyze(from_torch(module, shape), shape)
+    # several named inputs: the module gets them by the spec's names (the first at `shape`)
+    given = {n: shape if j == 0 else tuple(s) for j, (n, s) in enumerate(spec.inputs)} if spec.inputs else shape
+    got = analyze(from_torch(module, given), shape)
     lines = []
     for e, a in _pairs(want.layers, got.layers):
         if a is None:
