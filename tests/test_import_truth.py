@@ -346,3 +346,18 @@ layers:
 """)
     assert check(spec).ok
     cs.verify(TwoInputs(), spec)
+
+
+def test_max_unpool_is_refused_by_name():
+    class AutoEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool, self.unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+
+        def forward(self, x):
+            y, i = self.pool(x)
+            return self.unpool(y, i)
+
+    # no layer kind carries pooling indices yet: refused, naming the op and the module it is in
+    with pytest.raises(UnmappedOps, match=r"max_unpool2d \(function max_unpool2d in 'unpool'\)"):
+        from_torch(AutoEncoder(), (1, 3, 8, 8))
