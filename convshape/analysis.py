@@ -104,12 +104,12 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     finally:
         release_conditions(token)
     # parameters of modules forward never calls (imported models): in the totals, as sum(p.numel()) is
-    unused = [{"module": m, "params": n, "trainable_params": t} for m, n, t in network.unused_params]
+    unused = [{"module": m, "params": n, "trainable_params": t, "buffers": b} for m, n, t, b in network.unused_params]
     params = total([r.params for r in results] + [u["params"] for u in unused])
     totals = Totals(
         params=params, trainable_params=total([r.trainable_params for r in results] +
                                               [u["trainable_params"] for u in unused]),
-        buffers=total(r.buffers for r in results), macs=total(r.macs for r in results),
+        buffers=total([r.buffers for r in results] + [u["buffers"] for u in unused]), macs=total(r.macs for r in results),
         flops_backward=total(r.flops_backward for r in results),
         other_ops=total(r.other_ops for r in results),
         activation_elements=total(r.activation_elements for r in results),

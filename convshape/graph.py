@@ -39,7 +39,7 @@ class Network:
     description: str = ""
     outputs: tuple = ()             # names of the output nodes; () = the last node
     inputs: tuple = ()              # several named inputs: ((name, shape), ...); input_shape is the first's
-    # parameters held by modules forward never calls (import): ((module path, params, trainable), ...)
+    # tensors of modules forward never calls (import): ((module path, params, trainable, buffers), ...)
     unused_params: tuple = ()
 
     def __post_init__(self):

@@ -117,7 +117,7 @@ class Report:
     failure: Any = None   # the ShapeError that ended analyze(on_error="stop") early; layers stop before it
     outputs: list = field(default_factory=list)        # names of the output layers, in order
     unread: list = field(default_factory=list)         # layers computed (and counted) whose result no output reads
-    unused_params: list = field(default_factory=list)  # {"module", "params", "trainable_params"}: never called
+    unused_params: list = field(default_factory=list)  # {"module", "params", "trainable_params", "buffers"}
     inputs: dict = field(default_factory=dict)         # several named inputs: name -> shape ({} for one)
 
     @property

@@ -142,13 +142,15 @@ layers:
   - Conv2d: {out_channels: 8, kernel_size: 3}
 unused_params:
   conv_head: 412160
-  aux: {params: 100, trainable_params: 0}
+  aux: {params: 100, trainable_params: 0, buffers: 3}
 """)
     # 224 (the conv) + 412_160 + 100; trainable 224 + 412_160
     assert r.totals.params == 224 + 412_160 + 100
     assert r.totals.trainable_params == 224 + 412_160
+    assert r.totals.buffers == 3
     assert [u["module"] for u in r.unused_params] == ["conv_head", "aux"]
-    assert r.to_dict()["unused_params"][0] == {"module": "conv_head", "params": 412_160, "trainable_params": 412_160}
+    assert r.to_dict()["unused_params"][0] == {"module": "conv_head", "params": 412_160, "trainable_params": 412_160,
+                                               "buffers": 0}
 
 
 def test_summary_shows_outputs_unread_and_unused(tmp_path):

@@ -139,8 +139,10 @@ def test_parameters_of_modules_forward_never_calls_are_in_the_totals_by_name():
     # stem 8*3*9 + 8 = 224; head (16*8 + 16) + 2*16 = 176; extra 4*4 + 4 = 20
     assert r.totals.params == n_params(model) == 224 + 176 + 20
     assert r.totals.trainable_params == n_params(model, True) == 224 + 176
-    assert r.unused_params == [{"module": "head", "params": 176, "trainable_params": 176},
-                               {"module": "extra", "params": 20, "trainable_params": 0}]
+    # head's BatchNorm2d(16) buffers: running mean and var 2*16 + num_batches_tracked 1 = 33
+    assert r.unused_params == [{"module": "head", "params": 176, "trainable_params": 176, "buffers": 33},
+                               {"module": "extra", "params": 20, "trainable_params": 0, "buffers": 0}]
+    assert r.totals.buffers == sum(b.numel() for b in model.buffers()) == 33
 
 
 def test_googlenet_aux_heads_count_though_eval_skips_them():
@@ -150,6 +152,9 @@ def test_googlenet_aux_heads_count_though_eval_skips_them():
     # the aux heads (InceptionAux: conv 512|528 -> 128, fc 2048 -> 1024, fc 1024 -> 1000, bn 128)
     # (512*128 + 2*128) + (2048*1024 + 1024) + (1024*1000 + 1000) = 3_188_968; with 528 in: + 16*128
     assert [(u["module"], u["params"]) for u in r.unused_params] == [("aux1", 3_188_968), ("aux2", 3_191_016)]
+    # each aux head's BatchNorm2d(128): 2*128 + 1 = 257 buffers, in the totals as torch counts them
+    assert [u["buffers"] for u in r.unused_params] == [257, 257]
+    assert r.totals.buffers == sum(b.numel() for b in model.buffers())
 
 
 # ------------------------------------------------------------------ computation whose result is unused

@@ -133,7 +133,7 @@ class _Builder:
         return tuple(out)
 
     def _unused(self, raw) -> tuple:
-        """`unused_params: {module: params}` or `{module: {params: n, trainable_params: m}}`."""
+        """`unused_params: {module: params}` or `{module: {params: n, trainable_params: m, buffers: b}}`."""
         if raw is None:
             return ()
         if not isinstance(raw, dict):
@@ -142,12 +142,13 @@ class _Builder:
         out = []
         for module, v in raw.items():
             path = ("unused_params", module)
-            n, t = (v, v) if not isinstance(v, dict) else (v.get("params"), v.get("trainable_params", v.get("params")))
-            extra = set(v) - {"params", "trainable_params"} if isinstance(v, dict) else set()
-            if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (n, t)) or t > n:
-                raise self.err(f"unused_params '{module}' must be a count >= 0, or {{params: n, trainable_params: m}} "
-                               f"with 0 <= m <= n", path)
-            out.append((str(module), n, t))
+            n, t, b = (v, v, 0) if not isinstance(v, dict) else \
+                (v.get("params", 0), v.get("trainable_params", v.get("params", 0)), v.get("buffers", 0))
+            extra = set(v) - {"params", "trainable_params", "buffers"} if isinstance(v, dict) else set()
+            if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (n, t, b)) or t > n:
+                raise self.err(f"unused_params '{module}' must be a count >= 0, or {{params: n, trainable_params: m, "
+                               f"buffers: b}} with 0 <= m <= n", path)
+            out.append((str(module), n, t, b))
         return tuple(out)
 
     def _vars(self, raw) -> dict:

@@ -655,34 +655,43 @@ def _output_refs(args, mapper) -> list:
 
 
 def _unused_params(module: nn.Module, ops: list, mapper) -> tuple:
-    """((module path, params, trainable), ...) for parameters no recorded op reads: modules forward
-    never calls (smp's conv_head, GoogLeNet's aux heads in eval). Named by the outermost module all
-    of whose parameters are unused, else by the parameter's own name."""
+    """((module path, params, trainable, buffers), ...) for parameters and buffers no recorded op
+    reads: modules forward never calls (smp's conv_head, GoogLeNet's aux heads in eval). Named by the
+    outermost module all of whose tensors are unread, else by the tensor's own name."""
     named = dict(module.named_parameters(remove_duplicate=False))
+    named.update(module.named_buffers(remove_duplicate=False))
     read = set()
     for op in ops:
         if op.kind == "module":
             path = op.kwargs.get("__path__", "")
-            read.update(id(named.get(f"{path}.{n}" if path else n)) for n, _ in op.target.named_parameters())
+            held = list(op.target.named_parameters()) + list(op.target.named_buffers())
+            read.update(id(named.get(f"{path}.{n}" if path else n)) for n, _ in held)
         for r in _tensor_refs(op):
             src = mapper.ops.get(r.name)
             if src is not None and src.kind == "param" and isinstance(src.target, str) and src.target in named:
                 read.add(id(named[src.target]))
-    unused = {id(p): p for p in module.parameters() if id(p) not in read}
-    if not unused:
+    params = {id(p) for p in module.parameters()}
+    unused = {id(t) for t in list(module.parameters()) + list(module.buffers()) if id(t) not in read}
+    if not unused & params:  # buffers alone (a cache, a mask) are no sign of a module that never runs
         return ()
+
+    def entry(path, tensors):
+        ps = [t for t in tensors if id(t) in params]
+        return (path, sum(t.numel() for t in ps), sum(t.numel() for t in ps if t.requires_grad),
+                sum(t.numel() for t in tensors if id(t) not in params))
+
     out, covered = [], set()
     for path, m in module.named_modules():
         if not path or any(path.startswith(c + ".") for c in covered):
             continue
-        mine = list(m.parameters())
-        if mine and all(id(p) in unused for p in mine):
+        mine = list(m.parameters()) + list(m.buffers())
+        if any(id(t) in params for t in mine) and all(id(t) in unused for t in mine):
             covered.add(path)
-            out.append((path, sum(p.numel() for p in mine), sum(p.numel() for p in mine if p.requires_grad)))
-    done = {id(p) for c in covered for p in module.get_submodule(c).parameters()}
+            out.append(entry(path, mine))
+    done = {id(t) for c in covered for t in list(module.get_submodule(c).parameters())}
     for pname, p in module.named_parameters():
         if id(p) in unused and id(p) not in done:
-            out.append((pname, p.numel(), p.numel() if p.requires_grad else 0))
+            out.append(entry(pname, [p]))
     return tuple(out)
 
 

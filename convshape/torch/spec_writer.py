@@ -225,8 +225,9 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
     if network.outputs:
         doc["outputs"] = [value_name.get(o, o) for o in network.outputs]
     if network.unused_params:
-        doc["unused_params"] = {m: n if t == n else {"params": n, "trainable_params": t}
-                                for m, n, t in network.unused_params}
+        doc["unused_params"] = {m: n if (t, b) == (n, 0) else
+                                {"params": n, "trainable_params": t, **({"buffers": b} if b else {})}
+                                for m, n, t, b in network.unused_params}
     return doc
 
 
