@@ -1,6 +1,6 @@
 """How much real third-party CNN code `from_torch` imports exactly.
 
-    python benchmarks/import_coverage.py [--timm] [--json out.json]
+    python benchmarks/import_coverage.py [--timm] [--monai] [--json out.json]     (pip install .[bench])
 
 For each model: import it at 1x3x224x224 (fx, eager fallback) and compare with torch itself:
 every output's shape (tuple, list and dict outputs followed), parameter numel (total and trainable:
@@ -84,7 +84,20 @@ def measure(name, factory, shape=(1, 3, 224, 224)):
     return row
 
 
-def sources(with_timm: bool):
+MONAI_2D = [  # (name, constructor arguments): 2-D, one input channel, at 1x1x64x64
+    ("BasicUNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),
+    ("BasicUNetPlusPlus", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),  # 3 heads unread in eval
+    ("BasicUNetPlusPlus", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "deep_supervision": True}),
+    ("UNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "channels": (8, 16, 32), "strides": (2, 2)}),
+    ("AttentionUnet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "channels": (8, 16, 32),
+                       "strides": (2, 2)}),
+    ("SegResNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "init_filters": 8}),
+    ("DenseNet121", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),
+    ("EfficientNetBN", {"model_name": "efficientnet-b0", "spatial_dims": 2, "in_channels": 1, "pretrained": False}),
+]
+
+
+def sources(with_timm: bool, with_monai: bool = False):
     import torchvision
     tv = torchvision.models
     for name in ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2", "mobilenet_v3_large",
@@ -109,6 +122,11 @@ def sources(with_timm: bool):
         (lambda: tv.googlenet(weights=None, aux_logits=True, init_weights=False)), (1, 3, 224, 224)
     yield "torchvision.detection.mobilenet_v3_fpn_backbone", \
         (lambda: mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True)), (1, 3, 224, 224)
+    if with_monai:
+        from monai.networks import nets
+        for name, kw in MONAI_2D:
+            label = f"monai.{name}" + ("(deep_supervision)" if kw.get("deep_supervision") else "")
+            yield label, (lambda n=name, kw=kw: getattr(nets, n)(**kw)), (1, 1, 64, 64)
     if with_timm:
         import timm
         for name in TIMM_CNNS:
@@ -120,10 +138,11 @@ def sources(with_timm: bool):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timm", action="store_true", help="include timm models (needs `pip install timm`)")
+    ap.add_argument("--monai", action="store_true", help="include MONAI networks (needs `pip install monai`)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     rows = []
-    for name, factory, shape in sources(args.timm):
+    for name, factory, shape in sources(args.timm, args.monai):
         row = measure(name, factory, shape)
         rows.append(row)
         extra = row.get("why") or row.get("diffs") or ""
