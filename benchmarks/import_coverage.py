@@ -120,6 +120,11 @@ def sources(with_timm: bool, with_monai: bool = False):
                                      norm_layer=torch.nn.BatchNorm2d)), (1, 3, 224, 224)
     yield "torchvision.googlenet(aux_logits)", \
         (lambda: tv.googlenet(weights=None, aux_logits=True, init_weights=False)), (1, 3, 224, 224)
+    from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
+    yield "torchvision.detection.ssdlite320_mobilenet_v3_large.backbone", \
+        (lambda: ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).backbone), (1, 3, 320, 320)
+    yield "torchvision.detection.ssd300_vgg16.backbone", \
+        (lambda: ssd300_vgg16(weights=None, weights_backbone=None).backbone), (1, 3, 300, 300)
     yield "torchvision.detection.mobilenet_v3_fpn_backbone", \
         (lambda: mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True)), (1, 3, 224, 224)
     if with_monai:

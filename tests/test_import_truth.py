@@ -366,3 +366,17 @@ def test_max_unpool_is_refused_by_name():
     # no layer kind carries pooling indices yet: refused, naming the op and the module it is in
     with pytest.raises(UnmappedOps, match=r"max_unpool2d \(function max_unpool2d in 'unpool'\)"):
         from_torch(AutoEncoder(), (1, 3, 8, 8))
+
+
+def test_ssdlite_features_follow_all_six_outputs():
+    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).backbone.eval()
+    r = cs.analyze(from_torch(model, (1, 3, 320, 320)))
+    out = model(torch.randn(1, 3, 320, 320))
+    # MobileNetV3's stride-16 and stride-32 maps, then 4 extra blocks halving the size: 20, 10, 5, 3, 2, 1
+    assert [r.layer(o).output_shape for o in r.outputs] == [tuple(v.shape) for v in out.values()]
+    assert [s[-1] for s in r.output_shapes.values()] == [20, 10, 5, 3, 2, 1]
+    # sum(p.numel()): MobileNetV3 features 1_620_512 + extra blocks 258_304 + 100_480 + 67_712 + 25_664;
+    # following only the first output kept the features up to stride 16 and none of the extras
+    assert r.totals.params == n_params(model) == 1_620_512 + 258_304 + 100_480 + 67_712 + 25_664 == 2_072_672
+    assert 2 * r.totals.macs == torch_flops(model, (1, 3, 320, 320))[0]
