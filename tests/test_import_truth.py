@@ -380,3 +380,28 @@ def test_ssdlite_features_follow_all_six_outputs():
     # following only the first output kept the features up to stride 16 and none of the extras
     assert r.totals.params == n_params(model) == 1_620_512 + 258_304 + 100_480 + 67_712 + 25_664 == 2_072_672
     assert 2 * r.totals.macs == torch_flops(model, (1, 3, 320, 320))[0]
+
+
+def test_cli_import_of_a_module_with_several_inputs(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from convshape.cli import main
+    (tmp_path / "pair_models.py").write_text(
+        "import torch\nfrom torch import nn\n\n\n"
+        "class Pair(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.enc, self.head = nn.Conv2d(3, 8, 3), nn.Conv2d(16, 2, 1)\n\n"
+        "    def forward(self, left, right):\n"
+        "        return self.head(torch.cat([self.enc(left), self.enc(right)], 1))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "pair.yaml"
+    res = CliRunner().invoke(main, ["import", "pair_models:Pair", "--input", "left=1,3,8,8;right=1,3,8,8",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    r = cs.analyze(cs.load(str(out)))
+    assert r.inputs == {"left": (1, 3, 8, 8), "right": (1, 3, 8, 8)}
+    # as in test_several_named_inputs_import_and_round_trip: 224 + 34 params, 15_552 + 1_152 MACs
+    assert (r.totals.params, r.totals.macs) == (258, 16_704)
+    res = CliRunner().invoke(main, ["import", "pair_models:Pair", "--input", "left=1,3,8,8;1,3,8,8"])
+    assert res.exit_code == 2 and "several inputs are written name=SHAPE;name=SHAPE" in res.output
