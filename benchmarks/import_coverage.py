@@ -1,11 +1,12 @@
 """How much real third-party CNN code `from_torch` imports exactly.
 
-    python benchmarks/import_coverage.py [--timm] [--json out.json]
     python benchmarks/import_coverage.py --torchvision-all [--json out.json]
+    python benchmarks/import_coverage.py [--timm] [--monai] [--json out.json]     (pip install .[bench])
 
 For each model: import it at 1x3x224x224 (fx, eager fallback) and compare with torch itself:
-output shape, parameter numel, buffer numel and MACs (FlopCounterMode forward FLOPs / 2 on the
-meta device). "exact" means all four agree; "unmapped" lists the first ops convshape has no layer
+every output's shape (tuple, list and dict outputs followed), parameter numel (total and trainable:
+`sum(p.numel())`, modules forward never calls included), buffer numel and MACs (FlopCounterMode
+forward FLOPs / 2 on the meta device). "exact" means all agree; "unmapped" lists the first ops convshape has no layer
 kind for. Sources: torchvision's classification, segmentation and detection-backbone models, and,
 when installed (`pip install timm`; not a convshape dependency), one or two CNNs per timm family,
 which use functional calls, dynamic 'same' padding and custom blocks.
@@ -54,11 +55,9 @@ def torch_truth(model, shape):
     m = model.to("meta")  # after the import: the model is not used again
     with FlopCounterMode(display=False) as fc:
         y = m(x)
-    if isinstance(y, dict):
-        y = next(iter(y.values()))
-    if isinstance(y, (tuple, list)):
-        y = y[0]
-    return {"output_shape": tuple(y.shape), "params": sum(p.numel() for p in m.parameters()),
+    outs = list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (tuple, list)) else [y]
+    return {"output_shapes": [tuple(o.shape) for o in outs], "params": sum(p.numel() for p in m.parameters()),
+            "trainable_params": sum(p.numel() for p in m.parameters() if p.requires_grad),
             "buffers": sum(b.numel() for b in m.buffers()), "macs": fc.get_total_flops() // 2}
 
 
@@ -84,7 +83,8 @@ def measure(name, factory, shape=(1, 3, 224, 224), repeat=1):
         row["import_s"] = round(min(times), 3)
         row["frontend"] = net.frontend.split(" ")[0]
         report = cs.analyze(net)
-        ours = {"output_shape": tuple(report.output_shape), "params": report.totals.params,
+        ours = {"output_shapes": [tuple(s) for s in report.output_shapes.values()], "params": report.totals.params,
+                "trainable_params": report.totals.trainable_params,
                 "buffers": report.totals.buffers, "macs": report.totals.macs}
         row["layers"] = len(net.nodes)
     except UnmappedOps as e:
@@ -128,7 +128,20 @@ def torchvision_all():
         yield f"torchvision.{name}", factory, None
 
 
-def sources(with_timm: bool):
+MONAI_2D = [  # (name, constructor arguments): 2-D, one input channel, at 1x1x64x64
+    ("BasicUNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),
+    ("BasicUNetPlusPlus", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),  # 3 heads unread in eval
+    ("BasicUNetPlusPlus", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "deep_supervision": True}),
+    ("UNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "channels": (8, 16, 32), "strides": (2, 2)}),
+    ("AttentionUnet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "channels": (8, 16, 32),
+                       "strides": (2, 2)}),
+    ("SegResNet", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2, "init_filters": 8}),
+    ("DenseNet121", {"spatial_dims": 2, "in_channels": 1, "out_channels": 2}),
+    ("EfficientNetBN", {"model_name": "efficientnet-b0", "spatial_dims": 2, "in_channels": 1, "pretrained": False}),
+]
+
+
+def sources(with_timm: bool, with_monai: bool = False):
     import torchvision
     tv = torchvision.models
     for name in ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2", "mobilenet_v3_large",
@@ -146,8 +159,23 @@ def sources(with_timm: bool):
     from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
     yield "torchvision.detection.resnet18_fpn_backbone", \
         (lambda: resnet_fpn_backbone(backbone_name="resnet18", weights=None)), (1, 3, 224, 224)
+    yield "torchvision.detection.resnet18_fpn_backbone(BatchNorm2d)", \
+        (lambda: resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5,
+                                     norm_layer=torch.nn.BatchNorm2d)), (1, 3, 224, 224)
+    yield "torchvision.googlenet(aux_logits)", \
+        (lambda: tv.googlenet(weights=None, aux_logits=True, init_weights=False)), (1, 3, 224, 224)
+    from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
+    yield "torchvision.detection.ssdlite320_mobilenet_v3_large.backbone", \
+        (lambda: ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).backbone), (1, 3, 320, 320)
+    yield "torchvision.detection.ssd300_vgg16.backbone", \
+        (lambda: ssd300_vgg16(weights=None, weights_backbone=None).backbone), (1, 3, 300, 300)
     yield "torchvision.detection.mobilenet_v3_fpn_backbone", \
         (lambda: mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=None, fpn=True)), (1, 3, 224, 224)
+    if with_monai:
+        from monai.networks import nets
+        for name, kw in MONAI_2D:
+            label = f"monai.{name}" + ("(deep_supervision)" if kw.get("deep_supervision") else "")
+            yield label, (lambda n=name, kw=kw: getattr(nets, n)(**kw)), (1, 1, 64, 64)
     if with_timm:
         import timm
         for name in TIMM_CNNS:
@@ -162,10 +190,11 @@ def main(argv=None):
     ap.add_argument("--torchvision-all", action="store_true",
                     help="every torchvision classification model instead, with import times")
     ap.add_argument("--repeat", type=int, default=1, help="import each model this many times, keep the fastest")
+    ap.add_argument("--monai", action="store_true", help="include MONAI networks (needs `pip install monai`)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     rows = []
-    for name, factory, shape in (torchvision_all() if args.torchvision_all else sources(args.timm)):
+    for name, factory, shape in (torchvision_all() if args.torchvision_all else sources(args.timm, args.monai)):
         row = measure(name, factory, shape, args.repeat)
         rows.append(row)
         extra = row.get("why") or row.get("diffs") or ""

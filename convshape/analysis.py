@@ -34,9 +34,13 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     raw_input = tuple(input_shape) if input_shape is not None else network.input_shape
     x0 = resolve_input(raw_input)
     width = DTYPE_BYTES[dtype]
-    shapes = {INPUT: x0}
-    rf_states = {INPUT: rfmod.initial(x0)}
-    needs_grad = {INPUT: False}
+    # several named inputs: an input_shape given replaces the first one's shape
+    named = [(n, raw_input if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)] or \
+        [(INPUT, raw_input)]
+    shapes = {n: resolve_input(s) for n, s in named}
+    rf_states = {n: rfmod.initial(x) for n, x in shapes.items()}
+    needs_grad = dict.fromkeys(shapes, False)
+    unread = set(network.unread())  # no output depends on them: no gradient flows back through them
     results = []
     all_conditions = []
     failure = None
@@ -51,11 +55,18 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 out = tuple(layer.output_shape(ins))
                 p = layer.params(ins)
                 trainable, frozen = p.trainable, p.frozen
+                if node.frozen:  # requires_grad=False on every parameter of the layer
+                    trainable, frozen = 0, trainable + frozen
+                weight_grad = trainable != 0
+                if node.shares is not None:  # the owner's weights: counted once, at the owner
+                    owner = _owner(results, node, layer, trainable + frozen)
+                    weight_grad = owner.trainable_params != 0
+                    trainable, frozen = 0, 0
                 buffers = layer.buffers(ins)
                 macs = layer.macs(ins, out)
                 other = layer.other_ops(ins, out)
                 input_grad = any(needs_grad[i] for i in node.inputs)
-                bwd = layer.backward_macs(ins, out, input_grad)
+                bwd = 0 if node.name in unread else layer.backward_macs(ins, out, input_grad, weight_grad)
                 op = layer.receptive_field(ins, out)
             except ShapeError as e:
                 located = e.in_layer(layer=node.name, kind=layer.kind, input_shapes=ins,
@@ -65,7 +76,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 failure = located
                 del bucket[start:]
                 break
-            needs_grad[node.name] = input_grad or (trainable != 0)
+            needs_grad[node.name] = input_grad or weight_grad
             if len(node.inputs) == 1:
                 state = rfmod.apply(op, rf_states[node.inputs[0]], len(out))
                 aligned = None
@@ -86,23 +97,47 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 other_ops=other, flops_backward=2 * bwd, activation_elements=elements,
                 activation_bytes=elements * width, receptive_field=rfmod.to_report(state, x0, aligned),
                 line=node.line, column=node.column, groups=node.groups, conditions=list(conds),
-                inferred=inferred, scopes=node.scopes,
+                inferred=inferred, scopes=node.scopes, shares=node.shares,
+                frozen=node.frozen,
             ))
         all_conditions = list(bucket)
     finally:
         release_conditions(token)
-    params = total(r.params for r in results)
+    # parameters of modules forward never calls (imported models): in the totals, as sum(p.numel()) is
+    unused = [{"module": m, "params": n, "trainable_params": t, "buffers": b} for m, n, t, b in network.unused_params]
+    params = total([r.params for r in results] + [u["params"] for u in unused])
     totals = Totals(
-        params=params, trainable_params=total(r.trainable_params for r in results),
-        buffers=total(r.buffers for r in results), macs=total(r.macs for r in results),
+        params=params, trainable_params=total([r.trainable_params for r in results] +
+                                              [u["trainable_params"] for u in unused]),
+        buffers=total([r.buffers for r in results] + [u["buffers"] for u in unused]), macs=total(r.macs for r in results),
         flops_backward=total(r.flops_backward for r in results),
         other_ops=total(r.other_ops for r in results),
         activation_elements=total(r.activation_elements for r in results),
         activation_bytes=total(r.activation_bytes for r in results), param_bytes=params * width,
     )
-    symbols = tuple(d for d in raw_input if isinstance(d, str))
+    symbols = tuple(dict.fromkeys(d for _, s in named for d in s if isinstance(d, str)))
+    done = {r.name for r in results}
+    outputs = [o for o in network.output_names if o in done] if failure is None else []
+    unread = [n.name for n in network.nodes if n.name in unread] if failure is None else []
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
-                  file=network.file, conditions=all_conditions, symbols=symbols, failure=failure)
+                  file=network.file, conditions=all_conditions, symbols=symbols, failure=failure,
+                  outputs=outputs, unread=unread, unused_params=unused,
+                  inputs={n: shapes[n] for n, _ in network.inputs})
+
+
+def _owner(results, node, layer, params):
+    """The LayerResult of the node whose weights `node` reuses; its weights must fit this call."""
+    owner = next((r for r in results if r.name == node.shares), None)
+    while owner is not None and owner.shares is not None:  # a chain of calls: the first one holds them
+        owner = next((r for r in results if r.name == owner.shares), None)
+    if owner is None:
+        raise ShapeError(f"shares the weights of '{node.shares}', which is not an earlier layer",
+                         argument="shares", value=node.shares)
+    if owner.type != layer.kind or owner.params != params:
+        raise ShapeError(f"shares the weights of '{node.shares}' ({owner.type}, {owner.params} parameters) but "
+                         f"would hold {params} parameters of its own as {layer.kind} at this input",
+                         argument="shares", value=node.shares)
+    return owner
 
 
 def _unique(conditions):

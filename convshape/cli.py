@@ -290,6 +290,7 @@ def import_(factory, kwargs_json, input_shape, output, name):
     """Trace an nn.Module (torch.fx, eager fallback) and write it as a YAML spec.
 
     FACTORY is called with --kwargs to make the module, e.g. torchvision.models:resnet50.
+    A module with several inputs takes --input "left=1,3,32,32;right=1,3,32,32" (forward's names).
     Repeated submodules become block definitions. Operations convshape cannot map are listed
     with their source locations (exit 2); nothing is dropped silently.
     """
@@ -303,8 +304,14 @@ def import_(factory, kwargs_json, input_shape, output, name):
 
     if input_shape is None:
         raise SpecError("import needs --input, e.g. --input 1,3,224,224")
-    shape = parse_input(input_shape)
-    if not all(isinstance(d, int) for d in shape):
+    if "=" in input_shape:  # several inputs: --input "left=1,3,32,32;right=1,3,32,32"
+        parts = [p.partition("=") for p in input_shape.split(";") if p.strip()]
+        if not all(n.strip().isidentifier() and eq for n, eq, _ in parts):
+            raise SpecError(f"--input {input_shape!r}: several inputs are written name=SHAPE;name=SHAPE")
+        shape = {n.strip(): parse_input(v) for n, _, v in parts}
+    else:
+        shape = parse_input(input_shape)
+    if not all(isinstance(d, int) for s in (shape.values() if isinstance(shape, dict) else [shape]) for d in s):
         raise SpecError(f"--input {input_shape!r}: import traces the module, so every size must be a number")
     mod_name, _, attr = factory.partition(":")
     if not mod_name or not attr:
@@ -324,7 +331,9 @@ def import_(factory, kwargs_json, input_shape, output, name):
             raise SpecError(f"module {mod_name!r} has no attribute {attr!r}")
         target = getattr(target, part)
     try:
-        module = target(**kwargs) if callable(target) and not hasattr(target, "forward") else target
+        # a factory function or a module class is called; a module instance is used as it is
+        module = target(**kwargs) if callable(target) and (isinstance(target, type) or not hasattr(target, "forward")) \
+            else target
     except Exception as e:  # noqa: BLE001 - the user's factory: its error, in one line
         raise SpecError(f"{factory}(**{kwargs}) failed: {type(e).__name__}: {e}") from None
     network = from_torch(module, shape, name=name)

@@ -20,6 +20,8 @@ class Node:
     scopes: tuple = ()
     call_line: int | None = None    # where the outermost block instance is written
     noqa: tuple = ()                # lint codes suppressed on this layer
+    shares: str | None = None       # name of the earlier node whose weights this call reuses
+    frozen: bool = False            # its parameters do not train (requires_grad=False)
 
     @property
     def kind(self) -> str:
@@ -35,9 +37,32 @@ class Network:
     source: object = None           # spec.source.SourceMap
     lint_config: dict = field(default_factory=dict)
     description: str = ""
+    outputs: tuple = ()             # names of the output nodes; () = the last node
+    inputs: tuple = ()              # several named inputs: ((name, shape), ...); input_shape is the first's
+    # tensors of modules forward never calls (import): ((module path, params, trainable, buffers), ...)
+    unused_params: tuple = ()
 
     def __post_init__(self):
         self.index = {n.name: i for i, n in enumerate(self.nodes)}
+
+    @property
+    def input_names(self) -> tuple:
+        return tuple(n for n, _ in self.inputs) or (INPUT,)
+
+    @property
+    def output_names(self) -> tuple:
+        return tuple(self.outputs) or ((self.nodes[-1].name,) if self.nodes else ())
+
+    def unread(self) -> list:
+        """Names of the nodes no output depends on (computed, but their result is never used)."""
+        live, stack = set(), list(self.output_names)
+        while stack:
+            name = stack.pop()
+            if name in live or name not in self.index:  # an input
+                continue
+            live.add(name)
+            stack.extend(self.nodes[self.index[name]].inputs)
+        return [n.name for n in self.nodes if n.name not in live]
 
     def node(self, name: str) -> Node:
         return self.nodes[self.index[name]]
@@ -53,7 +78,8 @@ class Network:
 
     @property
     def output(self) -> Node:
-        return self.nodes[-1]
+        """The (first) output node."""
+        return self.node(self.output_names[0])
 
     def location(self, node: Node) -> str:
         where = self.file

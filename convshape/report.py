@@ -47,6 +47,8 @@ class LayerResult:
     conditions: list = field(default_factory=list)
     inferred: dict = field(default_factory=dict)
     args: dict = field(default_factory=dict)
+    shares: str | None = None   # the layer whose weights this call reuses (its params count there)
+    frozen: bool = False        # the spec froze it: its parameters are non-trainable
 
     @property
     def flops(self):
@@ -66,6 +68,8 @@ class LayerResult:
             "activation_bytes": to_json(self.activation_bytes),
             "receptive_field": self.receptive_field.to_dict(),
             "location": {"line": self.line, "column": self.column},
+            **({"shares": self.shares} if self.shares is not None else {}),
+            **({"frozen": True} if self.frozen else {}),
         }
 
 
@@ -111,10 +115,19 @@ class Report:
     conditions: list = field(default_factory=list)   # dims.Condition, for symbolic inputs
     symbols: tuple = ()
     failure: Any = None   # the ShapeError that ended analyze(on_error="stop") early; layers stop before it
+    outputs: list = field(default_factory=list)        # names of the output layers, in order
+    unread: list = field(default_factory=list)         # layers computed (and counted) whose result no output reads
+    unused_params: list = field(default_factory=list)  # {"module", "params", "trainable_params", "buffers"}
+    inputs: dict = field(default_factory=dict)         # several named inputs: name -> shape ({} for one)
 
     @property
     def output_shape(self):
-        return self.layers[-1].output_shape
+        """The shape of the (first) output."""
+        return self.layer(self.outputs[0]).output_shape if self.outputs else self.layers[-1].output_shape
+
+    @property
+    def output_shapes(self) -> dict:
+        return {name: self.layer(name).output_shape for name in self.outputs}
 
     def layer(self, name: str) -> LayerResult:
         for r in self.layers:
@@ -130,4 +143,14 @@ class Report:
                                for c in self.conditions]
         if self.failure is not None:
             d["failure"] = str(self.failure)
+        if self.outputs and list(self.outputs) != [self.layers[-1].name]:  # else: the last layer, as ever
+            d["outputs"] = [{"name": n, "output_shape": [to_json(x) for x in s]}
+                            for n, s in self.output_shapes.items()]
+        if self.inputs:
+            d["inputs"] = [{"name": n, "shape": [to_json(x) for x in s]} for n, s in self.inputs.items()]
+        if self.unread:
+            d["unread"] = list(self.unread)
+        if self.unused_params:
+            d["unused_params"] = [{k: to_json(v) if k != "module" else v for k, v in u.items()}
+                                  for u in self.unused_params]
         return d

@@ -25,11 +25,13 @@ class Coverage:
     def __init__(self, network, report, axis: int):
         self.network = network
         shapes = {INPUT: tuple(report.input_shape)}
+        shapes.update({n: tuple(s) for n, s in report.inputs.items()})  # several named inputs
         for r in report.layers:
             shapes[r.name] = tuple(r.output_shape)
         self.shapes = shapes
         self.ops = {}
-        self.axis = {INPUT: axis}
+        # the first input is the one whose coverage is reported (INPUT stands for it)
+        self.axis = {INPUT: axis, **{n: axis for n in report.inputs}}
         for node in network.nodes:
             if node.name not in shapes:
                 break
@@ -72,8 +74,9 @@ class Coverage:
         """
         nodes = [n for n in self.network.nodes if n.name in self.ops]
         needed: dict = {}
-        last = nodes[-1].name
-        needed[last] = ALL if self.axis[last] == GLOBAL else set(range(length(last)))
+        present = {n.name for n in nodes}
+        for last in [o for o in self.network.output_names if o in present] or [nodes[-1].name]:  # every output
+            needed[last] = ALL if self.axis[last] == GLOBAL else set(range(length(last)))
         cut = []
         for node in reversed(nodes):
             out = needed.get(node.name)
@@ -95,9 +98,10 @@ class Coverage:
                     cut.append(node.name)
                 have = needed.get(i)
                 needed[i] = got if have is None else (have | got if have is not ALL else ALL)
-        reached = needed.get(INPUT, set())
-        top = length(INPUT) - 1 if reached is ALL else max(reached, default=-1)
-        return (length(INPUT) - 1) - top, list(dict.fromkeys(reversed(cut)))
+        first = self.network.input_names[0]  # INPUT, or the first of several named inputs
+        reached = needed.get(first, set())
+        top = length(first) - 1 if reached is ALL else max(reached, default=-1)
+        return (length(first) - 1) - top, list(dict.fromkeys(reversed(cut)))
 
     def _read(self, node, i, in_axis, out, L, length) -> set:
         """Positions of input i (length L) that the output positions `out` of `node` read."""

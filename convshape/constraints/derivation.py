@@ -63,8 +63,7 @@ def with_declared_arguments(network):
         nodes.append(node)
     if not changed:
         return network
-    return type(network)(name=network.name, input_shape=network.input_shape, nodes=nodes, file=network.file,
-                         source=network.source, lint_config=network.lint_config, description=network.description)
+    return dataclasses.replace(network, nodes=nodes)  # every other field (outputs, inputs, ...) kept
 
 
 def parse_ranges(items, names) -> dict:

@@ -64,7 +64,7 @@ class Explainer:
 
     def ancestors(self, name: str) -> int:
         """Bitset of the nodes that feed `name`, itself included."""
-        if name == INPUT:
+        if name == INPUT or name not in self._bit:  # a network input
             return 0
         hit = self._anc.get(name)
         if hit is not None:
@@ -97,7 +97,8 @@ class Explainer:
         key = (name, symbol)
         if key in self._slopes:
             return self._slopes[key]
-        shape = self.input_shape if name == INPUT else self.results[name].output_shape
+        shape = self.input_shape if name == INPUT else self.report.inputs[name] if name in self.report.inputs \
+            else self.results[name].output_shape
         out = None
         for d in shape:
             if type(d) is not int and getattr(d, "free_symbols", None) == {symbol}:

@@ -140,12 +140,14 @@ class Layer(BaseModel):
         """Arithmetic outside MACs; see docs/conventions.md for the per-kind table."""
         return 0
 
-    def backward_macs(self, inputs: list[Shape], output: Shape, input_requires_grad: bool) -> Any:
-        """Weight-gradient plus (when the input needs it) input-gradient MACs."""
+    def backward_macs(self, inputs: list[Shape], output: Shape, input_requires_grad: bool,
+                      weight_requires_grad: bool = True) -> Any:
+        """Weight-gradient (unless the weights are frozen) plus input-gradient (when the input needs
+        it) MACs."""
         if not self.has_weight_macs:
             return 0
         m = self.macs(inputs, output)
-        return m + m if input_requires_grad else m
+        return (m if weight_requires_grad else 0) + (m if input_requires_grad else 0)
 
     def receptive_field(self, inputs: list[Shape], output: Shape):
         return POINTWISE

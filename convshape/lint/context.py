@@ -43,6 +43,8 @@ class Context:
     def output_of(self, name: str):
         if name == INPUT:
             return tuple(self.report.input_shape)
+        if name in self.report.inputs:  # one of several named inputs
+            return tuple(self.report.inputs[name])
         r = self.results.get(name)
         return None if r is None else tuple(r.output_shape)
 
@@ -56,7 +58,7 @@ class Context:
 
     def producer(self, node):
         """The layer feeding a single-input node (None when it reads the network input)."""
-        if len(node.inputs) != 1 or node.inputs[0] == INPUT:
+        if len(node.inputs) != 1 or node.inputs[0] not in self.network.index:  # a network input
             return None
         return self.network.node(node.inputs[0])
 
@@ -75,6 +77,8 @@ class Context:
     def label(self, name: str) -> str:
         if name == INPUT:
             return "the network input"
+        if name not in self.network.index:
+            return f"the network input '{name}'"
         return f"'{name}' ({self.network.node(name).kind})"
 
     # ---- findings

@@ -92,7 +92,11 @@ def rf_stride(rf) -> str:
 
 def kind(row) -> str:
     """Layer type, or block type with its repeat count for a collapsed row: Bottleneck ×3."""
-    return f"{row.type} ×{row.repeat}" if row.repeat else row.type
+    if row.repeat:
+        return f"{row.type} ×{row.repeat}"
+    marks = ([f"shares {row.shares}"] if getattr(row, "shares", None) else []) + \
+        (["frozen"] if getattr(row, "frozen", False) else [])
+    return f"{row.type} ({', '.join(marks)})" if marks else row.type
 
 
 UNALIGNED_NOTE = "† the paths into this merge differ in stride or centre (receptive field is their union)"

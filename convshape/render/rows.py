@@ -32,6 +32,8 @@ class Row:
     repeat: int | None = None   # instances of a repeated entry collapsed into this row
     line: int | None = None     # where the layer is written; None for a collapsed row
     column: int | None = None
+    shares: str | None = None   # a layer row: the layer whose weights it reuses
+    frozen: bool = False
 
     @property
     def collapsed(self) -> bool:
@@ -41,7 +43,7 @@ class Row:
 def layer_row(r) -> Row:
     return Row(r.name, r.type, tuple(r.inputs), r.output_shape, r.params, r.trainable_params, r.buffers,
                r.macs, r.flops, r.flops_backward, r.other_ops, r.activation_bytes, r.receptive_field,
-               layers=(r.name,), line=r.line, column=r.column)
+               layers=(r.name,), line=r.line, column=r.column, shares=r.shares, frozen=r.frozen)
 
 
 def rows_for(report, depth: int | None) -> list[Row]:

@@ -15,12 +15,16 @@ def build(report, depth: int | None = None, hide: tuple = ()):
     from rich.table import Table
 
     t = report.totals
-    table = Table(title=f"{report.network} · input {cells.shape(report.input_shape)} · {report.dtype}",
+    inputs = ", ".join(f"{n} {cells.shape(s)}" for n, s in report.inputs.items()) if report.inputs else None
+    table = Table(title=f"{report.network} · {'inputs ' + inputs if inputs else 'input ' + cells.shape(report.input_shape)}"
+                        f" · {report.dtype}",
                   show_footer=True, header_style="bold", footer_style="bold")
     # names and symbolic cells fold when the terminal is narrow; concrete numbers never break
     table.add_column("layer", footer="total", overflow="fold")
     table.add_column("type", overflow="fold")
-    table.add_column("output shape", footer=cells.shape(report.output_shape), overflow="fold")
+    several = len(report.outputs) > 1
+    table.add_column("output shape", footer=f"{len(report.outputs)} outputs" if several else
+                     cells.shape(report.output_shape), overflow="fold")
     concrete = not report.symbols
     for header, footer in (("params", cells.count(t.params)), ("MACs", cells.count(t.macs)),
                            ("act. bytes", cells.count(t.activation_bytes))):
@@ -61,9 +65,28 @@ def totals_lines(report) -> list[tuple[str, str]]:
         ("memory", f"activations {c(t.activation_bytes)} B ({c(t.activation_elements)} elements); "
                    f"parameters {c(t.param_bytes)} B ({report.dtype})"),
     ]
+    lines += notes_lines(report)
     for cond in report.conditions:
         where = f" ({cond.layer})" if getattr(cond, "layer", None) else ""
         lines.append(("requires", f"{cells.readable(str(cond.expr))}{where}: {cond.message}"))
+    return lines
+
+
+def notes_lines(report) -> list[tuple[str, str]]:
+    """Several outputs, results nothing reads, parameters of modules that never run."""
+    c = cells.count
+    lines = []
+    if len(report.outputs) > 1:
+        lines.append(("outputs", "; ".join(f"{n} {cells.shape(s)}" for n, s in report.output_shapes.items())))
+    if report.unread:
+        shown = ", ".join(report.unread[:8]) + (f" (+{len(report.unread) - 8} more)" if len(report.unread) > 8 else "")
+        lines.append(("unread", f"{len(report.unread)} layer(s) computed and counted, result read by no output: "
+                                f"{shown}"))
+    if report.unused_params:
+        n = sum(u["params"] for u in report.unused_params)
+        shown = ", ".join(f"{u['module']} ({c(u['params'])})" for u in report.unused_params[:8])
+        more = f" (+{len(report.unused_params) - 8} more)" if len(report.unused_params) > 8 else ""
+        lines.append(("unused", f"{c(n)} params in modules forward never calls (in the totals): {shown}{more}"))
     return lines
 
 

@@ -1,8 +1,11 @@
 """Expand a spec document (vars, blocks, repeat, when, named inputs) into a Network of layer models.
 
-Document keys:  name, description, input, vars, blocks, layers, lint.
+Document keys:  name, description, input, vars, blocks, layers, outputs, unused_params, lint.
 Layer entry:    `ReLU`  or  `{Conv2d: {out_channels: 64, ...}, name: conv1, inputs: [a, b],
-                 repeat: 3, when: expr, noqa: [CS101]}`.
+                 repeat: 3, when: expr, noqa: [CS101], shares: conv0, frozen: true}`.
+`outputs` names the network's outputs (default: the last layer); `shares` reuses an earlier layer's
+(or block instance's) weights; `frozen` makes a layer's (or block instance's) parameters non-trainable;
+`unused_params` records parameters of modules forward never calls (import), counted in the totals.
 Block args: `{planes: ~, stride: 1}`; `~` (null) marks a required arg. TOML has no null, so the
 string "~" marks one too (a default of the text "~" would mean nothing).
 A layer whose `when` is false is the identity: its name then refers to its own input; with several
@@ -25,8 +28,8 @@ from ..layers import REGISTRY
 from .expr import ExprError, evaluate, looks_like_expression
 from .source import SourceMap
 
-TOP_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "lint")
-ENTRY_KEYS = ("name", "inputs", "repeat", "when", "noqa")
+TOP_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "outputs", "unused_params", "lint")
+ENTRY_KEYS = ("name", "inputs", "repeat", "when", "noqa", "shares", "frozen")
 BLOCK_KEYS = ("args", "layers", "description")
 REQUIRED = "~"  # a block arg without a default, as TOML writes it
 MAX_NODES = 100_000  # layers in one network: 10x the largest generated benchmark spec
@@ -53,6 +56,9 @@ class _Builder:
         self.blocks: dict = {}
         self.vars: dict = {}
         self.layers: dict = {}  # (kind, arguments) -> validated layer: frozen models, shared by repeats
+        self.by_name: dict = {}
+        self.top: dict = {}     # top-level entry name -> the full name of its output
+        self.paths: dict = {}   # top-level entry name -> its node name or block instance prefix
 
     def err(self, message, path, field=None):
         return self.smap.error(message, path, field)
@@ -70,8 +76,11 @@ class _Builder:
             raise self.err("'name' must be a string", ("name",))
         scope = self.vars = self._vars(doc.get("vars") or {})
         self.blocks = self._blocks(doc.get("blocks") or {})
+        named = self._named_inputs(doc.get("input"), scope)
         if input_override is not None:
             input_shape = tuple(input_override)
+        elif named:
+            input_shape = named[0][1]
         else:
             if "input" not in doc:
                 raise self.err("missing field 'input' (the input shape, e.g. [1, 3, 224, 224] or [N, 3, H, W])", ())
@@ -80,13 +89,67 @@ class _Builder:
         if not isinstance(layers, list) or not layers:
             raise self.err("'layers' must be a non-empty list", ("layers",) if "layers" in doc else ())
         self._check_size(layers)
-        self._sequence(layers, ("layers",), scope, prefix="", entry_input=INPUT, groups=(), call_line=None, depth=0,
-                       scopes=())
+        for n, _ in named:
+            self.names.add(n)
+        self._sequence(layers, ("layers",), scope, prefix="", entry_input=named[0][0] if named else INPUT, groups=(),
+                       call_line=None, depth=0, scopes=(), named=tuple(n for n, _ in named))
         lint = doc.get("lint") or {}
         if not isinstance(lint, dict):
             raise self.err("'lint' must be a mapping", ("lint",))
         return Network(name=name, input_shape=input_shape, nodes=self.nodes, file=self.smap.file,
-                       source=self.smap, lint_config=lint, description=str(doc.get("description", "")))
+                       source=self.smap, lint_config=lint, description=str(doc.get("description", "")),
+                       outputs=self._outputs(doc.get("outputs")), unused_params=self._unused(doc.get("unused_params")),
+                       inputs=tuple(named))
+
+    def _named_inputs(self, raw, scope) -> list:
+        """`input: {image: [1, 3, H, W], mask: [1, 1, H, W]}`: several named inputs, in order."""
+        if not isinstance(raw, dict):
+            return []
+        if not raw:
+            raise self.err("'input' must name at least one input", ("input",))
+        out = []
+        for name, shape in raw.items():
+            if not isinstance(name, str) or not name.isidentifier() or name == INPUT:
+                raise self.err(f"input name {name!r} must be an identifier other than 'input'", ("input", name))
+            out.append((name, self._input(shape, scope, ("input", name))))
+        return out
+
+    def _outputs(self, raw) -> tuple:
+        """Top-level `outputs: [name, ...]`: layer (or block instance) names, or full node names."""
+        if raw is None:
+            return ()
+        single = isinstance(raw, str)
+        if not (single or isinstance(raw, list) and raw and all(isinstance(r, str) for r in raw)):
+            raise self.err("'outputs' must be a layer name or a non-empty list of layer names", ("outputs",))
+        out = []
+        for j, ref in enumerate([raw] if single else raw):
+            where = ("outputs",) if single else ("outputs", j)
+            full = self.top.get(ref, ref if ref in self.names and ref != INPUT else None)
+            if full is None or full == INPUT:
+                raise self.err(f"unknown layer '{ref}' in outputs{_known(ref, self.top)}", where)
+            if full in out:
+                raise self.err(f"output '{ref}' is named twice", where)
+            out.append(full)
+        return tuple(out)
+
+    def _unused(self, raw) -> tuple:
+        """`unused_params: {module: params}` or `{module: {params: n, trainable_params: m, buffers: b}}`."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, dict):
+            raise self.err("'unused_params' must be a mapping of module names to parameter counts",
+                           ("unused_params",))
+        out = []
+        for module, v in raw.items():
+            path = ("unused_params", module)
+            n, t, b = (v, v, 0) if not isinstance(v, dict) else \
+                (v.get("params", 0), v.get("trainable_params", v.get("params", 0)), v.get("buffers", 0))
+            extra = set(v) - {"params", "trainable_params", "buffers"} if isinstance(v, dict) else set()
+            if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (n, t, b)) or t > n:
+                raise self.err(f"unused_params '{module}' must be a count >= 0, or {{params: n, trainable_params: m, "
+                               f"buffers: b}} with 0 <= m <= n", path)
+            out.append((str(module), n, t, b))
+        return tuple(out)
 
     def _vars(self, raw) -> dict:
         if not isinstance(raw, dict):
@@ -122,23 +185,24 @@ class _Builder:
             out[bname] = body
         return out
 
-    def _input(self, raw, scope) -> tuple:
+    def _input(self, raw, scope, path=("input",)) -> tuple:
         if not isinstance(raw, list) or not raw:
-            raise self.err("'input' must be a list of sizes, e.g. [1, 3, 224, 224] or [N, 3, H, W]", ("input",))
+            raise self.err("'input' must be a list of sizes, e.g. [1, 3, 224, 224] or [N, 3, H, W], or a "
+                           "mapping of input names to such lists", path)
         shape = []
         for i, d in enumerate(raw):
             if isinstance(d, bool):
-                raise self.err(f"input size {d!r} is not a number or a symbol name", ("input", i))
+                raise self.err(f"input size {d!r} is not a number or a symbol name", path + (i,))
             if isinstance(d, str) and d in scope:
                 d = scope[d]
             if isinstance(d, int):
                 if d < 1:
-                    raise self.err(f"input size must be >= 1, got {d}", ("input", i))
+                    raise self.err(f"input size must be >= 1, got {d}", path + (i,))
                 shape.append(d)
             elif isinstance(d, str) and d.isidentifier():
                 shape.append(d)
             else:
-                raise self.err(f"input size {d!r} is not a positive int or a symbol name", ("input", i))
+                raise self.err(f"input size {d!r} is not a positive int or a symbol name", path + (i,))
         return tuple(shape)
 
     # ---- values
@@ -160,9 +224,14 @@ class _Builder:
         return value
 
     # ---- layer lists
-    def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth, scopes=()):
-        """Expand a list of entries; returns the full name of the list's output."""
-        local: dict = {INPUT: entry_input}
+    def _sequence(self, entries, path, scope, prefix, entry_input, groups, call_line, depth, scopes=(),
+                  frozen=False, share=None, named=()):
+        """Expand a list of entries; returns the full name of the list's output.
+
+        `frozen`: the entries belong to a frozen block instance; `share`: they reuse the weights of
+        the nodes of another instance, whose names are `share` + (name without `prefix`)."""
+        local: dict = {INPUT: entry_input, **{n: n for n in named}}
+        paths: dict = {}  # entry name -> its node name or block instance prefix (for `shares`)
         order = [e.get("name") if isinstance(e, dict) else None for e in entries]
         explicit = {n for n in order if isinstance(n, str)}  # a set: lookups stay O(1) in long lists
         previous = entry_input
@@ -209,6 +278,11 @@ class _Builder:
                 if repeat > MAX_NODES:
                     raise self.err(f"'repeat' is {repeat}, over the limit of {MAX_NODES} layers in a network",
                                    epath + ("repeat",))
+            owner = self._shares(meta, paths, epath) if "shares" in meta else None
+            efrozen = self._frozen(meta, epath) or frozen
+            if owner is not None and meta.get("frozen"):
+                raise self.err("a layer that shares weights is frozen when the layer it shares is: write 'frozen' "
+                               "there", epath + ("frozen",))
             out = sources[0] if len(sources) == 1 else None
             # a repeated entry is one level of the layer hierarchy (for --depth), above its instances
             group = TEMPLATE.sub("*", name)  # denselayer{i + 1} -> denselayer* as the repeated entry's row
@@ -237,19 +311,50 @@ class _Builder:
                     continue
                 line, col = self.smap.where(epath + (kind,) if isinstance(entry, dict) else epath)
                 here_call = call_line if call_line is not None else line
+                mine = owner if owner is not None else share + full[len(prefix):] if share is not None else None
                 if kind in self.blocks:
                     out = self._instance(kind, args, epath, iscope, full, feed, groups, here_call, depth, meta,
-                                         rscopes)
+                                         rscopes, efrozen, None if mine is None else mine + ".")
                 else:
                     layer = self._layer(kind, args, epath, iscope)
+                    if mine is not None:
+                        self._check_owner(mine, layer, epath + (("shares",) if owner is not None else ()))
                     out = self._add(Node(name=full, layer=layer, inputs=tuple(feed), line=line, column=col,
                                          spec_path=epath, groups=groups, scopes=rscopes, call_line=here_call,
-                                         noqa=tuple(meta.get("noqa", ()))), epath)
+                                         noqa=tuple(meta.get("noqa", ())), shares=mine, frozen=efrozen), epath)
+                paths[name] = full
             if out is None:
                 raise self.err(f"'{name}' has several inputs but repeats 0 times", epath)
             local[name] = out
             previous = out
+        if depth == 0:
+            self.top, self.paths = local, paths
         return previous
+
+    def _shares(self, meta, paths, path) -> str:
+        """The node name (or block instance prefix) an entry's `shares` names: earlier, not repeated."""
+        ref = meta["shares"]
+        if not isinstance(ref, str):
+            raise self.err("'shares' must be the name of an earlier layer or block instance", path + ("shares",))
+        full = paths.get(ref, self.paths.get(ref, ref))
+        if full not in self.names and not any(n.startswith(full + ".") for n in self.names):
+            raise self.err(f"'shares' names '{ref}', which is no earlier layer or block instance"
+                           f"{_known(ref, paths)}", path + ("shares",))
+        return full
+
+    def _frozen(self, meta, path) -> bool:
+        value = meta.get("frozen", False)
+        if not isinstance(value, bool):
+            raise self.err(f"'frozen' must be true or false, got {value!r}", path + ("frozen",))
+        return value
+
+    def _check_owner(self, owner: str, layer, path):
+        if owner not in self.names:
+            raise self.err(f"shares the weights of '{owner}', which is no earlier layer", path)
+        have = self.by_name[owner]
+        if have.layer.kind != layer.kind or have.layer != layer:
+            raise self.err(f"shares the weights of '{owner}' ({have.layer.kind}) but its arguments differ: "
+                           f"a layer that reuses weights must be the same layer", path)
 
     def _expand_name(self, name, scope, path) -> str:
         """A name with `{expression}` parts, e.g. `denselayer{i + 1}` (torch's "denselayer%d" % (i + 1))."""
@@ -344,7 +449,8 @@ class _Builder:
             return self.err(msg, path + (field,) + index)
         return self.err(msg, path + (field,))
 
-    def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta, scopes=()):
+    def _instance(self, bname, args, path, scope, full, feed, groups, call_line, depth, meta, scopes=(),
+                  frozen=False, share=None):
         if depth >= MAX_BLOCK_DEPTH:
             raise self.err(f"blocks nested deeper than {MAX_BLOCK_DEPTH} (a block using itself?)", path)
         body = self.blocks[bname]
@@ -368,7 +474,8 @@ class _Builder:
         try:
             return self._sequence(body["layers"], ("blocks", bname, "layers"), bscope, prefix=full + ".",
                                   entry_input=feed[0], groups=groups + ((full, bname),), call_line=call_line,
-                                  depth=depth + 1, scopes=scopes + ((full, bname, False),))
+                                  depth=depth + 1, scopes=scopes + ((full, bname, False),), frozen=frozen,
+                                  share=share)
         except SpecError as e:  # say which use of the block failed (once: the innermost one)
             line, _ = self.smap.where(path + (bname,))
             raise e.noted(f"in {bname} '{full}' used at line {line}" if line else f"in {bname} '{full}'") from None
@@ -418,6 +525,7 @@ class _Builder:
                 f"{cls.min_inputs} or more" if cls.max_inputs is None else f"{cls.min_inputs} to {cls.max_inputs}"
             raise self.err(f"{cls.kind} takes {want} input(s), got {len(node.inputs)} (set 'inputs')", path)
         self.names.add(node.name)
+        self.by_name[node.name] = node
         self.nodes.append(node)
         return node.name
 

@@ -29,19 +29,25 @@ class SpecModule(nn.Module):
         for idx, node in enumerate(network.nodes):
             for i in node.inputs:
                 last_use[i] = idx
-        output = network.nodes[-1].name
+        outputs = network.output_names
         for idx, node in enumerate(network.nodes):
             _attach(self, node.name, modules[node.name])
-            free = tuple(i for i in dict.fromkeys(node.inputs) if last_use.get(i) == idx and i != output)
+            free = tuple(i for i in dict.fromkeys(node.inputs) if last_use.get(i) == idx and i not in outputs)
             self._steps.append((node.name, tuple(node.inputs), free))
-        self._output = output
+        self._outputs = outputs
+        self._inputs = network.input_names
 
     def node_module(self, name: str) -> nn.Module:
         return self.get_submodule(name)
 
     def run(self, x, keep: bool = False) -> dict:
-        """Execute the graph; with keep=True return every node's output by name."""
-        values = {INPUT: x}
+        """Execute the graph; with keep=True return every node's output by name. Several named
+        inputs: `x` is a tuple of tensors in the spec's order, or a dict by name."""
+        if len(self._inputs) > 1 or self._inputs != (INPUT,):
+            xs = x if isinstance(x, dict) else dict(zip(self._inputs, x if isinstance(x, (tuple, list)) else (x,)))
+            values = {name: xs[name] for name in self._inputs}
+        else:
+            values = {INPUT: x}
         for name, inputs, free in self._steps:
             module = self.get_submodule(name)
             values[name] = module(*[values[i] for i in inputs])
@@ -50,8 +56,13 @@ class SpecModule(nn.Module):
                     del values[i]
         return values
 
-    def forward(self, x):
-        return self.run(x)[self._output]
+    def forward(self, *xs):
+        """The output tensor, or a tuple of them in the order of the spec's `outputs`; one tensor
+        argument per input."""
+        values = self.run(xs[0] if len(xs) == 1 else xs)
+        if len(self._outputs) == 1:
+            return values[self._outputs[0]]
+        return tuple(values[name] for name in self._outputs)
 
     def extra_repr(self):
         return f"network={self.network_name!r}"
@@ -85,7 +96,7 @@ def node_input_shapes(network: Network, input_shape=None) -> dict:
     """name -> list of input shapes for every node (from one analysis pass)."""
     from ..analysis import analyze
     report = analyze(network, input_shape)
-    shapes = {INPUT: report.input_shape}
+    shapes = {INPUT: report.input_shape, **report.inputs}
     for r in report.layers:
         shapes[r.name] = r.output_shape
     return {n.name: [shapes[i] for i in n.inputs] for n in network.nodes}
@@ -101,7 +112,14 @@ def to_torch(network: Network | str, input_shape=None) -> SpecModule:
         from ..spec import load
         network = load(network)
     ins = node_input_shapes(network, input_shape)
-    modules = {node.name: node.layer.to_torch(ins[node.name]) for node in network.nodes}
+    modules = {}
+    for node in network.nodes:
+        if node.shares is not None:  # one module called again: the same parameters
+            modules[node.name] = modules[node.shares]
+            continue
+        modules[node.name] = node.layer.to_torch(ins[node.name])
+        if node.frozen:
+            modules[node.name].requires_grad_(False)
     return SpecModule(network, modules).eval()
 
 

@@ -106,23 +106,30 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
     # ---- meta device: shapes, parameter and buffer counts, FLOPs
     with torch.device("meta"):
         meta = to_torch(network, shape)
-    x = torch.empty(shape, device="meta")
+    several = bool(network.inputs)  # named inputs: one tensor each (the first at `shape`)
+    x = _inputs(network, shape, lambda s: torch.empty(s, device="meta")) if several else \
+        torch.empty(shape, device="meta")
     outs = meta.run(x, keep=True)
+    seen: set = set()  # parameters of a module called again (shared weights) count at its first call
     for name, r in expected.items():
         compare(name, "output_shape", tuple(r.output_shape), tuple(outs[name].shape))
         mod = meta.node_module(name)
-        compare(name, "params", r.params, sum(p.numel() for p in mod.parameters()))
-        compare(name, "trainable_params", r.trainable_params,
-                sum(p.numel() for p in mod.parameters() if p.requires_grad))
+        own = [p for p in mod.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in own)
+        compare(name, "params", r.params, sum(p.numel() for p in own))
+        compare(name, "trainable_params", r.trainable_params, sum(p.numel() for p in own if p.requires_grad))
         compare(name, "buffers", r.buffers, sum(b.numel() for b in mod.buffers()))
     corrected_bwd = 0  # torch's backward total with the known-wrong modules replaced
+    unread = set(report.unread)
     for node in network.nodes:
         r = expected[node.name]
         mod = meta.node_module(node.name)
         fwd, bwd = isolated_flops(mod, [outs[i] for i in node.inputs])
         compare(node.name, "flops", 2 * r.macs, fwd)
         err = known_error(mod)
-        if err is not None:
+        if node.name in unread:
+            pass  # no output reads it, so no gradient reaches it: only the network total below tells
+        elif err is not None:
             needs = any(outs[i].requires_grad for i in node.inputs)
             independent = err.independent(mod, tuple(outs[node.inputs[0]].shape), needs)
             compare(node.name, "flops_backward", r.flops_backward, independent,
@@ -135,6 +142,8 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
     fwd_total, bwd_total = total_flops(meta, x)
     compare("(network)", "flops", report.totals.flops, fwd_total)
     compare("(network)", "flops_backward", report.totals.flops_backward, bwd_total + corrected_bwd)
+    compare("(network)", "params", report.totals.params - sum(u["params"] for u in report.unused_params),
+            sum(p.numel() for p in meta.parameters()))
     del meta, outs
 
     # ---- a real run on the device
@@ -143,16 +152,24 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         real_report = report if real_shape == shape else analyze(network, real_shape)
         model = to_torch(network, real_shape).to(device)
         with torch.no_grad():
-            values = model.run(torch.randn(real_shape, device=device), keep=True)
+            values = model.run(_inputs(network, real_shape, lambda s: torch.randn(s, device=device)) if several
+                               else torch.randn(real_shape, device=device), keep=True)
         for r in real_report.layers:
             compare(r.name, "output_shape(real)", tuple(r.output_shape), tuple(values[r.name].shape), at=real_shape)
         del model, values
 
-    if rf_layers and len(shape) >= 3:
+    if several and (rf_layers or sizes):
+        result.notes.append("receptive fields and sampled sizes not compared: the network has several inputs")
+    elif rf_layers and len(shape) >= 3:
         _check_receptive_fields(network, report, shape, device, rf_layers, result, compare)
-    if sizes and len(shape) >= 3:
+    if sizes and len(shape) >= 3 and not several:
         _check_sizes(network, shape, result, compare, kinds)
     return result
+
+
+def _inputs(network, shape, make) -> dict:
+    """One tensor per named input; `shape` replaces the first one's, as in analyze()."""
+    return {n: make(tuple(shape) if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)}
 
 
 # ------------------------------------------------------------------ receptive field
@@ -359,12 +376,28 @@ def _check_sizes(network, shape, result, compare, kinds):
         result.sizes.append((s, ours_ok))
         if not (ours_ok and torch_ok):
             continue
+        calls = _calls(network)
         for r in sym.layers:
             want = tuple(substitute(d, values) for d in r.output_shape)
             compare(r.name, "output_shape(symbolic)", want, tuple(outs[r.name].shape), at=s)
-            compare(r.name, "flops(symbolic)", 2 * substitute(r.macs, values), flops.get(r.name, 0), at=s)
+            if r.shares is not None:
+                continue  # one module called again: torch gives its FLOPs and params under one name
+            group = calls.get(r.name, [r.name])
+            compare(r.name, "flops(symbolic)", sum(2 * substitute(sym.layer(m).macs, values) for m in group),
+                    sum(flops.get(m, 0) for m in group), at=s,
+                    note="" if len(group) == 1 else f"{len(group)} calls of one module: {', '.join(group)}")
             compare(r.name, "params(symbolic)", substitute(r.params, values),
                     sum(p.numel() for p in model.node_module(r.name).parameters()), at=s)
+
+
+def _calls(network) -> dict:
+    """owner node -> the names of all nodes calling its module (itself first), for shared weights."""
+    root: dict = {}
+    out: dict = {}
+    for n in network.nodes:
+        root[n.name] = root.get(n.shares, n.shares) if n.shares is not None else n.name
+        out.setdefault(root[n.name], []).append(n.name)
+    return out
 
 
 def _torch_at(model, s):

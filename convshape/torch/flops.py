@@ -39,7 +39,9 @@ def total_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
         model(x)
     fwd = fc.get_total_flops()
     with FlopCounterMode(display=False) as fc:
-        model(x).float().sum().backward()
+        out = model(x)
+        outs = out if isinstance(out, (tuple, list)) else (out,)  # several outputs: one loss over all
+        sum(o.float().sum() for o in outs if o.requires_grad).backward()
     return fwd, fc.get_total_flops() - fwd
 
 
@@ -87,11 +89,14 @@ def _grouped_conv_backward(m: nn.Module, input_shape: tuple, input_grad: bool) -
     one.groups = 1
     one.in_channels, one.out_channels = m.in_channels // g, m.out_channels // g
     # weight is (C_out, C_in/g, *k), transposed (C_in, C_out/g, *k): one group keeps 1/g of dim 0
-    one.weight = nn.Parameter(torch.empty(m.weight.shape[0] // g, *m.weight.shape[1:], device="meta"))
+    one.weight = nn.Parameter(torch.empty(m.weight.shape[0] // g, *m.weight.shape[1:], device="meta"),
+                              requires_grad=m.weight.requires_grad)  # a frozen conv has no weight gradient
     one.bias = None  # bias gradient is a reduction: torch counts no FLOPs for it either way
     shape = list(input_shape)
     shape[-len(m.kernel_size) - 1] //= g
     x = torch.empty(shape, device="meta", requires_grad=input_grad)
+    if not (input_grad or m.weight.requires_grad):
+        return 0
     with FlopCounterMode(display=False) as fc:
         one(x)
     fwd = fc.get_total_flops()

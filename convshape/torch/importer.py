@@ -90,6 +90,7 @@ class _Mapper:
         self.ops = {op.name: op for op in ops}
         self.position = {op.name: i for i, op in enumerate(ops)}  # to list causes in program order
         self.derived: set = set()  # ops computed from parameters alone (gamma.view(1, -1, 1, 1))
+        self.calls: dict = {}      # parameter keys -> the first node holding them (shared weights)
 
     def value(self, v):
         """Resolve a Ref to a non-tensor value (ints from x.size(), tuples), recursively."""
@@ -141,41 +142,154 @@ def trace(module: nn.Module, input_shape):
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None, check: bool = True) -> Network:
     """A Network with one node per mapped op; node names follow module paths (state_dict keys)."""
-    input_shape = tuple(int(d) for d in input_shape)
-    was_training = module.training
+    named = {str(k): tuple(int(d) for d in v) for k, v in input_shape.items()} if isinstance(input_shape, dict) \
+        else None  # several inputs: {"image": (1, 3, 32, 32), "mask": (1, 1, 32, 32)}
+    input_shape = next(iter(named.values())) if named else tuple(int(d) for d in input_shape)
+    if isinstance(module, torch.jit.ScriptModule):
+        raise UnmappedOps([("a torch.jit.script / torch.jit.trace module has no Python forward to trace: import "
+                            "the nn.Module before scripting it", type(module).__name__)])
+    root = module
+    if is_leaf(module):  # a bare nn.ConvTranspose2d: fx would see its functional body, not the module
+        module = _Root(module)
+    was_training = root.training
     module.eval()
     try:
-        ops, frontend = trace(module, input_shape)
+        ops, frontend = trace(module, named or input_shape)
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
     alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
     nodes: list = []
-    used: set = set()
+    used: set = set(named or ())  # layer names never take an input's name
     counters: dict = {}
     shapes: dict = {}        # node name -> torch's shape, to verify the mapping
-    output_ref = None
+    output_refs: list = []
     for op in ops:
         if op.kind == "input":
-            alias[op.name] = INPUT
+            key = op.kwargs.get("__input__") if named else INPUT
+            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
+                alias[op.name] = key
         elif op.kind == "output":
-            output_ref = _first_tensor_ref(op.args, mapper)
+            output_refs = _output_refs(op.args, mapper)
         elif op.kind != "param" and isinstance(op.value, torch.Tensor):
             alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
-    if output_ref is None or output_ref.name not in alias:
-        raise UnmappedOps([("the module returns no tensor that convshape can follow", type(module).__name__)])
-    out = alias[output_ref.name]
-    if isinstance(out, _Unmapped):  # only what the output depends on matters
-        raise UnmappedOps([(what, where) for what, where, _ in sorted(out.causes, key=lambda c: (c[2], c[1]))])
-    nodes = _prune(nodes, out)
-    net = Network(name=name or type(module).__name__, input_shape=input_shape, nodes=nodes,
-                  file=f"<{type(module).__name__}>", description=f"imported from {type(module).__module__}."
-                  f"{type(module).__name__} (torch.{frontend.split(' ')[0]} trace)")
+    where = type(root).__name__
+    if not output_refs:
+        raise UnmappedOps([("the module returns no tensor (forward must return a tensor, or a tuple, list or "
+                            "dict of them)", where)])
+    causes = set()
+    for ref in output_refs:
+        if not isinstance(mapper.ops[ref.name].value, torch.Tensor):
+            causes.add((f"an output is the tuple result of {_describe(mapper.ops[ref.name])} (index it)",
+                        _where(mapper.ops[ref.name]), mapper.position[ref.name]))
+        elif isinstance(alias.get(ref.name), _Unmapped):
+            causes |= alias[ref.name].causes
+        elif alias.get(ref.name) == INPUT or named and alias.get(ref.name) in named:
+            causes.add(("an output is the module's input itself", where, 0))
+    # what runs but no output reads is counted as torch runs it: it must map too
+    for op_name, value in alias.items():
+        if isinstance(value, _Unmapped) and op_name not in mapper.derived:
+            causes |= value.causes
+    if causes:
+        raise UnmappedOps([(what, at) for what, at, _ in sorted(causes, key=lambda c: (c[2], c[1]))])
+    outputs = tuple(dict.fromkeys(alias[ref.name] for ref in output_refs))
+    net = Network(name=name or type(root).__name__, input_shape=input_shape, nodes=nodes,
+                  file=f"<{type(root).__name__}>", description=f"imported from {type(root).__module__}."
+                  f"{type(root).__name__} (torch.{frontend.split(' ')[0]} trace)",
+                  outputs=() if outputs == (nodes[-1].name,) else outputs,
+                  unused_params=_unused_params(module, ops, mapper),
+                  inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:
         _verify_shapes(net, shapes)
+        _verify_params(net, module)
     return net
+
+
+class _Root(nn.Module):
+    """Holds a leaf module given as the root, under the name its node would get (`conv2d_1`)."""
+
+    def __init__(self, leaf: nn.Module):
+        super().__init__()
+        self.name = f"{type(leaf).__name__.lower()}_1"
+        self.add_module(self.name, leaf)
+
+    def forward(self, x):
+        return self.get_submodule(self.name)(x)
+
+
+def _output_refs(args, mapper) -> list:
+    """Every value forward returns, in order: a tensor, or tuples, lists, dicts, namedtuples of them."""
+    out = []
+
+    def walk(a):
+        if isinstance(a, Ref):
+            v = mapper.ops[a.name].value
+            if isinstance(v, torch.Tensor) or isinstance(v, (tuple, list)) and any(
+                    isinstance(x, torch.Tensor) for x in v):
+                out.append(a)
+        elif isinstance(a, (tuple, list)):
+            for v in a:
+                walk(v)
+        elif isinstance(a, dict):
+            for v in a.values():
+                walk(v)
+    walk(args)
+    return out
+
+
+def _unused_params(module: nn.Module, ops: list, mapper) -> tuple:
+    """((module path, params, trainable, buffers), ...) for parameters and buffers no recorded op
+    reads: modules forward never calls (smp's conv_head, GoogLeNet's aux heads in eval). Named by the
+    outermost module all of whose tensors are unread, else by the tensor's own name."""
+    named = dict(module.named_parameters(remove_duplicate=False))
+    named.update(module.named_buffers(remove_duplicate=False))
+    read = set()
+    for op in ops:
+        if op.kind == "module":
+            path = op.kwargs.get("__path__", "")
+            held = list(op.target.named_parameters()) + list(op.target.named_buffers())
+            read.update(id(named.get(f"{path}.{n}" if path else n)) for n, _ in held)
+        for r in _tensor_refs(op):
+            src = mapper.ops.get(r.name)
+            if src is not None and src.kind == "param" and isinstance(src.target, str) and src.target in named:
+                read.add(id(named[src.target]))
+    params = {id(p) for p in module.parameters()}
+    unused = {id(t) for t in list(module.parameters()) + list(module.buffers()) if id(t) not in read}
+    if not unused & params:  # buffers alone (a cache, a mask) are no sign of a module that never runs
+        return ()
+
+    def entry(path, tensors):
+        ps = [t for t in tensors if id(t) in params]
+        return (path, sum(t.numel() for t in ps), sum(t.numel() for t in ps if t.requires_grad),
+                sum(t.numel() for t in tensors if id(t) not in params))
+
+    out, covered = [], set()
+    for path, m in module.named_modules():
+        if not path or any(path.startswith(c + ".") for c in covered):
+            continue
+        mine = list(m.parameters()) + list(m.buffers())
+        if any(id(t) in params for t in mine) and all(id(t) in unused for t in mine):
+            covered.add(path)
+            out.append(entry(path, mine))
+    done = {id(t) for c in covered for t in list(module.get_submodule(c).parameters())}
+    for pname, p in module.named_parameters():
+        if id(p) in unused and id(p) not in done:
+            out.append(entry(pname, [p]))
+    return tuple(out)
+
+
+def _verify_params(net: Network, module: nn.Module):
+    """The totals must be torch's sum(p.numel()) (trainable: requires_grad), or the import fails."""
+    from ..analysis import analyze
+    t = analyze(net).totals
+    want = sum(p.numel() for p in module.parameters())
+    want_trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    if (t.params, t.trainable_params) != (want, want_trainable):
+        raise UnmappedOps([(f"parameters: convshape counts {t.params} ({t.trainable_params} trainable), torch's "
+                            f"sum(p.numel()) is {want} ({want_trainable} trainable): a parameter is read by an "
+                            f"op convshape does not attribute it to", type(module).__name__)])
 
 
 @dataclass(frozen=True)
@@ -214,6 +328,13 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
                                      order)}))
     if not result.layers:
         return ins[0]
+    held = _held_params(op, mapper)
+    grads = {p.requires_grad for _, p in held}
+    if len(grads) > 1:
+        return _Unmapped(frozenset({(f"{_describe(op)} has some parameters frozen (requires_grad=False) and "
+                                     f"some trainable", _where(op), order)}))
+    frozen = grads == {False}
+    key = tuple(sorted(k for k, _ in held))  # the same parameters again: a module called again
     current = ins
     for j, (kind, args) in enumerate(result.layers):
         cls = REGISTRY.get(kind)
@@ -225,10 +346,28 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
             return _Unmapped(frozenset({(f"{kind}{args}: {e.errors()[0]['msg']} ({_describe(op)})",
                                          _where(op), order)}))
         node_name = _node_name(op, kind, used, counters, functional=j > 0)
-        nodes.append(Node(name=node_name, layer=layer, inputs=tuple(current)))
+        shares = None
+        if j == 0 and key:
+            shares = mapper.calls.setdefault(key, node_name)
+            shares = None if shares == node_name else shares
+        nodes.append(Node(name=node_name, layer=layer, inputs=tuple(current), shares=shares, frozen=frozen))
         current = [node_name]
     shapes[current[0]] = tuple(op.value.shape)
     return current[0]
+
+
+def _held_params(op, mapper) -> list:
+    """[(key, parameter tensor)] of the parameters an op's first layer holds (not buffers)."""
+    if op.kind == "module":
+        path = op.kwargs.get("__path__", "")
+        return [(f"{path}.{n}", p) for n, p in op.target.named_parameters()]
+    out = []
+    for r in _tensor_refs(op):
+        src = mapper.ops[r.name]
+        if (src.kind == "param" or r.name in mapper.derived) and not src.kwargs.get("__buffer__") \
+                and isinstance(src.value, torch.Tensor):
+            out.append((src.target if src.kind == "param" else r.name, src.value))
+    return out
 
 
 def _tensor_refs(op):
@@ -246,23 +385,6 @@ def _tensor_refs(op):
     walk(op.args)
     walk(op.kwargs)
     return out
-
-
-def _first_tensor_ref(args, mapper):
-    for a in args:
-        if isinstance(a, Ref):
-            v = mapper.ops[a.name].value
-            if isinstance(v, torch.Tensor):
-                return a
-        if isinstance(a, (tuple, list)):
-            r = _first_tensor_ref(a, mapper)
-            if r is not None:
-                return r
-        if isinstance(a, dict):
-            r = _first_tensor_ref(tuple(a.values()), mapper)
-            if r is not None:
-                return r
-    return None
 
 
 def _describe(op: Op) -> str:
@@ -294,19 +416,6 @@ def _node_name(op: Op, kind: str, used: set, counters: dict, functional: bool = 
                 break
     used.add(name)
     return name
-
-
-def _prune(nodes: list, output: str) -> list:
-    """Keep the nodes the output depends on (code whose result is unused is not part of the network)."""
-    by_name = {n.name: n for n in nodes}
-    live, stack = set(), [output]
-    while stack:
-        name = stack.pop()
-        if name in live or name == INPUT:
-            continue
-        live.add(name)
-        stack.extend(by_name[name].inputs)
-    return [n for n in nodes if n.name in live]
 
 
 def _verify_shapes(net: Network, shapes: dict):

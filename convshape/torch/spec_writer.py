@@ -18,6 +18,7 @@ import yaml
 from ..graph import INPUT, Network
 
 CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
+ENTRY_META = ("name", "inputs", "repeat", "shares", "frozen")  # entry keys that are not the layer kind
 
 
 def _layer_args(layer) -> dict:
@@ -53,13 +54,14 @@ class _Instance:
         sig = []
         for n in self.nodes:
             ins = tuple("input" if i == self.entry else self.local(i) for i in n.inputs)
-            sig.append((self.local(n.name), n.kind, ins))
+            sig.append((self.local(n.name), n.kind, ins, n.frozen))
         return tuple(sig)
 
 
 def _instances(network: Network, module_classes: dict) -> list:
     """Module paths whose nodes form a single-input, single-output contiguous run."""
     nodes = network.nodes
+    outputs = set(network.output_names)
     readers = defaultdict(set)
     for n in nodes:
         for i in n.inputs:
@@ -78,6 +80,8 @@ def _instances(network: Network, module_classes: dict) -> list:
         last = nodes[members[-1]].name
         if any(r not in inside for name in inside - {last} for r in readers[name]):
             continue
+        if any(nodes[i].shares is not None for i in members) or (inside - {last}) & outputs:
+            continue  # a call of another module's weights, or an output inside: written layer by layer
         found.append(_Instance(path, cls, [nodes[i] for i in members], next(iter(outside_inputs))))
     return found
 
@@ -146,6 +150,8 @@ def _block_definition(block_name: str, peers: list) -> tuple[dict, list]:
         entry = {n.kind: args or None}
         _name_and_inputs(entry, n.kind, local, ["input" if i == first.entry else first.local(i) for i in n.inputs],
                          previous, counts)
+        if n.frozen:
+            entry["frozen"] = True
         layers.append(entry)
         previous = local
     definition = {"args": {a: None for a in arg_vectors}, "layers": layers}
@@ -178,7 +184,7 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
     # top-level entries
     layers, skip, value_name = [], set(), {}
     counts: dict = {}
-    previous = INPUT
+    previous = network.input_names[0]  # INPUT, or the first of several named inputs
     for n in network.nodes:
         if n.name in skip:
             continue
@@ -202,16 +208,26 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
         ins = [value_name.get(i, i) for i in n.inputs]
         if ins != [previous]:
             entry["inputs"] = ins[0] if len(ins) == 1 else ins
+        if n.shares is not None:
+            entry["shares"] = n.shares
+        if n.frozen:
+            entry["frozen"] = True
         layers.append(entry)
         previous = n.name
     layers = _fold_repeats(layers, blocks)
     doc = {"name": network.name}
     if network.description:
         doc["description"] = network.description
-    doc["input"] = list(network.input_shape)
+    doc["input"] = {k: list(v) for k, v in network.inputs} if network.inputs else list(network.input_shape)
     if blocks:
         doc["blocks"] = blocks
     doc["layers"] = layers
+    if network.outputs:
+        doc["outputs"] = [value_name.get(o, o) for o in network.outputs]
+    if network.unused_params:
+        doc["unused_params"] = {m: n if (t, b) == (n, 0) else
+                                {"params": n, "trainable_params": t, **({"buffers": b} if b else {})}
+                                for m, n, t, b in network.unused_params}
     return doc
 
 
@@ -233,9 +249,9 @@ def _fold_repeats(layers: list, blocks: dict) -> list:
     def key(e):
         if not isinstance(e, dict) or not isinstance(e.get("name"), str) or e["name"] in referenced:
             return None
-        kind = next(k for k in e if k not in ("name", "inputs"))
+        kind = next(k for k in e if k not in ENTRY_META)
         numbered = _numbered(e["name"])
-        return (kind, repr(e[kind]), numbered[0]) if kind in blocks and numbered else None
+        return (kind, repr(e[kind]), numbered[0], e.get("frozen")) if kind in blocks and numbered else None
 
     out, j = [], 0
     while j < len(layers):
@@ -291,11 +307,11 @@ def _styled(doc):
     def entry(e):
         if isinstance(e, str):
             return e
-        kind = next(k for k in e if k not in ("name", "inputs", "repeat"))
+        kind = next(k for k in e if k not in ENTRY_META)
         if e[kind] is None and len(e) == 1:
             return kind  # `- Flatten`
         out = {kind: style(e[kind], True) if e[kind] else None}
-        for k in ("name", "inputs", "repeat"):
+        for k in ENTRY_META:
             if k in e:
                 out[k] = style(e[k])
         return out

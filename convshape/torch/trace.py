@@ -43,8 +43,39 @@ class TraceFailed(Exception):
 
 
 def _to_meta(module: nn.Module) -> nn.Module:
-    m = copy.deepcopy(module)
+    # torch.nn.utils.prune leaves `weight` as a computed (non-leaf) tensor, which deepcopy refuses: copy
+    # without it; the pruning pre-hook recomputes it (weight_orig * weight_mask) at every call
+    pruned = [(m, hook._tensor_name) for m in module.modules() for hook in m._forward_pre_hooks.values()
+              if hasattr(hook, "_tensor_name") and hasattr(m, hook._tensor_name + "_orig")]
+    held = [(m, name, m.__dict__.pop(name)) for m, name in pruned if name in m.__dict__]
+    try:
+        m = copy.deepcopy(module)
+    finally:
+        for owner, name, value in held:
+            owner.__dict__[name] = value
     return m.to("meta").eval()
+
+
+def example_inputs(module: nn.Module, input_shape) -> dict:
+    """name -> meta tensor: one input (a shape), or several (a dict of name -> shape, in order)."""
+    shapes = input_shape if isinstance(input_shape, dict) else {"x": input_shape}
+    return {k: torch.empty(tuple(s), device="meta", dtype=input_dtype(module)) for k, s in shapes.items()}
+
+
+def _ordered(names: list, xs: dict) -> list:
+    """The example tensors in the order of forward's arguments `names` when the keys are those
+    names, else in the dict's own order."""
+    if set(xs) == set(names[:len(xs)]):
+        return [xs[n] for n in names[:len(xs)]]
+    return list(xs.values())
+
+
+def input_dtype(module: nn.Module):
+    """The dtype a model computes in (half and bfloat16 models are traced in theirs)."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
 
 
 # ------------------------------------------------------------------ torch.fx
@@ -72,9 +103,14 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
             values[n.name] = out
             return out
 
-    x = torch.empty(tuple(input_shape), device="meta")
+    xs = example_inputs(module, input_shape)
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) < len(xs):
+        raise TraceFailed(f"forward takes {len(placeholders)} tensor argument(s), {len(xs)} input shapes given")
+    ordered = _ordered([n.target for n in placeholders], xs)
+    keys = {id(t): k for k, t in xs.items()}
     try:
-        Recorder(gm).run(x)
+        Recorder(gm).run(*ordered)
     except Exception as e:  # noqa: BLE001
         raise TraceFailed(f"{type(e).__name__}: {e}") from None
     ops = []
@@ -93,6 +129,9 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
             ops[-1].kwargs = dict(ops[-1].kwargs, __path__=n.target)
         if n.op == "get_attr":  # a Parameter, or a buffer (fixed: it is no parameter of a layer)
             ops[-1].kwargs = {"__buffer__": n.target not in parameters}
+        if n.op == "placeholder":  # which of the given inputs it is
+            j = placeholders.index(n)
+            ops[-1].kwargs = {"__input__": keys[id(ordered[j])] if j < len(ordered) else None}
     return ops
 
 
@@ -209,12 +248,20 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
             continue
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
-    x = torch.empty(tuple(input_shape), device="meta")
-    names[id(x)] = "x"
-    ops.insert(0, Op(name="x", kind="input", target="x", value=x))
+    import inspect
+    xs = example_inputs(module, input_shape)
+    for j, (key, x) in enumerate(xs.items()):
+        op_name = "x" if len(xs) == 1 else f"__input_{key}"
+        names[id(x)] = op_name
+        ops.insert(j, Op(name=op_name, kind="input", target=key, value=x, kwargs={"__input__": key}))
+    try:
+        arg_names = list(inspect.signature(meta.forward).parameters)
+    except (TypeError, ValueError):
+        arg_names = []
+    ordered = _ordered(arg_names, xs)
     try:
         with Mode():
-            out = meta(x)
+            out = meta(*ordered)
     except TraceFailed:
         raise
     except Exception as e:  # noqa: BLE001

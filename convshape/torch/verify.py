@@ -1,7 +1,8 @@
 """`convshape.verify(module, spec)`: one assertion for users' own tests.
 
 The module is imported (from_torch) at the input shape and compared with the spec layer by layer:
-output shape, parameters and MACs, then the totals. Layers are paired by aligning the two sequences
+output shape, parameters (trainable too: frozen layers) and MACs, then the outputs (every returned
+tensor, by shape) and the totals (params counted once for shared weights, backward FLOPs). Layers are paired by aligning the two sequences
 of layer types (and names, where both sides use a name). Any difference raises AssertionError with a per-layer diff.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import difflib
 from ..analysis import analyze
 from ..graph import Network
 
-FIELDS = ("output_shape", "params", "macs")
+FIELDS = ("output_shape", "params", "trainable_params", "macs")
 
 
 def _fmt(v):
@@ -55,7 +56,9 @@ def diff(module, spec: Network | str, input_shape=None) -> list[str]:
     if not all(type(d) is int for d in shape):
         raise ValueError(f"verify needs a concrete input shape, got {list(shape)}: pass input_shape=")
     want = analyze(spec, shape)
-    got = analyze(from_torch(module, shape), shape)
+    # several named inputs: the module gets them by the spec's names (the first at `shape`)
+    given = {n: shape if j == 0 else tuple(s) for j, (n, s) in enumerate(spec.inputs)} if spec.inputs else shape
+    got = analyze(from_torch(module, given), shape)
     lines = []
     for e, a in _pairs(want.layers, got.layers):
         if a is None:
@@ -69,6 +72,8 @@ def diff(module, spec: Network | str, input_shape=None) -> list[str]:
         if e.type != a.type:
             parts.append(f"type expected {e.type}, got {a.type}")
         for f in FIELDS:
+            if f == "trainable_params" and e.params != a.params:
+                continue  # implied by the params difference
             ve, va = getattr(e, f), getattr(a, f)
             if f == "output_shape":
                 ve, va = tuple(ve), tuple(va)
@@ -77,9 +82,14 @@ def diff(module, spec: Network | str, input_shape=None) -> list[str]:
         if parts:
             label = e.name if e.name == a.name else f"{e.name}' / module '{a.name}"
             lines.append(f"layer '{label}' ({e.type}): " + "; ".join(parts))
-    for f in ("params", "buffers", "macs"):
+    shapes_e = [tuple(s) for s in want.output_shapes.values()]
+    shapes_a = [tuple(s) for s in got.output_shapes.values()]
+    if shapes_e != shapes_a:
+        lines.append(f"outputs: expected {len(shapes_e)} ({', '.join(_fmt(s) for s in shapes_e)}), got "
+                     f"{len(shapes_a)} ({', '.join(_fmt(s) for s in shapes_a)})")
+    for f in ("params", "trainable_params", "buffers", "macs", "flops_backward"):
         ve, va = getattr(want.totals, f), getattr(got.totals, f)
-        if ve != va:
+        if ve != va and not (f == "trainable_params" and want.totals.params != got.totals.params):
             lines.append(f"total {f}: expected {_fmt(ve)}, got {_fmt(va)}")
     return lines
 

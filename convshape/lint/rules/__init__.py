@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("errors", "design", "receptive_field", "efficiency", "constraints", "budgets")
+MODULES = ("errors", "design", "receptive_field", "efficiency", "constraints", "budgets", "graph")
 
 for _name in MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -137,7 +137,7 @@ def features_rf(ctx):
         rf = ctx.rf_of(node.name)
         if rf is not None and not rf.is_global and rf.size:
             return node.name, rf
-        if node.inputs[0] == INPUT:
+        if node.inputs[0] not in ctx.network.index:  # a network input
             return None
         node = ctx.network.node(node.inputs[0])
     return None
