@@ -60,8 +60,8 @@ class MatMul(Layer):
         batch, n, k, m, _ = _matmul_dims(*inputs)
         return prod(batch) * n * k * m
 
-    def backward_macs(self, inputs, output, input_requires_grad):
-        # the gradient of each factor is one product of the same size as the forward
+    def backward_macs(self, inputs, output, input_requires_grad, weight_requires_grad=True):
+        # no weights; the gradient of each factor is one product of the same size as the forward
         return 2 * self.macs(inputs, output) if input_requires_grad else 0
 
     def receptive_field(self, inputs, output):
@@ -192,13 +192,18 @@ class MultiheadAttention(Layer):
         projections = N * L * E * E + N * S * (kd + vd) * E + N * L * E * E  # q, k, v, out
         return projections + 2 * N * L * S * E  # heads x (q @ k^T + scores @ v), E = heads x head_dim
 
-    def backward_macs(self, inputs, output, input_requires_grad):
-        # weight gradients of the projections; the attention products have no weight
+    def backward_macs(self, inputs, output, input_requires_grad, weight_requires_grad=True):
+        # weight gradients of the projections (unless frozen); the attention products have no weight,
+        # but a gradient must pass back through them to reach the q/k/v weights or the input
         q, L, S, N = self._qkv(inputs)
         E, kd, vd = self.embed_dim, self.kdim or self.embed_dim, self.vdim or self.embed_dim
         weights = N * L * E * E + N * S * (kd + vd) * E + N * L * E * E
         attention = 2 * N * L * S * E
-        return weights + (weights + 2 * attention if input_requires_grad else 2 * attention)
+        if not (input_requires_grad or weight_requires_grad):
+            return 0
+        weight_grads = weights if weight_requires_grad else 0
+        # the output projection's input gradient is always needed once anything upstream is
+        return weight_grads + (weights + 2 * attention if input_requires_grad else 2 * attention)
 
     def other_ops(self, inputs, output):
         q, L, S, N = self._qkv(inputs)

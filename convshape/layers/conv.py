@@ -291,8 +291,8 @@ class _FixedConvNd(_ConvNd):
     def buffers(self, inputs):
         return self.weight_numel(inputs) + (self.out_channels if self.bias else 0)
 
-    def backward_macs(self, inputs, output, input_requires_grad):
-        # no weight gradient; the input gradient costs what the forward does
+    def backward_macs(self, inputs, output, input_requires_grad, weight_requires_grad=True):
+        # no weight gradient (the weight is a buffer); the input gradient costs what the forward does
         return self.macs(inputs, output) if input_requires_grad else 0
 
 
