@@ -100,9 +100,22 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
         activation_elements=total(r.activation_elements for r in results),
         activation_bytes=total(r.activation_bytes for r in results), param_bytes=params * width,
     )
+    if failure is None and results:
+        _add_memory(network, shapes, results, totals, width)
     symbols = tuple(d for d in raw_input if isinstance(d, str))
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure)
+
+
+def _add_memory(network, shapes, results, totals, width):
+    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total."""
+    from .memory import estimate_memory
+    mem = estimate_memory(network, shapes, results, width)
+    for r in results:
+        r.saved_bytes = mem.saved_by_layer[r.name]
+    totals.inference_peak_bytes = mem.inference_peak_bytes
+    totals.saved_bytes = mem.saved_bytes
+    totals.saved_unknown = mem.unknown
 
 
 def _unique(conditions):

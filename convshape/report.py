@@ -47,6 +47,7 @@ class LayerResult:
     conditions: list = field(default_factory=list)
     inferred: dict = field(default_factory=dict)
     args: dict = field(default_factory=dict)
+    saved_bytes: Any = None   # what autograd keeps for backward in train mode, first keeper counts (memory/)
 
     @property
     def flops(self):
@@ -63,7 +64,7 @@ class LayerResult:
             "params": to_json(self.params), "trainable_params": to_json(self.trainable_params),
             "buffers": to_json(self.buffers), "macs": to_json(self.macs), "flops": to_json(self.flops),
             "flops_backward": to_json(self.flops_backward), "other_ops": to_json(self.other_ops),
-            "activation_bytes": to_json(self.activation_bytes),
+            "activation_bytes": to_json(self.activation_bytes), "saved_bytes": to_json(self.saved_bytes),
             "receptive_field": self.receptive_field.to_dict(),
             "location": {"line": self.line, "column": self.column},
         }
@@ -80,6 +81,10 @@ class Totals:
     activation_elements: Any
     activation_bytes: Any
     param_bytes: Any
+    # docs/memory.md: eager inference peak (parameters, buffers, live storages) and train-mode saved bytes
+    inference_peak_bytes: Any = None
+    saved_bytes: Any = None
+    saved_unknown: tuple = ()   # layers whose saved tensors are not modelled (saved_bytes excludes them)
 
     @property
     def flops(self):
@@ -97,6 +102,8 @@ class Totals:
             "flops_backward": to_json(self.flops_backward), "other_ops": to_json(self.other_ops),
             "activation_elements": to_json(self.activation_elements),
             "activation_bytes": to_json(self.activation_bytes), "param_bytes": to_json(self.param_bytes),
+            "inference_peak_bytes": to_json(self.inference_peak_bytes), "saved_bytes": to_json(self.saved_bytes),
+            **({"saved_bytes_unknown": list(self.saved_unknown)} if self.saved_unknown else {}),
         }
 
 

@@ -1,0 +1,65 @@
+"""Memory figures (convshape/memory) against torch: the eager inference peak against a live-storage
+tracker (convshape/torch/memtrack.py) and the saved-for-backward bytes against
+saved_tensors_hooks, exactly, for every zoo network at a small input."""
+from __future__ import annotations
+
+import pytest
+
+from convshape import spec
+from convshape.analysis import analyze
+from convshape.dims import substitute
+
+SMALL = {"c3d": (1, 3, 16, 112, 112), "fcn1d": (2, 9, 128), "lenet5": (2, 1, 28, 28), "unet": (1, 3, 64, 64),
+         "alexnet": (1, 3, 96, 96), "googlenet": (1, 3, 96, 96), "squeezenet1_0": (1, 3, 96, 96)}
+
+
+def test_lenet5_figures_by_hand():
+    r = analyze(spec.load("zoo:lenet5"), (1, 1, 28, 28))
+    # conv1 keeps the input 1*28*28*4 = 3136; relu_1 its output 20*28*28*4 = 62720; the max pool the
+    # same tensor (counted once) and int64 indices 20*14*14*8 = 31360
+    assert [r.layer(n).saved_bytes for n in ("conv2d_1", "relu_1", "maxpool2d_1")] == [3136, 62720, 31360]
+    assert r.totals.saved_bytes == sum(x.saved_bytes for x in r.layers)
+    assert r.totals.saved_unknown == ()
+
+
+def test_symbolic_figures_agree_with_concrete():
+    net = spec.load("zoo:resnet18")
+    sym = analyze(net, ("N", 3, "H", "W"))
+    for n, h in ((2, 64), (3, 97)):
+        con = analyze(net, (n, 3, h, h))
+        values = {"N": n, "H": h, "W": h}
+        assert substitute(sym.totals.saved_bytes, values) == con.totals.saved_bytes
+        assert substitute(sym.totals.inference_peak_bytes, values) == con.totals.inference_peak_bytes
+
+
+torch = pytest.importorskip("torch")
+from convshape.torch.build import to_torch  # noqa: E402
+from convshape.torch.memtrack import inference_peak, saved_bytes  # noqa: E402
+
+
+@pytest.mark.parametrize("name", spec.zoo_names())
+def test_zoo_memory_equals_torch(name):
+    net = spec.load(f"zoo:{name}")
+    shape = SMALL.get(name, (2, 3, 64, 64))
+    report = analyze(net, shape)
+    torch.manual_seed(0)
+    model = to_torch(net)
+    x = torch.randn(shape)
+    assert report.totals.inference_peak_bytes == inference_peak(model, x), "inference peak vs live storages"
+    model.train()
+    layers = {model.get_submodule(n.name): n.name for n in net.nodes}
+    total, per_layer = saved_bytes(model, x, layers)
+    assert report.totals.saved_unknown == ()
+    assert report.totals.saved_bytes == total, "saved bytes vs saved_tensors_hooks"
+    assert {r.name: r.saved_bytes for r in report.layers if r.saved_bytes} == per_layer, "per layer"
+
+
+def test_issue_figure_resnet18_batch8():
+    """The issue's figure: resnet18 in train mode, batch 8, 224x224, float32: 169.3 MiB saved."""
+    torchvision = pytest.importorskip("torchvision")
+    report = analyze(spec.load("zoo:resnet18"), (8, 3, 224, 224))
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18().train()
+    total, _ = saved_bytes(model, torch.randn(8, 3, 224, 224))
+    assert total == 177_477_120   # 177_477_120 / 2**20 = 169.26 MiB, the issue's 169.3
+    assert report.totals.saved_bytes == total
