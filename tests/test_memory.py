@@ -63,3 +63,38 @@ def test_issue_figure_resnet18_batch8():
     total, _ = saved_bytes(model, torch.randn(8, 3, 224, 224))
     assert total == 177_477_120   # 177_477_120 / 2**20 = 169.26 MiB, the issue's 169.3
     assert report.totals.saved_bytes == total
+
+
+from convshape.memory.training import training_step  # noqa: E402
+from convshape.torch.memtrack import training_step_peak  # noqa: E402
+
+OPTIMIZERS = {"sgd": lambda p: torch.optim.SGD(p, lr=0.01),
+              "sgd-momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+              "adam": lambda p: torch.optim.Adam(p), "adamw": lambda p: torch.optim.AdamW(p)}
+
+
+def _step_peaks(name, optimizer):
+    net = spec.load(f"zoo:{name}")
+    shape = SMALL.get(name, (2, 3, 64, 64))
+    predicted = training_step(net, analyze(net, shape), optimizer)
+    torch.manual_seed(0)
+    model = to_torch(net)
+    measured = training_step_peak(model, torch.randn(shape), OPTIMIZERS[optimizer](model.parameters()))
+    return predicted, measured
+
+
+@pytest.mark.parametrize("name", spec.zoo_names())
+def test_training_step_peak_within_one_percent(name):
+    predicted, measured = _step_peaks(name, "sgd")
+    assert abs(predicted.peak_bytes - measured) <= 0.01 * measured, (predicted.peak_bytes, measured)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd-momentum", "adam", "adamw"])
+@pytest.mark.parametrize("name", ["resnet18", "unet", "convnext_tiny"])
+def test_training_step_peak_with_optimizer_state(name, optimizer):
+    predicted, measured = _step_peaks(name, optimizer)
+    assert abs(predicted.peak_bytes - measured) <= 0.01 * measured, (predicted.peak_bytes, measured)
+    trainable = sum(p.numel() for p in to_torch(spec.load(f"zoo:{name}")).parameters())
+    # momentum: one buffer per parameter; Adam(W): exp_avg and exp_avg_sq, float32
+    assert predicted.optimizer_bytes == {"sgd-momentum": 1, "adam": 2, "adamw": 2}[optimizer] * trainable * 4
+    assert predicted.gradient_bytes == trainable * 4

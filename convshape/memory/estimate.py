@@ -48,15 +48,33 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
 
 def saved_for_backward(network, shapes: dict, results: list, width: int, training: bool = True):
     """(total bytes, per-layer bytes, unknown layer names): the distinct storages autograd keeps,
-    each counted for the first layer that keeps it. The network input needs no gradient; a layer's
-    weights need one when it has trainable parameters."""
+    each counted for the first layer that keeps it."""
+    plan = saved_plan(network, shapes, results, width, training)
+    return total(plan.kept.values()), plan.by_layer, plan.unknown
+
+
+@dataclass
+class SavedPlan:
+    storage_of: dict     # value name -> storage key
+    sizes: dict          # storage key -> bytes (saved extras included, keyed (layer, j))
+    kept: dict           # storage key autograd keeps -> bytes
+    first_saver: dict    # storage key -> index of the first node keeping it (backward frees it there)
+    by_layer: dict
+    unknown: tuple
+    needs_grad: dict     # value name -> does autograd carry a gradient for it
+
+
+def saved_plan(network, shapes: dict, results: list, width: int, training: bool = True) -> SavedPlan:
+    """What autograd keeps, storage by storage. The network input needs no gradient; a layer's
+    weights need one when it has trainable parameters (Params.trainable: frozen ones need none)."""
     out_bytes = {r.name: r.activation_bytes for r in results}
     storage_of, sizes = storages(network, shapes, out_bytes, width, training)
     needs_grad = {INPUT: False}
     kept: dict = {}
+    first: dict = {}
     by_layer: dict = {}
     unknown = []
-    for node, r in zip(network.nodes, results):
+    for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
         grads = Grads(inputs=tuple(needs_grad[i] for i in node.inputs), weight=r.trainable_params != 0,
                       training=training)
@@ -68,13 +86,17 @@ def saved_for_backward(network, shapes: dict, results: list, width: int, trainin
             if saved is None:
                 unknown.append(node.name)
             else:
-                keys = [(storage_of[node.inputs[i]], None) for i in saved.inputs]
+                keys = [storage_of[node.inputs[i]] for i in saved.inputs]
                 if saved.output:
-                    keys.append((storage_of[node.name], None))
-                keys += [((node.name, j), b) for j, b in enumerate(saved.extra)]
-                for key, b in keys:
+                    keys.append(storage_of[node.name])
+                for j, b in enumerate(saved.extra):
+                    sizes[(node.name, j)] = b
+                    keys.append((node.name, j))
+                for key in keys:
                     if key not in kept:
-                        kept[key] = sizes[key] if b is None else b
+                        kept[key] = sizes[key]
+                        first[key] = index
                         mine += kept[key]
         by_layer[node.name] = mine
-    return total(kept.values()), by_layer, tuple(unknown)
+    return SavedPlan(storage_of=storage_of, sizes=sizes, kept=kept, first_saver=first, by_layer=by_layer,
+                     unknown=tuple(unknown), needs_grad=needs_grad)
