@@ -98,3 +98,35 @@ def test_training_step_peak_with_optimizer_state(name, optimizer):
     # momentum: one buffer per parameter; Adam(W): exp_avg and exp_avg_sq, float32
     assert predicted.optimizer_bytes == {"sgd-momentum": 1, "adam": 2, "adamw": 2}[optimizer] * trainable * 4
     assert predicted.gradient_bytes == trainable * 4
+
+
+from convshape.memory.budget import largest_batch, largest_square, memory_figure  # noqa: E402
+
+
+@pytest.mark.parametrize("name, budget, batch", [
+    # convshape's SGD step at 64x64: resnet50 216,182,248 B at batch 3, 221,408,744 B at 4;
+    # unet 269,690,272 B at batch 2, 281,863,584 B at 3: each budget sits between, 1% from both
+    ("resnet50", 219_000_000, 3),
+    ("unet", 275_000_000, 2),
+])
+def test_largest_batch_fits_and_the_next_does_not_by_the_tracker(name, budget, batch):
+    net = spec.load(f"zoo:{name}")
+    limit = largest_batch(net, (1, 3, 64, 64), budget, train=True, optimizer="sgd")
+    assert limit.value == batch
+    assert limit.fits.peak_bytes <= budget < limit.over.peak_bytes
+    assert limit.over.input_shape[0] == batch + 1
+    for n, fits in ((batch, True), (batch + 1, False)):
+        torch.manual_seed(0)
+        model = to_torch(net)
+        measured = training_step_peak(model, torch.randn(n, 3, 64, 64), torch.optim.SGD(model.parameters(), lr=0.01))
+        assert (measured <= budget) is fits, (n, measured, budget)
+
+
+def test_largest_square_input_skips_sizes_the_network_refuses():
+    # U-Net's four 2x poolings and skip concatenations accept multiples of 16 only
+    net = spec.load("zoo:unet")
+    fig_272 = memory_figure(net, (4, 3, 272, 272), train=True, optimizer="adamw")
+    fig_288 = memory_figure(net, (4, 3, 288, 288), train=True, optimizer="adamw")
+    budget = (fig_272.peak_bytes + fig_288.peak_bytes) // 2
+    limit = largest_square(net, (4, 3, 256, 256), budget, train=True, optimizer="adamw")
+    assert limit.value == 272 and limit.over.input_shape == (4, 3, 288, 288)
