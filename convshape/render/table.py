@@ -66,7 +66,7 @@ def totals_lines(report) -> list[tuple[str, str]]:
     ]
     if t.inference_peak_bytes is not None:
         peak = (c(t.inference_peak_bytes) if type(t.inference_peak_bytes) is int
-                else f"the largest of {len(t.inference_peak_bytes.args)} sums (--format json)")
+                else "the largest live sum, a Max over the schedule (--format json)")
         unknown = f"; not modelled: {', '.join(t.saved_unknown)}" if t.saved_unknown else ""
         lines.append(("peak", f"inference {peak} B; saved for backward (train) {c(t.saved_bytes)} B{unknown} "
                               f"(`convshape memory`)"))
