@@ -130,3 +130,22 @@ def test_largest_square_input_skips_sizes_the_network_refuses():
     budget = (fig_272.peak_bytes + fig_288.peak_bytes) // 2
     limit = largest_square(net, (4, 3, 256, 256), budget, train=True, optimizer="adamw")
     assert limit.value == 272 and limit.over.input_shape == (4, 3, 288, 288)
+
+
+from convshape.torch.memtrack import mixed_precision_step_peak  # noqa: E402
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+@pytest.mark.parametrize("name", ["resnet18", "unet", "lenet5"])
+def test_mixed_precision_step_within_one_percent(name, optimizer):
+    """bfloat16 model and gradients, float32 master weights and optimizer state."""
+    net = spec.load(f"zoo:{name}")
+    shape = SMALL.get(name, (2, 3, 64, 64))
+    predicted = training_step(net, analyze(net, shape, dtype="bfloat16"), optimizer, mixed_precision=True)
+    torch.manual_seed(0)
+    model = to_torch(net).to(torch.bfloat16)
+    measured = mixed_precision_step_peak(model, torch.randn(shape, dtype=torch.bfloat16), OPTIMIZERS[optimizer])
+    assert abs(predicted.peak_bytes - measured) <= 0.01 * measured, (predicted.peak_bytes, measured)
+    trainable = sum(p.numel() for p in model.parameters())
+    assert predicted.master_bytes == 4 * trainable           # float32 master copy
+    assert predicted.gradient_bytes == 2 * trainable         # bfloat16 gradients from backward

@@ -56,13 +56,29 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     fwd_peak, fwd_at = _forward_peak(network, plan)
     bwd_peak, bwd_at, grads = _backward_peak(network, results, plan, width, shapes)
     largest = max((r.trainable_params for r in results), default=0)
-    step = grads + (4 * trainable if mixed_precision else 0) + STEP_TEMPORARIES[optimizer] * largest * opt_width
+    step = grads + STEP_TEMPORARIES[optimizer] * largest * opt_width
+    if mixed_precision:
+        # each half gradient is cast onto its float32 master and dropped, in parameter order (layer by
+        # layer here), then step() sees float32 gradients only
+        step = max(_cast_peak([r.trainable_params for r in results], width),
+                   4 * trainable + STEP_TEMPORARIES[optimizer] * largest * 4)
     candidates = [(resident + fwd_peak, "forward", fwd_at), (resident + bwd_peak, "backward", bwd_at),
                   (resident + shapes_bytes(shapes, INPUT, width) + step, "optimizer step", None)]
     peak, phase, at = max(candidates, key=lambda c: c[0])
     return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
                           weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
                           saved_bytes=sum(plan.kept.values()), unknown=plan.unknown)
+
+
+def _cast_peak(chunks, width):
+    """Gradient bytes while half gradients are cast to float32 one chunk at a time: the cast chunk
+    is alive in both types, the ones before it in float32 only, the ones after it in half only."""
+    rest, done, peak = sum(chunks), 0, 0
+    for n in chunks:
+        peak = max(peak, 4 * (done + n) + width * rest)
+        rest -= n
+        done += n
+    return peak
 
 
 def shapes_bytes(shapes, name, width):

@@ -131,3 +131,29 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor, names=None) -> tuple[i
 @contextlib.contextmanager
 def _noop():
     yield
+
+
+def mixed_precision_step_peak(module: torch.nn.Module, x: torch.Tensor, make_optimizer, steps: int = 2) -> int:
+    """Peak bytes of a training step with the model in x's (half) dtype and float32 master weights:
+    forward and backward in the half dtype, each gradient cast to float32 onto its master, the
+    optimizer steps the masters, which are copied back into the model. From the second step on."""
+    module.train()
+    params = [p for p in module.parameters() if p.requires_grad]
+    masters = [p.detach().float().requires_grad_() for p in params]
+    optimizer = make_optimizer(masters)
+    peak = 0
+    for _ in range(steps):
+        with LiveStorages(resident_tensors(module) + [x] + masters + _optimizer_state(optimizer)) as mode:
+            loss = module(x).sum()
+            loss.backward()
+            del loss
+            for p, m in zip(params, masters):
+                m.grad = p.grad.float()
+                p.grad = None
+            optimizer.step()
+            with torch.no_grad():
+                for p, m in zip(params, masters):
+                    p.copy_(m)
+            optimizer.zero_grad(set_to_none=True)
+        peak = mode.peak
+    return peak
