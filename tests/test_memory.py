@@ -149,3 +149,21 @@ def test_mixed_precision_step_within_one_percent(name, optimizer):
     trainable = sum(p.numel() for p in model.parameters())
     assert predicted.master_bytes == 4 * trainable           # float32 master copy
     assert predicted.gradient_bytes == 2 * trainable         # bfloat16 gradients from backward
+
+
+def test_check_compares_memory_layer_by_layer():
+    from convshape.torch.check import check
+    result = check("zoo:lenet5", rf_layers=0, sizes=False)
+    assert result.ok, result.mismatches
+    assert result.compared["saved_bytes"] == 10 + 1        # lenet5's 10 layers and the network total
+    assert result.compared["inference_peak_bytes"] == 1
+
+
+def test_check_names_layers_whose_saved_tensors_are_not_modelled():
+    from convshape.torch.check import check
+    net = spec.loads("input: [1, 3, 16, 16]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"
+                     "  - LPPool2d: {norm_type: 2, kernel_size: 2}\n", name="lp.yaml")
+    result = check(net, rf_layers=0, sizes=False)
+    assert result.ok
+    assert any("lppool2d_1" in n for n in result.notes)
+    assert analyze(net).totals.saved_unknown == ("lppool2d_1",)

@@ -93,3 +93,36 @@ def _rule_bytes(layer, shapes, out_shape, input_grad, trainable, training, width
         key = ("in", 0) if output_alias(layer, training) else ("out",)
         keys[key] = prod(out_shape) * width
     return sum(keys.values()) + sum(saved.extra)
+
+
+def _one_layer(layer, shape):
+    from convshape.graph import INPUT, Network, Node
+    return Network("one", shape, [Node("layer", layer, (INPUT,))])
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTRY))
+def test_inference_peak_of_one_layer(kind):
+    """Every single-input example: parameters, buffers, input, output and the op's temporaries
+    (memory/rules.py: temporaries) equal the live-storage tracker; kinds without a temporary rule
+    must be named in the report instead."""
+    from convshape.analysis import analyze
+    from convshape.memory.rules import NO_TEMPORARY_RULE
+    from convshape.torch.memtrack import inference_peak
+    cls = REGISTRY[kind]
+    checked = 0
+    for index, ex in enumerate(examples_of(cls)):
+        if ex.rejected or len(ex.inputs) != 1:
+            continue   # multi-input kinds (Add, Mul, Concat) are covered by the zoo networks
+        layer = cls.model_validate(ex.args)
+        shape = tuple(ex.inputs[0])
+        report = analyze(_one_layer(layer, shape), shape)
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            measured = inference_peak(layer.to_torch([shape]), torch.randn(shape))
+        if kind in NO_TEMPORARY_RULE:
+            assert report.totals.saved_unknown == ("layer",)
+        else:
+            assert report.totals.inference_peak_bytes == measured, f"{kind} example {index} {ex.args} {shape}"
+        checked += 1
+    assert checked or all(len(e.inputs) != 1 for e in examples_of(cls) if not e.rejected)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..dims import prod, total
 from ..graph import INPUT
-from .rules import SAVED, Grads, buffer_bytes, output_alias
+from .rules import SAVED, Grads, buffer_bytes, output_alias, temporaries
 from .schedule import live_peak
 
 
@@ -18,7 +18,7 @@ class Memory:
     inference_peak_layer: str | None
     saved_bytes: Any             # train mode: distinct storages autograd keeps for backward
     saved_by_layer: dict         # layer name -> bytes it is the first to keep
-    unknown: tuple               # layers whose saved tensors convshape does not model (by name)
+    unknown: tuple               # layers whose saved tensors or temporaries convshape does not model (by name)
 
 
 def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
@@ -39,8 +39,16 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     resident = total(r.trainable_params * width + (r.params - r.trainable_params) * width
                      + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
     storage_of, sizes = storages(network, shapes, out_bytes, width, training=False)
-    peak, at = live_peak(network, storage_of, sizes, keep=frozenset({INPUT}))
+    during, no_rule = {}, []
+    for i, node in enumerate(network.nodes):
+        extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width)
+        if extra is None:
+            no_rule.append(node.name)
+        elif extra != 0:
+            during[i] = extra
+    peak, at = live_peak(network, storage_of, sizes, keep=frozenset({INPUT}), during=during)
     saved, by_layer, unknown = saved_for_backward(network, shapes, results, width, training=True)
+    unknown = tuple(dict.fromkeys(unknown + tuple(no_rule)))
     return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
                   inference_peak_layer=network.nodes[at].name if at is not None and at >= 0 else None,
                   saved_bytes=saved, saved_by_layer=by_layer, unknown=unknown)

@@ -226,3 +226,35 @@ def buffer_bytes(layer, buffers, width: int):
     if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
         return (buffers - 1) * width + 8
     return buffers * width
+
+
+# ---------------------------------------------------------------- temporaries of an inference forward
+# Tensors an op returns beside its output and torch drops at once (alive only while the layer runs),
+# measured like the rules above with the live-storage tracker under no_grad in eval mode. A kind
+# listed in NO_TEMPORARY_RULE makes intermediate tensors convshape does not model: named in reports.
+NO_TEMPORARY_RULE = frozenset({*ranks("LPPool"), "LocalResponseNorm"})
+
+
+def temporaries(layer, inputs, output, width: int, training: bool = False):
+    """Bytes alive only while this layer runs in an eval forward, or None when not modelled."""
+    kind = layer.kind
+    if kind in NO_TEMPORARY_RULE or (kind == "Mul" and len(inputs) > 2):
+        return None
+    if kind.startswith(("MaxPool", "AdaptiveMaxPool")):
+        return 8 * prod(output)                      # the int64 indices beside the maximum
+    if kind.startswith("Conv") and not kind.startswith("ConvTranspose"):
+        saved = _conv(layer, inputs, output, Grads((False,), True, training), width)
+        return sum(saved.extra)                      # the padded copy F.pad makes first
+    if kind.startswith("BatchNorm"):
+        return sum(_batch_norm(layer, inputs, output, Grads((False,), False, training), width).extra)
+    if kind.startswith("InstanceNorm"):
+        shape = inputs[0]
+        rows = shape[0] * shape[1] if len(shape) == layer.ndim + 2 else shape[0]
+        repeated = rows * width * (1 + bool(layer.bias)) if layer.affine else 0   # weight (and bias) per sample
+        if layer.track_running_stats and not training:
+            return 2 * rows * width + repeated        # the running statistics repeated per sample
+        return 2 * rows * acc_width(width) + repeated
+    if kind in ("GroupNorm", "LayerNorm"):
+        rule = _group_norm if kind == "GroupNorm" else _layer_norm
+        return sum(rule(layer, inputs, output, Grads((False,), False, training), width).extra)
+    return 0
