@@ -47,7 +47,7 @@ def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(),
             if now > peak:
                 peak, at = now, i
         else:
-            symbolic.setdefault(str(now), now)
+            symbolic.setdefault(now, now)
         for name in frees[i]:
             if name in keep:
                 continue
