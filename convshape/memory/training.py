@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import INPUT
-from .estimate import saved_plan, storages
+from .estimate import saved_plan
 from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
 from .schedule import last_uses
 

@@ -12,7 +12,6 @@ as distinct storages excluding the module's parameters and buffers, attributed t
 """
 from __future__ import annotations
 
-import contextlib
 import weakref
 
 import torch
@@ -126,11 +125,6 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor, names=None) -> tuple[i
         for h in handles:
             h.remove()
     return sum(seen.values()), per_layer
-
-
-@contextlib.contextmanager
-def _noop():
-    yield
 
 
 def mixed_precision_step_peak(module: torch.nn.Module, x: torch.Tensor, make_optimizer, steps: int = 2) -> int:
