@@ -119,6 +119,8 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     done = {r.name for r in results}
     outputs = [o for o in network.output_names if o in done] if failure is None else []
     unread = [n.name for n in network.nodes if n.name in unread] if failure is None else []
+    if failure is None and results:
+        _add_memory(network, shapes, results, totals, width)
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure,
                   outputs=outputs, unread=unread, unused_params=unused,
@@ -138,6 +140,29 @@ def _owner(results, node, layer, params):
                          f"would hold {params} parameters of its own as {layer.kind} at this input",
                          argument="shares", value=node.shares)
     return owner
+
+
+def memory_not_modelled(network) -> str | None:
+    """Why the memory model does not cover this network (it is checked on one input, one output and
+    weights used once), else None: then no memory figure is given rather than an unchecked one."""
+    why = [w for w, bad in (("several inputs", bool(network.inputs)),
+                            ("several outputs", len(network.output_names) > 1),
+                            ("shared weights", any(n.shares for n in network.nodes))) if bad]
+    return ", ".join(why) or None
+
+
+def _add_memory(network, shapes, results, totals, width):
+    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total."""
+    totals.memory_not_modelled = memory_not_modelled(network)
+    if totals.memory_not_modelled:
+        return
+    from .memory import estimate_memory
+    mem = estimate_memory(network, shapes, results, width)
+    for r in results:
+        r.saved_bytes = mem.saved_by_layer[r.name]
+    totals.inference_peak_bytes = mem.inference_peak_bytes
+    totals.saved_bytes = mem.saved_bytes
+    totals.saved_unknown = mem.unknown
 
 
 def _unique(conditions):

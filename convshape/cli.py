@@ -90,6 +90,60 @@ def summary(spec, input_shape, dtype, fmt, depth):
 
 
 @main.command()
+@click.argument("spec")
+@input_option
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
+              help="Element type of the model (bfloat16/float16 with --train: float32 master weights).")
+@click.option("--train", is_flag=True, help="One training step (forward, backward, optimizer step) instead of inference.")
+@click.option("--optimizer", type=click.Choice(["sgd", "sgd-momentum", "adam", "adamw"]), default="sgd",
+              show_default=True, help="Optimizer state for --train.")
+@click.option("--master/--no-master", default=None,
+              help="float32 master weights and optimizer state (default: on for bfloat16/float16).")
+@click.option("--budget", metavar="BYTES", help="Solve for the largest batch that fits, e.g. 24GiB.")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="With --budget: fix the batch and solve for the largest square input instead.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def memory(spec, input_shape, dtype, train, optimizer, master, budget, batch, fmt):
+    """Peak memory of eager PyTorch before it runs (docs/memory.md), and the largest batch that fits.
+
+    Inference: parameters, buffers and the largest set of live tensors. --train: plus what autograd
+    saves for backward, gradients and optimizer state, peak over forward, backward and step.
+    Exit 1 when --budget is given and nothing fits, 2 for a bad spec or usage.
+    """
+    from .errors import SpecError
+    from .lint.config import parse_size
+    from .memory.budget import largest_batch, largest_square, memory_figure
+    from .render import memory as r
+    from .spec import load
+
+    network = load(spec)
+    shape = parse_input(input_shape) or tuple(network.input_shape)
+    if batch is not None:
+        if budget is None:
+            raise SpecError("--batch needs --budget (it fixes the batch while solving for the input size)")
+        shape = (batch,) + tuple(shape[1:])
+    limit_bytes = None
+    if budget is not None:
+        try:
+            limit_bytes = parse_size(budget)
+        except ValueError as e:
+            raise SpecError(f"--budget: {e}") from None
+    mixed = dtype in ("bfloat16", "float16") if master is None else master
+    kw = {"dtype": dtype, "train": train, "optimizer": optimizer, "master": mixed}
+    settings = {"dtype": dtype, "train": train, "optimizer": optimizer if train else None, "master": train and mixed}
+    limit = None
+    if limit_bytes is not None:
+        solve = largest_square if batch is not None else largest_batch
+        limit = solve(network, shape, limit_bytes, **kw)
+        fig = limit.fits or limit.over
+    else:
+        fig = memory_figure(network, shape, **kw)
+    render = r.render_json if fmt == "json" else r.render_text
+    click.echo(render(network.name, settings, fig, limit, limit_bytes), nl=fmt == "json")
+    sys.exit(1 if limit is not None and limit.value == 0 else 0)
+
+
+@main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def zoo(fmt):
     """List the bundled networks (use them as `zoo:NAME`)."""
@@ -139,12 +193,14 @@ LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
 @click.option("--max-macs", metavar="N", help="Budget: multiply-accumulates per forward pass (e.g. 4G).")
 @click.option("--max-activation-bytes", metavar="N", help="Budget: bytes of all activations (e.g. 512MiB).")
 @click.option("--min-receptive-field", metavar="N", help="Budget: input pixels the features must see per axis.")
+@click.option("--max-train-memory", metavar="N",
+              help="Budget: peak bytes of one training step with plain SGD (e.g. 24GiB; docs/memory.md).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="pyproject.toml to read [tool.convshape] from (default: the nearest one upwards).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
 def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, max_macs, max_activation_bytes,
-         min_receptive_field, config, output):
+         min_receptive_field, max_train_memory, config, output):
     """Check network specs for errors, design mistakes and budgets (rules: `convshape rules`).
 
     SPECS are files, globs (quote them: 'models/**/*.yaml') or zoo:NAME. Exit 0 when no finding
@@ -156,7 +212,8 @@ def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, ma
     from .lint.runner import lint_paths
 
     options = Options.from_cli(select=select, ignore=ignore, max_params=max_params, max_macs=max_macs,
-                               max_activation_bytes=max_activation_bytes, min_receptive_field=min_receptive_field)
+                               max_activation_bytes=max_activation_bytes, min_receptive_field=min_receptive_field,
+                               max_train_memory=max_train_memory)
     result = lint_paths(specs, options, parse_input(input_shape), dtype, config)
     module = {"text": "lint_text", "json": "lint_json", "markdown": "lint_markdown"}.get(fmt, fmt)
     rendered = importlib.import_module(f".render.{module}", __package__).render(result)

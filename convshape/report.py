@@ -49,6 +49,7 @@ class LayerResult:
     args: dict = field(default_factory=dict)
     shares: str | None = None   # the layer whose weights this call reuses (its params count there)
     frozen: bool = False        # the spec froze it: its parameters are non-trainable
+    saved_bytes: Any = None   # what autograd keeps for backward in train mode, first keeper counts (memory/)
 
     @property
     def flops(self):
@@ -65,7 +66,7 @@ class LayerResult:
             "params": to_json(self.params), "trainable_params": to_json(self.trainable_params),
             "buffers": to_json(self.buffers), "macs": to_json(self.macs), "flops": to_json(self.flops),
             "flops_backward": to_json(self.flops_backward), "other_ops": to_json(self.other_ops),
-            "activation_bytes": to_json(self.activation_bytes),
+            "activation_bytes": to_json(self.activation_bytes), "saved_bytes": to_json(self.saved_bytes),
             "receptive_field": self.receptive_field.to_dict(),
             "location": {"line": self.line, "column": self.column},
             **({"shares": self.shares} if self.shares is not None else {}),
@@ -84,6 +85,11 @@ class Totals:
     activation_elements: Any
     activation_bytes: Any
     param_bytes: Any
+    # docs/memory.md: eager inference peak (parameters, buffers, live storages) and train-mode saved bytes
+    inference_peak_bytes: Any = None
+    saved_bytes: Any = None
+    memory_not_modelled: str | None = None   # why no memory figure is given (several inputs, ...)
+    saved_unknown: tuple = ()   # layers whose saved tensors are not modelled (saved_bytes excludes them)
 
     @property
     def flops(self):
@@ -101,6 +107,9 @@ class Totals:
             "flops_backward": to_json(self.flops_backward), "other_ops": to_json(self.other_ops),
             "activation_elements": to_json(self.activation_elements),
             "activation_bytes": to_json(self.activation_bytes), "param_bytes": to_json(self.param_bytes),
+            "inference_peak_bytes": to_json(self.inference_peak_bytes), "saved_bytes": to_json(self.saved_bytes),
+            **({"saved_bytes_unknown": list(self.saved_unknown)} if self.saved_unknown else {}),
+            **({"memory_not_modelled": self.memory_not_modelled} if self.memory_not_modelled else {}),
         }
 
 

@@ -66,7 +66,10 @@ def test_torchvision_imports_match_the_zoo_spec_layer_by_layer(name):
     assert named
     for r in named:
         assert _row(r) == _row(by_name[r.name]), r.name
-    assert imported.totals.to_dict() == zoo.totals.to_dict()
+    # the inference peak depends on the order the layers run in (RegNet's projection branch runs
+    # first in torchvision, last in the spec), so it is the one total that may differ
+    order_free = lambda t: {k: v for k, v in t.to_dict().items() if k != "inference_peak_bytes"}  # noqa: E731
+    assert order_free(imported.totals) == order_free(zoo.totals)
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "convnext_tiny", "googlenet", "densenet121"])

@@ -229,7 +229,7 @@ def test_markdown_is_one_github_table_plus_totals(reports):
     lines = text.splitlines()
     table_lines = [ln for ln in lines if ln.startswith("|")]
     assert len(table_lines) == 2 + 10 + 1  # header, alignment, 10 layers, total
-    assert all(ln.count(" | ") == 7 for ln in table_lines)  # 8 columns, no stray pipes
+    assert all(ln.count(" | ") == 8 for ln in table_lines)  # 9 columns, no stray pipes
     assert "| **total** |  | 1×10 | 1,256,080 | 6,522,000 |" in text
     assert "- **compute**: MACs 6,522,000; FLOPs 13,044,000 forward" in text
 

@@ -18,6 +18,7 @@ from ..analysis import analyze
 from ..dims import prod
 from ..errors import SpecError
 from ..graph import INPUT, Network
+from ..memory.schedule import last_uses  # the liveness schedule shared with the memory figures
 from ..report import DTYPE_BYTES
 from .kernels import kernel_for
 from .result import LayerRun, RunReport, RunTotals
@@ -186,20 +187,6 @@ def _state(module) -> dict:
 def _reference_call(node, state):
     kernel = kernel_for(node.kind)
     return lambda *xs: kernel(node.layer, list(xs), state)
-
-
-def last_uses(network: Network) -> list[list[str]]:
-    """Per node index, the values no later node reads (freed after it runs); the output is kept."""
-    last = {INPUT: -1}
-    for i, node in enumerate(network.nodes):
-        for name in node.inputs:
-            last[name] = i
-    out = [[] for _ in network.nodes]
-    final = network.nodes[-1].name
-    for name, i in last.items():
-        if i >= 0 and name != final:
-            out[i].append(name)
-    return out
 
 
 def rel_error(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

@@ -84,6 +84,7 @@ class SpecLint(BaseModel):
     max_macs: Size | None = None
     max_activation_bytes: Size | None = None
     min_receptive_field: Size | None = None
+    max_train_memory: Size | None = None
 
 
 class ProjectLint(SpecLint):
@@ -92,7 +93,7 @@ class ProjectLint(SpecLint):
     per_file_ignores: dict[str, Selectors] = Field(default_factory=dict)
 
 
-BUDGETS = ("max_params", "max_macs", "max_activation_bytes", "min_receptive_field")
+BUDGETS = ("max_params", "max_macs", "max_activation_bytes", "min_receptive_field", "max_train_memory")
 
 
 def _validate(model, data, where, file: str, prefix: tuple) -> BaseModel:
@@ -195,6 +196,7 @@ class Options(BaseModel):
     max_macs: Size | None = None
     max_activation_bytes: Size | None = None
     min_receptive_field: Size | None = None
+    max_train_memory: Size | None = None
 
     @classmethod
     def from_cli(cls, select=(), ignore=(), **budgets) -> "Options":

@@ -18,6 +18,7 @@ class Budgets:
     max_macs: int | None = None
     max_activation_bytes: int | None = None
     min_receptive_field: int | None = None
+    max_train_memory: int | None = None
     where: dict | None = None       # budget name -> (line, column) where the spec's lint: section sets it
 
 

@@ -87,7 +87,8 @@ def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: st
 def lint(spec, *, input_shape=None, dtype: str = "float32", select=None, ignore=(), **budgets) -> list:
     """Lint one spec (a path, `zoo:NAME` or a loaded Network) and return its findings.
 
-    Budgets are keyword arguments: max_params, max_macs, max_activation_bytes, min_receptive_field.
+    Budgets are keyword arguments: max_params, max_macs, max_activation_bytes, min_receptive_field,
+    max_train_memory.
     The spec's own lint: section applies; pyproject.toml is not read (use lint_paths for that).
     """
     from ..graph import Network

@@ -5,8 +5,8 @@ from . import cells
 from .rows import rows_for
 from .table import totals_lines
 
-HEADER = ("layer", "type", "output shape", "params", "MACs", "act. bytes", "RF", "RF stride")
-ALIGN = ("---", "---", "---", "--:", "--:", "--:", "--:", "--:")
+HEADER = ("layer", "type", "output shape", "params", "MACs", "act. bytes", "saved", "RF", "RF stride")
+ALIGN = ("---", "---", "---", "--:", "--:", "--:", "--:", "--:", "--:")
 
 
 def escape(text: str) -> str:
@@ -27,10 +27,12 @@ def render(report, depth: int | None = None) -> str:
         unaligned |= row.receptive_field.aligned is False
         out.append(line([escape(x) for x in (
             row.name, cells.kind(row), cells.shape(row.output_shape), cells.count(row.params),
-            cells.count(row.macs), cells.count(row.activation_bytes), cells.rf_size(row.receptive_field),
+            cells.count(row.macs), cells.count(row.activation_bytes), cells.count(row.saved_bytes),
+            cells.rf_size(row.receptive_field),
             cells.rf_stride(row.receptive_field))]))
     out.append(line(["**total**", "", escape(cells.shape(report.output_shape)), escape(cells.count(t.params)),
-                     escape(cells.count(t.macs)), escape(cells.count(t.activation_bytes)), "", ""]))
+                     escape(cells.count(t.macs)), escape(cells.count(t.activation_bytes)),
+                     escape(cells.count(t.saved_bytes)), "", ""]))
     out.append("")
     for label, text in totals_lines(report):
         out.append(f"- **{label}**: {escape(text)}")

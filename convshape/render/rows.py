@@ -34,6 +34,7 @@ class Row:
     column: int | None = None
     shares: str | None = None   # a layer row: the layer whose weights it reuses
     frozen: bool = False
+    saved_bytes: object = None  # kept for backward in train mode (docs/memory.md)
 
     @property
     def collapsed(self) -> bool:
@@ -43,7 +44,8 @@ class Row:
 def layer_row(r) -> Row:
     return Row(r.name, r.type, tuple(r.inputs), r.output_shape, r.params, r.trainable_params, r.buffers,
                r.macs, r.flops, r.flops_backward, r.other_ops, r.activation_bytes, r.receptive_field,
-               layers=(r.name,), line=r.line, column=r.column, shares=r.shares, frozen=r.frozen)
+               layers=(r.name,), line=r.line, column=r.column, shares=r.shares, frozen=r.frozen,
+               saved_bytes=r.saved_bytes)
 
 
 def rows_for(report, depth: int | None) -> list[Row]:
@@ -85,7 +87,8 @@ def _collapse(members, scope, depth) -> Row:
                total(m.buffers for m in members), total(m.macs for m in members),
                total(m.flops for m in members), total(m.flops_backward for m in members),
                total(m.other_ops for m in members), total(m.activation_bytes for m in members),
-               last.receptive_field, layers=names, repeat=repeat)  # no single spec location
+               last.receptive_field, layers=names, repeat=repeat,  # no single spec location
+               saved_bytes=None if any(m.saved_bytes is None for m in members) else total(m.saved_bytes for m in members))
 
 
 def row_of(rows: list[Row]) -> dict:

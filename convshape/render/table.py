@@ -7,7 +7,7 @@ from . import cells
 from .rows import rows_for
 
 # Columns a narrow terminal drops first, in this order (the totals below still give their sums).
-OPTIONAL = ("RF stride", "act. bytes")
+OPTIONAL = ("saved", "RF stride", "act. bytes")
 
 
 def build(report, depth: int | None = None, hide: tuple = ()):
@@ -26,8 +26,10 @@ def build(report, depth: int | None = None, hide: tuple = ()):
     table.add_column("output shape", footer=f"{len(report.outputs)} outputs" if several else
                      cells.shape(report.output_shape), overflow="fold")
     concrete = not report.symbols
+    if not concrete:  # symbolic saved bytes are long: the peak line and --format json/csv/markdown give them
+        hide = tuple(hide) + ("saved",)
     for header, footer in (("params", cells.count(t.params)), ("MACs", cells.count(t.macs)),
-                           ("act. bytes", cells.count(t.activation_bytes))):
+                           ("act. bytes", cells.count(t.activation_bytes)), ("saved", cells.count(t.saved_bytes))):
         if header not in hide:
             table.add_column(header, justify="right", footer=footer, no_wrap=concrete, overflow="fold")
     table.add_column("RF", justify="right", overflow="fold")
@@ -39,6 +41,7 @@ def build(report, depth: int | None = None, hide: tuple = ()):
         cols = [row.name, cells.kind(row), cells.shape(row.output_shape), cells.count(row.params),
                 cells.count(row.macs)]
         cols += [] if "act. bytes" in hide else [cells.count(row.activation_bytes)]
+        cols += [] if "saved" in hide else [cells.count(row.saved_bytes)]
         cols += [cells.rf_size(row.receptive_field)]
         cols += [] if "RF stride" in hide else [cells.rf_stride(row.receptive_field)]
         table.add_row(*cols)
@@ -65,6 +68,12 @@ def totals_lines(report) -> list[tuple[str, str]]:
         ("memory", f"activations {c(t.activation_bytes)} B ({c(t.activation_elements)} elements); "
                    f"parameters {c(t.param_bytes)} B ({report.dtype})"),
     ]
+    if t.inference_peak_bytes is not None:
+        peak = (c(t.inference_peak_bytes) if type(t.inference_peak_bytes) is int
+                else "the largest live sum, a Max over the schedule (--format json)")
+        unknown = f"; not modelled: {', '.join(t.saved_unknown)}" if t.saved_unknown else ""
+        lines.append(("peak", f"inference {peak} B; saved for backward (train) {c(t.saved_bytes)} B{unknown} "
+                              f"(`convshape memory`)"))
     lines += notes_lines(report)
     for cond in report.conditions:
         where = f" ({cond.layer})" if getattr(cond, "layer", None) else ""
@@ -82,6 +91,8 @@ def notes_lines(report) -> list[tuple[str, str]]:
         shown = ", ".join(report.unread[:8]) + (f" (+{len(report.unread) - 8} more)" if len(report.unread) > 8 else "")
         lines.append(("unread", f"{len(report.unread)} layer(s) computed and counted, result read by no output: "
                                 f"{shown}"))
+    if report.totals.memory_not_modelled:
+        lines.append(("peak", f"memory not modelled for this network ({report.totals.memory_not_modelled})"))
     if report.unused_params:
         n = sum(u["params"] for u in report.unused_params)
         shown = ", ".join(f"{u['module']} ({c(u['params'])})" for u in report.unused_params[:8])

@@ -6,6 +6,8 @@ Per layer (node), at the requested input:
 - forward and backward FLOPs: torch.utils.flop_counter.FlopCounterMode per module, except where
   that counter is known wrong (flops.KNOWN_COUNTER_ERRORS), where an independent count is used;
 - receptive field: the dependency probe (probe.py) for a sample of layers;
+- memory (CPU, batch 1): the inference peak against a live-storage tracker and each layer's
+  saved-for-backward bytes against saved_tensors_hooks (memtrack.py, docs/memory.md);
 then, at sampled sizes (minimal valid, minimal + 1, odd, even, prime, non-square, batch 2, and the
 size just below the minimal one), the symbolic report (N and spatial dims free) evaluated there
 against torch at that size: output shapes, MACs, and validity (convshape's conditions reject the
@@ -157,6 +159,8 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         for r in real_report.layers:
             compare(r.name, "output_shape(real)", tuple(r.output_shape), tuple(values[r.name].shape), at=real_shape)
         del model, values
+        if device == "cpu" and not real_report.totals.memory_not_modelled:
+            _check_memory(network, real_report, real_shape, result, compare)
 
     if several and (rf_layers or sizes):
         result.notes.append("receptive fields and sampled sizes not compared: the network has several inputs")
@@ -170,6 +174,33 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
 def _inputs(network, shape, make) -> dict:
     """One tensor per named input; `shape` replaces the first one's, as in analyze()."""
     return {n: make(tuple(shape) if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)}
+
+
+def _check_memory(network, report, shape, result, compare):
+    """Inference peak (eval, no grad) and saved-for-backward bytes per layer (train mode)."""
+    from .memtrack import inference_peak, saved_bytes
+    torch.manual_seed(0)
+    model = to_torch(network, shape)
+    x = torch.randn(shape)
+    unknown = set(report.totals.saved_unknown)
+    if not unknown:
+        compare("(network)", "inference_peak_bytes", report.totals.inference_peak_bytes, inference_peak(model, x),
+                at=shape)
+    model.train()
+    try:
+        total, per_layer = saved_bytes(model, x, {model.node_module(n.name): n.name for n in network.nodes})
+    except Exception as e:  # e.g. batch statistics over one value in train mode at batch 1
+        result.notes.append(f"saved_bytes not checked: torch fails in train mode at {list(shape)}: "
+                            f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        return
+    for r in report.layers:
+        if r.name not in unknown:
+            compare(r.name, "saved_bytes", r.saved_bytes, per_layer.get(r.name, 0), at=shape)
+    if unknown:
+        result.notes.append(f"memory of {', '.join(sorted(unknown))} not modelled: their saved_bytes and the "
+                            f"network's inference_peak_bytes and saved_bytes not compared")
+    else:
+        compare("(network)", "saved_bytes", report.totals.saved_bytes, total, at=shape)
 
 
 # ------------------------------------------------------------------ receptive field

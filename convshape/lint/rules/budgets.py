@@ -186,3 +186,50 @@ def min_receptive_field(ctx):
     yield ctx.at_network(f"the receptive field of '{name}' is {by_axis(rf.size)} input pixels, below the "
                          f"min-receptive-field budget of {budget}: its features cannot see objects larger than that.",
                          budget="min-receptive-field")
+
+
+@rule("CS605", "max-train-memory", "error")
+def max_train_memory(ctx):
+    """## What it does
+    Reports a network whose peak memory in one training step exceeds the `max-train-memory`
+    budget: parameters, buffers, what autograd saves for backward, the gradients in flight and the
+    parameter gradients, with plain SGD (no optimizer state: the least any optimizer needs), at
+    the linted dtype and input (docs/memory.md). Checked at a concrete input only.
+
+    ## Why is this bad?
+    Training keeps far more than inference: a change that makes a batch stop fitting on the
+    training device should fail review, not the first training run.
+
+    ## Example
+    ```yaml
+    input: [8, 3, 64, 64]
+    lint: {max-train-memory: 4MiB}
+    layers:
+      - Conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+      - ReLU
+    ```
+
+    ## Use instead
+    ```yaml
+    input: [8, 3, 64, 64]
+    lint: {max-train-memory: 4MiB}
+    layers:
+      - Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}
+      - ReLU
+    ```
+    """
+    budget = ctx.budgets.max_train_memory
+    if budget is None or ctx.failure is not None or ctx.report.symbols:
+        return
+    if ctx.report.totals.memory_not_modelled:  # no unchecked figure: say the budget was not checked
+        yield ctx.at_network(f"the max-train-memory budget is not checked: memory is not modelled for networks "
+                             f"with {ctx.report.totals.memory_not_modelled} yet.", budget="max-train-memory")
+        return
+    from ...memory.training import training_step
+    step = training_step(ctx.network, ctx.report, "sgd")
+    if step.peak_bytes <= budget:
+        return
+    at = f", at '{step.layer}'" if step.layer else ""
+    yield ctx.at_network(f"one training step with SGD peaks at {fmt_int(step.peak_bytes)} bytes (in the "
+                         f"{step.phase}{at}), over the max-train-memory budget of {fmt_int(budget)}; "
+                         f"{fmt_int(step.saved_bytes)} of it is saved for backward.", budget="max-train-memory")

@@ -1,0 +1,110 @@
+"""Memory figures of a network from its analysed shapes: the inference peak of eager PyTorch and
+what autograd saves for backward in a training forward. torch is never imported here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..dims import prod, total
+from ..graph import INPUT
+from .rules import SAVED, Grads, buffer_bytes, output_alias, temporaries
+from .schedule import live_peak
+
+
+@dataclass
+class Memory:
+    resident_bytes: Any          # parameters and buffers
+    inference_peak_bytes: Any    # eval, no grad: resident + the largest set of live storages
+    inference_peak_layer: str | None
+    saved_bytes: Any             # train mode: distinct storages autograd keeps for backward
+    saved_by_layer: dict         # layer name -> bytes it is the first to keep
+    unknown: tuple               # layers whose saved tensors or temporaries convshape does not model (by name)
+
+
+def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
+    """(storage key per value, bytes per storage key): a view or in-place output shares its input's."""
+    storage_of = {INPUT: INPUT}
+    sizes = {INPUT: prod(shapes[INPUT]) * width}
+    for node in network.nodes:
+        if output_alias(node.layer, training) and node.inputs:
+            storage_of[node.name] = storage_of[node.inputs[0]]
+        else:
+            storage_of[node.name] = node.name
+            sizes[node.name] = out_bytes[node.name]
+    return storage_of, sizes
+
+
+def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
+    out_bytes = {r.name: r.activation_bytes for r in results}
+    resident = total(r.trainable_params * width + (r.params - r.trainable_params) * width
+                     + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
+    storage_of, sizes = storages(network, shapes, out_bytes, width, training=False)
+    during, no_rule = {}, []
+    for i, node in enumerate(network.nodes):
+        extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width)
+        if extra is None:
+            no_rule.append(node.name)
+        elif extra != 0:
+            during[i] = extra
+    peak, at = live_peak(network, storage_of, sizes, keep=frozenset({INPUT}), during=during)
+    saved, by_layer, unknown = saved_for_backward(network, shapes, results, width, training=True)
+    unknown = tuple(dict.fromkeys(unknown + tuple(no_rule)))
+    return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
+                  inference_peak_layer=network.nodes[at].name if at is not None and at >= 0 else None,
+                  saved_bytes=saved, saved_by_layer=by_layer, unknown=unknown)
+
+
+def saved_for_backward(network, shapes: dict, results: list, width: int, training: bool = True):
+    """(total bytes, per-layer bytes, unknown layer names): the distinct storages autograd keeps,
+    each counted for the first layer that keeps it."""
+    plan = saved_plan(network, shapes, results, width, training)
+    return total(plan.kept.values()), plan.by_layer, plan.unknown
+
+
+@dataclass
+class SavedPlan:
+    storage_of: dict     # value name -> storage key
+    sizes: dict          # storage key -> bytes (saved extras included, keyed (layer, j))
+    kept: dict           # storage key autograd keeps -> bytes
+    first_saver: dict    # storage key -> index of the first node keeping it (backward frees it there)
+    by_layer: dict
+    unknown: tuple
+    needs_grad: dict     # value name -> does autograd carry a gradient for it
+
+
+def saved_plan(network, shapes: dict, results: list, width: int, training: bool = True) -> SavedPlan:
+    """What autograd keeps, storage by storage. The network input needs no gradient; a layer's
+    weights need one when it has trainable parameters (Params.trainable: frozen ones need none)."""
+    out_bytes = {r.name: r.activation_bytes for r in results}
+    storage_of, sizes = storages(network, shapes, out_bytes, width, training)
+    needs_grad = {INPUT: False}
+    kept: dict = {}
+    first: dict = {}
+    by_layer: dict = {}
+    unknown = []
+    for index, (node, r) in enumerate(zip(network.nodes, results)):
+        layer = node.layer
+        grads = Grads(inputs=tuple(needs_grad[i] for i in node.inputs), weight=r.trainable_params != 0,
+                      training=training)
+        needs_grad[node.name] = grads.any
+        mine = 0
+        if grads.any:
+            rule = SAVED.get(layer.kind)
+            saved = rule(layer, [shapes[i] for i in node.inputs], shapes[node.name], grads, width) if rule else None
+            if saved is None:
+                unknown.append(node.name)
+            else:
+                keys = [storage_of[node.inputs[i]] for i in saved.inputs]
+                if saved.output:
+                    keys.append(storage_of[node.name])
+                for j, b in enumerate(saved.extra):
+                    sizes[(node.name, j)] = b
+                    keys.append((node.name, j))
+                for key in keys:
+                    if key not in kept:
+                        kept[key] = sizes[key]
+                        first[key] = index
+                        mine += kept[key]
+        by_layer[node.name] = mine
+    return SavedPlan(storage_of=storage_of, sizes=sizes, kept=kept, first_saver=first, by_layer=by_layer,
+                     unknown=tuple(unknown), needs_grad=needs_grad)

@@ -1,0 +1,260 @@
+"""What autograd saves for backward, per layer kind, and which layers' outputs share their input's
+storage. Each rule was derived from torch 2.14 on CPU with torch.autograd.graph.saved_tensors_hooks
+(distinct storages, excluding parameters and buffers) and is checked on every example of its kind
+by tests/test_memory_contract.py; docs/memory.md has the table.
+
+A rule receives the layer, its input shapes, its output shape and `Grads` (which inputs need a
+gradient, whether its trainable parameters do, and the module's training flag), and returns a
+`Saved` (which inputs' and whether the output's storages autograd keeps, plus the bytes of new
+tensors it keeps), or None where convshape does not know the configuration (then the report names
+the layer instead of guessing). Rules are called only for layers whose output needs a gradient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..dims import prod
+
+SAVED: dict[str, Callable] = {}
+
+
+@dataclass(frozen=True)
+class Grads:
+    inputs: tuple          # per input: does autograd need its gradient
+    weight: bool           # the layer's trainable parameters need gradients (False when frozen)
+    training: bool         # module.train(): batch statistics, dropout active
+
+    @property
+    def any(self) -> bool:
+        return self.weight or any(self.inputs)
+
+
+@dataclass(frozen=True)
+class Saved:
+    inputs: tuple = ()     # indices of the inputs whose storage is kept
+    output: bool = False   # the output's storage is kept
+    extra: tuple = ()      # bytes of each new tensor kept (indices, masks, statistics, padded copies)
+
+
+NOTHING = Saved()
+
+
+def saves(*kinds: str):
+    """Register one rule for these kinds; a kind registered twice raises."""
+    def deco(fn):
+        for kind in kinds:
+            if kind in SAVED:
+                raise ValueError(f"saved-tensor rule for {kind} is registered twice")
+            SAVED[kind] = fn
+        return fn
+    return deco
+
+
+def ranks(*stems: str) -> tuple:
+    return tuple(f"{s}{n}d" for s in stems for n in (1, 2, 3))
+
+
+def acc_width(width: int) -> int:
+    """Statistics (mean, inverse std) are kept in the accumulation type: float32 for half types."""
+    return 8 if width == 8 else 4
+
+
+# ---------------------------------------------------------------- kinds that keep nothing
+@saves("Add", "Concat", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Flatten", "Unflatten",
+       "Reshape", "Permute", "Narrow", "Identity", *ranks("CircularPad", "ConstantPad", "ZeroPad"))
+def _nothing(layer, inputs, output, grads, width):
+    return NOTHING
+
+
+# ---------------------------------------------------------------- element-wise: input or output
+@saves("ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax")
+def _keeps_output(layer, inputs, output, grads, width):
+    # the derivative is written in terms of the result (relu: result > 0; sigmoid: y(1-y))
+    return Saved(output=True) if grads.inputs[0] else NOTHING
+
+
+@saves("ReLU6", "SiLU", "GELU", "ELU", "LeakyReLU", "Mish", "Hardswish", "Hardsigmoid",
+       *ranks("AvgPool", "ReflectionPad", "ReplicationPad"))
+def _keeps_input(layer, inputs, output, grads, width):
+    return Saved(inputs=(0,)) if grads.inputs[0] else NOTHING
+
+
+@saves(*ranks("AdaptiveAvgPool"))
+def _adaptive_avg(layer, inputs, output, grads, width):
+    # torch computes a 1x...x1 adaptive average as mean(), whose backward needs only the shape
+    n = layer.ndim
+    if not grads.inputs[0] or all(d == 1 for d in output[len(output) - n:]):
+        return NOTHING
+    return Saved(inputs=(0,))
+
+
+@saves(*ranks("MaxPool", "AdaptiveMaxPool"))
+def _max_pool(layer, inputs, output, grads, width):
+    # the input and the argmax indices (int64, one per output element)
+    return Saved(inputs=(0,), extra=(8 * prod(output),)) if grads.inputs[0] else NOTHING
+
+
+@saves("Upsample")
+def _upsample(layer, inputs, output, grads, width):
+    # 'area' is adaptive_avg_pool (keeps its input); interpolation kernels need only the sizes
+    if layer.mode == "area" and grads.inputs[0]:
+        return Saved(inputs=(0,))
+    return NOTHING
+
+
+@saves("Mul")
+def _mul(layer, inputs, output, grads, width):
+    if len(inputs) != 2:
+        return None   # chained products keep intermediate results: not modelled
+    a, b = grads.inputs
+    keep = tuple(i for i, other in ((0, b), (1, a)) if other)
+    return Saved(inputs=keep)
+
+
+# ---------------------------------------------------------------- dropout (CPU: a mask of the input's dtype)
+@saves("Dropout", "AlphaDropout")
+def _dropout(layer, inputs, output, grads, width):
+    if not grads.training or layer.p == 0 or not grads.inputs[0]:
+        return NOTHING
+    return Saved(extra=(width * prod(inputs[0]),))
+
+
+@saves("Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout")
+def _feature_dropout(layer, inputs, output, grads, width):
+    if not grads.training or layer.p == 0 or not grads.inputs[0]:
+        return NOTHING
+    shape = inputs[0]
+    batched = {"Dropout1d": 3, "Dropout2d": 4, "Dropout3d": 5}.get(layer.kind)
+    if batched is not None and len(shape) == batched - 1 and layer.kind != "Dropout2d":
+        return Saved(extra=(width * shape[0],))     # unbatched: one mask entry per channel
+    if len(shape) < 2:
+        return None
+    return Saved(extra=(width * shape[0] * shape[1],))   # one mask entry per (sample, channel)
+
+
+@saves("StochasticDepth")
+def _stochastic_depth(layer, inputs, output, grads, width):
+    if not grads.training or layer.p == 0 or not grads.inputs[0]:
+        return NOTHING
+    return Saved(extra=(width * (inputs[0][0] if layer.mode == "row" else 1),))
+
+
+# ---------------------------------------------------------------- layers with weights
+@saves(*ranks("Conv"))
+def _conv(layer, inputs, output, grads, width):
+    pads = layer.pads()
+    explicit = layer.padding_mode != "zeros" or any(lo != hi for lo, hi in pads)
+    if not explicit:
+        return Saved(inputs=(0,))
+    # torch pads with F.pad first and convolves the padded copy, which is what it keeps
+    # zeros mode: F.pad adds only the odd excess of an asymmetric 'same' and the convolution pads
+    # the symmetric rest itself; other modes: F.pad adds all of it
+    n = layer.ndim
+    shape = inputs[0]
+    grow = [hi - lo if layer.padding_mode == "zeros" else lo + hi for lo, hi in pads]
+    padded = tuple(shape[:len(shape) - n]) + tuple(s + g for s, g in zip(shape[len(shape) - n:], grow))
+    keep = (0,) if layer.padding_mode in ("reflect", "replicate") and grads.inputs[0] else ()
+    return Saved(inputs=keep, extra=(width * prod(padded),))
+
+
+@saves(*ranks("ConvTranspose"), "PReLU")
+def _keeps_input_always(layer, inputs, output, grads, width):
+    return Saved(inputs=(0,))
+
+
+@saves("Linear", "LayerScale")
+def _keeps_input_for_weight(layer, inputs, output, grads, width):
+    # the input is needed only for the weight gradient; the input gradient needs the weight alone
+    return Saved(inputs=(0,)) if grads.weight else NOTHING
+
+
+@saves(*ranks("BatchNorm"))
+def _batch_norm(layer, inputs, output, grads, width):
+    batch_stats = grads.training or not layer.track_running_stats
+    c = inputs[0][1]
+    stats = 2 * c * acc_width(width) if batch_stats else 0
+    return Saved(inputs=(0,), extra=(stats,))
+
+
+@saves(*ranks("InstanceNorm"))
+def _instance_norm(layer, inputs, output, grads, width):
+    shape = inputs[0]
+    rows = shape[0] * shape[1] if len(shape) == layer.ndim + 2 else shape[0]
+    if layer.track_running_stats and not grads.training:
+        return None
+    extra = (2 * rows * acc_width(width),) + ((rows * width,) if layer.affine else ())  # weight repeated per sample
+    return Saved(inputs=(0,), extra=extra)
+
+
+@saves("GroupNorm")
+def _group_norm(layer, inputs, output, grads, width):
+    rows = inputs[0][0] * layer.num_groups
+    return Saved(inputs=(0,), extra=(2 * rows * acc_width(width),))
+
+
+@saves("LayerNorm")
+def _layer_norm(layer, inputs, output, grads, width):
+    shape = inputs[0]
+    k = 1 if isinstance(layer.normalized_shape, int) else len(layer.normalized_shape)
+    rows = prod(shape[:len(shape) - k])
+    return Saved(inputs=(0,), extra=(2 * rows * acc_width(width),))
+
+
+# ---------------------------------------------------------------- outputs that share the input's storage
+VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Narrow", "Identity"})
+EVAL_IDENTITY = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                           "FeatureAlphaDropout", "StochasticDepth"})
+
+
+def output_alias(layer, training: bool) -> bool:
+    """True when the layer's output shares the storage of its first input: views, in-place layers
+    (inplace=True) and dropout-like layers that return their input in eval mode (or with p=0)."""
+    kind = layer.kind
+    if kind in EVAL_IDENTITY:
+        if not training or layer.p == 0:
+            return True
+        # measured: torch's alpha dropouts return a new tensor even with inplace=True
+        return getattr(layer, "inplace", False) and "Alpha" not in kind
+    return kind in VIEWS or getattr(layer, "inplace", False)
+
+
+def buffer_bytes(layer, buffers, width: int):
+    """Bytes of a layer's buffers: float buffers in the dtype, num_batches_tracked an int64."""
+    if buffers == 0:
+        return 0
+    if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
+        return (buffers - 1) * width + 8
+    return buffers * width
+
+
+# ---------------------------------------------------------------- temporaries of an inference forward
+# Tensors an op returns beside its output and torch drops at once (alive only while the layer runs),
+# measured like the rules above with the live-storage tracker under no_grad in eval mode. A kind
+# listed in NO_TEMPORARY_RULE makes intermediate tensors convshape does not model: named in reports.
+NO_TEMPORARY_RULE = frozenset({*ranks("LPPool"), "LocalResponseNorm"})
+
+
+def temporaries(layer, inputs, output, width: int, training: bool = False):
+    """Bytes alive only while this layer runs in an eval forward, or None when not modelled."""
+    kind = layer.kind
+    if kind in NO_TEMPORARY_RULE or kind not in SAVED or (kind == "Mul" and len(inputs) > 2):
+        return None   # a kind with no checked rule (the algebra and attention kinds, so far) is named
+    if kind.startswith(("MaxPool", "AdaptiveMaxPool")):
+        return 8 * prod(output)                      # the int64 indices beside the maximum
+    if kind.startswith("Conv") and not kind.startswith("ConvTranspose"):
+        saved = _conv(layer, inputs, output, Grads((False,), True, training), width)
+        return sum(saved.extra)                      # the padded copy F.pad makes first
+    if kind.startswith("BatchNorm"):
+        return sum(_batch_norm(layer, inputs, output, Grads((False,), False, training), width).extra)
+    if kind.startswith("InstanceNorm"):
+        shape = inputs[0]
+        rows = shape[0] * shape[1] if len(shape) == layer.ndim + 2 else shape[0]
+        repeated = rows * width * (1 + bool(layer.bias)) if layer.affine else 0   # weight (and bias) per sample
+        if layer.track_running_stats and not training:
+            return 2 * rows * width + repeated        # the running statistics repeated per sample
+        return 2 * rows * acc_width(width) + repeated
+    if kind in ("GroupNorm", "LayerNorm"):
+        rule = _group_norm if kind == "GroupNorm" else _layer_norm
+        return sum(rule(layer, inputs, output, Grads((False,), False, training), width).extra)
+    return 0

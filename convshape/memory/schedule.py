@@ -1,0 +1,61 @@
+"""The liveness schedule of eager execution: each value is freed after its last reader, and a
+storage lives while any value on it does (views and in-place outputs share their input's storage).
+The executor's memory pass and convshape's memory figures both walk it."""
+from __future__ import annotations
+
+from ..graph import INPUT, Network
+
+
+def last_uses(network: Network) -> list[list[str]]:
+    """Per node index, the values no later node reads (freed after it runs); the output is kept."""
+    last = {INPUT: -1}
+    for i, node in enumerate(network.nodes):
+        for name in node.inputs:
+            last[name] = i
+    out = [[] for _ in network.nodes]
+    final = network.nodes[-1].name
+    for name, i in last.items():
+        if i >= 0 and name != final:
+            out[i].append(name)
+    return out
+
+
+def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(), during=None):
+    """The largest sum of live storage bytes while the nodes run in order.
+
+    storage_of: value name (INPUT included) -> storage key; sizes: storage key -> bytes; keep: values
+    never freed (the caller's input); during: node index -> bytes alive only while that node runs
+    (temporaries it allocates and drops). Returns (peak, index of the node at the peak)."""
+    frees = last_uses(network)
+    refs: dict = {}
+    live = 0
+
+    def hold(name):
+        nonlocal live
+        key = storage_of[name]
+        if refs.get(key, 0) == 0:
+            live += sizes[key]
+        refs[key] = refs.get(key, 0) + 1
+
+    hold(INPUT)
+    peak, at = live, -1
+    symbolic = {}   # a symbolic peak is the Max of every distinct live sum, left unevaluated:
+    for i, node in enumerate(network.nodes):   # sympy's pairwise Max comparisons are quadratic
+        hold(node.name)
+        now = live + (during.get(i, 0) if during else 0)
+        if type(now) is int:
+            if now > peak:
+                peak, at = now, i
+        else:
+            symbolic.setdefault(now, now)
+        for name in frees[i]:
+            if name in keep:
+                continue
+            key = storage_of[name]
+            refs[key] -= 1
+            if refs[key] == 0:
+                live -= sizes[key]
+    if symbolic:
+        import sympy
+        return sympy.Max(peak, *symbolic.values(), evaluate=False), None
+    return peak, at

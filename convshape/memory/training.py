@@ -1,0 +1,179 @@
+"""Memory of one training step in eager PyTorch: forward with what autograd keeps, backward, and the
+optimizer step, from the analysed shapes (docs/memory.md). torch is never imported here.
+
+The step is `loss = model(x).sum(); loss.backward(); optimizer.step(); optimizer.zero_grad()` from
+the second step on, when the optimizer state exists and the gradients start as None.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..graph import INPUT
+from .estimate import saved_plan
+from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
+from .schedule import last_uses
+
+# optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
+STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
+# temporaries of the largest parameter during step(): Adam's denom = (exp_avg_sq.sqrt() / c).add_(eps)
+STEP_TEMPORARIES = {"sgd": 0, "sgd-momentum": 0, "adam": 2, "adamw": 2}
+# backward passes the incoming gradient through (or a view of it): no new storage
+PASS_THROUGH = VIEWS | {"Concat"}
+
+
+@dataclass
+class TrainingMemory:
+    peak_bytes: Any
+    phase: str                   # "forward", "backward" or "optimizer step": where the peak is
+    layer: str | None            # the layer running at the peak
+    weights_bytes: Any           # parameters and buffers in the model dtype
+    master_bytes: Any            # float32 master weights (mixed precision), else 0
+    gradient_bytes: Any          # gradients of the trainable parameters
+    optimizer_bytes: Any         # optimizer state
+    saved_bytes: Any             # what autograd keeps for backward
+    unknown: tuple               # layers whose saved tensors convshape does not model
+
+
+def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool = False) -> TrainingMemory:
+    """Peak bytes of one training step. mixed_precision: the model (and its gradients) in
+    report.dtype, float32 master weights and optimizer state, gradients cast to float32 for step()."""
+    if optimizer not in STATE_PER_PARAM:
+        raise ValueError(f"optimizer must be one of {', '.join(STATE_PER_PARAM)}, got {optimizer!r}")
+    from ..report import DTYPE_BYTES
+    width = DTYPE_BYTES[report.dtype]
+    results = report.layers
+    shapes = {INPUT: tuple(report.input_shape)}
+    shapes.update((r.name, tuple(r.output_shape)) for r in results)
+    trainable = sum(r.trainable_params for r in results)
+    weights = sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, results))
+    opt_width = 4 if mixed_precision else width
+    master = 4 * trainable if mixed_precision else 0
+    state = STATE_PER_PARAM[optimizer] * trainable * opt_width
+    resident = weights + master + state
+    plan = saved_plan(network, shapes, results, width, training=True)
+
+    fwd_peak, fwd_at = _forward_peak(network, plan)
+    bwd_peak, bwd_at, grads = _backward_peak(network, results, plan, width, shapes)
+    largest = max((r.trainable_params for r in results), default=0)
+    step = grads + STEP_TEMPORARIES[optimizer] * largest * opt_width
+    if mixed_precision:
+        # each half gradient is cast onto its float32 master and dropped, in parameter order (layer by
+        # layer here), then step() sees float32 gradients only
+        step = max(_cast_peak([r.trainable_params for r in results], width),
+                   4 * trainable + STEP_TEMPORARIES[optimizer] * largest * 4)
+    candidates = [(resident + fwd_peak, "forward", fwd_at), (resident + bwd_peak, "backward", bwd_at),
+                  (resident + shapes_bytes(shapes, INPUT, width) + step, "optimizer step", None)]
+    peak, phase, at = max(candidates, key=lambda c: c[0])
+    return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
+                          weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
+                          saved_bytes=sum(plan.kept.values()), unknown=plan.unknown)
+
+
+def _cast_peak(chunks, width):
+    """Gradient bytes while half gradients are cast to float32 one chunk at a time: the cast chunk
+    is alive in both types, the ones before it in float32 only, the ones after it in half only."""
+    rest, done, peak = sum(chunks), 0, 0
+    for n in chunks:
+        peak = max(peak, 4 * (done + n) + width * rest)
+        rest -= n
+        done += n
+    return peak
+
+
+def shapes_bytes(shapes, name, width):
+    n = 1
+    for d in shapes[name]:
+        n *= d
+    return n * width
+
+
+def _forward_peak(network, plan):
+    """Live storages during the forward: values until their last reader, kept ones until backward."""
+    frees = last_uses(network)
+    refs: dict = {}
+    live = 0
+    pinned = set()
+
+    def hold(key):
+        nonlocal live
+        if refs.get(key, 0) == 0:
+            live += plan.sizes[key]
+        refs[key] = refs.get(key, 0) + 1
+
+    def drop(key):
+        nonlocal live
+        refs[key] -= 1
+        if refs[key] == 0:
+            live -= plan.sizes[key]
+
+    hold(INPUT)   # the caller's input
+    by_node: dict = {}
+    for key, i in plan.first_saver.items():
+        by_node.setdefault(i, []).append(key)
+    peak, at = live, None
+    for i, node in enumerate(network.nodes):
+        hold(plan.storage_of[node.name])
+        for key in by_node.get(i, ()):
+            hold(key)
+            pinned.add(key)
+        if live > peak:
+            peak, at = live, i
+        for name in frees[i]:
+            if name != INPUT:
+                drop(plan.storage_of[name])
+    return peak, at
+
+
+def _backward_peak(network, results, plan, width, shapes):
+    """Live storages during backward, layer by layer in reverse: what autograd still keeps, the
+    input, the gradients in flight and the parameter gradients made so far."""
+    live = sum(plan.kept.values()) + (0 if INPUT in plan.kept else plan.sizes[INPUT])
+    weight_grads = 0
+    grad_of: dict = {network.nodes[-1].name: ("grad", network.nodes[-1].name)}
+    gsize = {("grad", network.nodes[-1].name): 0}     # d sum / d out: an expanded scalar
+    grefs = {("grad", network.nodes[-1].name): 1}
+    freed_at: dict = {}
+    for key, i in plan.first_saver.items():
+        freed_at.setdefault(i, []).append(key)
+    peak, at = live, None
+    for i in range(len(network.nodes) - 1, -1, -1):
+        node, r = network.nodes[i], results[i]
+        g = grad_of.pop(node.name, None)
+        if g is None or not plan.needs_grad[node.name]:
+            continue
+        new = r.trainable_params * width
+        made = []
+        for name in node.inputs:
+            if not plan.needs_grad[name]:
+                continue
+            through = node.kind in PASS_THROUGH or (node.kind in EVAL_IDENTITY and output_alias(node.layer, True)) \
+                or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name]))
+            if through:
+                key = g
+            else:
+                key = ("grad", node.name, name)
+                gsize[key] = shapes_bytes(shapes, name, width)
+                new += gsize[key]
+            made.append((name, key))
+        now = live + new + weight_grads
+        if now > peak:
+            peak, at = now, i
+        weight_grads += r.trainable_params * width
+        live += new - r.trainable_params * width
+        for name, key in made:
+            grefs[key] = grefs.get(key, 0) + 1
+            if name in grad_of:                 # a second consumer: summed into the first gradient
+                old = grad_of[name]
+                if key != g:
+                    live -= gsize[key]
+                grefs[key] -= 1
+                grad_of[name] = old
+            else:
+                grad_of[name] = key
+        grefs[g] -= 1
+        if grefs[g] == 0:
+            live -= gsize[g]
+        for key in freed_at.get(i, ()):
+            live -= plan.kept[key]
+    return peak, at, weight_grads

@@ -1,0 +1,51 @@
+"""`convshape memory` and `lint --max-train-memory` from the command line (no torch needed)."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from convshape.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_memory_help():
+    r = run("memory", "--help")
+    assert r.exit_code == 0 and "--budget" in r.output and "--optimizer" in r.output
+
+
+def test_memory_inference_lenet5_json():
+    r = run("memory", "zoo:lenet5", "--format", "json")
+    assert r.exit_code == 0
+    d = json.loads(r.output)
+    fig = d["figure"]
+    assert fig["phase"] == "inference" and fig["input"] == [1, 1, 28, 28]
+    assert fig["peak_bytes"] == fig["parts"]["weights"] + fig["parts"]["live activations at the peak"]
+
+
+def test_memory_budget_solves_the_batch():
+    r = run("memory", "zoo:resnet50", "--train", "--optimizer", "adamw", "--dtype", "bfloat16", "--budget", "24GiB",
+            "--format", "json")
+    assert r.exit_code == 0
+    d = json.loads(r.output)
+    n = d["limit"]["largest"]
+    assert d["master"] is True and d["budget_bytes"] == 24 * 2 ** 30
+    assert d["limit"]["fits"]["input"][0] == n and d["limit"]["next"]["input"][0] == n + 1
+    assert d["limit"]["fits"]["peak_bytes"] <= 24 * 2 ** 30 < d["limit"]["next"]["peak_bytes"]
+
+
+def test_memory_exit_codes():
+    assert run("memory", "zoo:resnet50", "--budget", "1KiB").exit_code == 1      # nothing fits
+    r = run("memory", "zoo:resnet50", "--budget", "12x")
+    assert r.exit_code == 2 and "--budget" in r.output
+    assert run("memory", "zoo:resnet50", "--batch", "4").exit_code == 2            # --batch needs --budget
+    assert run("memory", "zoo:resnet50", "--optimizer", "lion").exit_code == 2
+
+
+def test_lint_max_train_memory():
+    r = run("lint", "zoo:lenet5", "--max-train-memory", "1MiB")
+    assert r.exit_code == 1 and "CS605" in r.output
+    assert run("lint", "zoo:lenet5", "--max-train-memory", "1GiB").exit_code == 0
