@@ -103,6 +103,16 @@ class ShapeError(ConvshapeError):
                           location=self.location or location)
 
 
+class SizeDependentError(ShapeError):
+    """A dim that sets a parameter count (in_features, in_channels) is symbolic: not a contradiction,
+    since every concrete size builds its own layer, but not analyzable as one expression either."""
+
+    def in_layer(self, *, layer, kind, input_shapes, location=None) -> "SizeDependentError":
+        return SizeDependentError(self.message, layer=self.layer or layer, kind=self.kind or kind,
+                                  input_shapes=self.input_shapes if self.input_shapes is not None else input_shapes,
+                                  argument=self.argument, value=self.value, location=self.location or location)
+
+
 def _shape_str(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
