@@ -22,7 +22,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ConvshapeError as e:
             # hints (constraints.size_hints: "H=100 is not valid: use 96 or 112 (...)") stay on the one line
-            click.echo(f"error: {e}" + "".join(f"; {h}" for h in getattr(e, "hints", ())), err=True)
+            # explained: lint's message for the same failure (lint/explain.py), so both commands agree
+            text = getattr(e, "explained", None) or str(e)
+            hints = list(getattr(e, "hints", ()))
+            if hints:  # after a sentence, hints are sentences too; after a bare message, a clause
+                text += (" " if text.endswith(".") else "; ") + "; ".join(hints)
+            click.echo(f"error: {text}", err=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -48,11 +53,15 @@ def input_option(f):
                         help="Input shape overriding the spec's, e.g. 1,3,224,224 or N,3,H,W.")(f)
 
 
-def parse_input(value):
+def parse_input(value, network=None):
+    """--input as a shape; with the network, one of another rank is refused (names the dims it takes)."""
     if value is None:
         return None
-    from .spec import parse_input_shape
-    return parse_input_shape(value)
+    from .spec import check_input_rank, parse_input_shape
+    shape = parse_input_shape(value)
+    if network is not None:
+        check_input_rank(network, shape)
+    return shape
 
 
 @main.command()
@@ -74,7 +83,7 @@ def summary(spec, input_shape, dtype, fmt, depth):
     from .constraints import size_hints
 
     network = load(spec)
-    shape = parse_input(input_shape)
+    shape = parse_input(input_shape, network)
     with size_hints(network, shape):
         report = analyze(network, shape, dtype=dtype)
     if fmt == "json":
@@ -237,7 +246,7 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
     from .constraints import size_hints
 
     network = load(spec)
-    shape = parse_input(input_shape)
+    shape = parse_input(input_shape, network)
     with size_hints(network, shape):
         result = run_check(network, shape, device=device, real=not no_real,
                            rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
@@ -267,7 +276,7 @@ def constraints(spec, input_shape, ranges, fmt):
     from .spec import load
 
     network = load(spec)
-    shape = parse_input(input_shape)
+    shape = parse_input(input_shape, network)
     names = [d for d in free_input(network, shape) if isinstance(d, str)]
     result = derive(network, shape, parse_ranges(ranges, names))
     if fmt == "json":
@@ -379,7 +388,7 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
     reports = []
     for spec in specs:
         network = load(spec)
-        shape = parse_input(input_shape) or network.input_shape
+        shape = parse_input(input_shape, network) or network.input_shape
         if batch is not None:
             shape = (batch,) + tuple(shape[1:])
         with render.ProgressDisplay(network.name) as progress:

@@ -99,6 +99,8 @@ def lint(spec, *, input_shape=None, dtype: str = "float32", select=None, ignore=
 
 def _lint_one(network, options, project, root, input_shape, dtype):
     """The three configuration sources combined for this file, then check_network."""
+    from ..spec import check_input_rank
+    check_input_rank(network, input_shape)
     spec, where = spec_settings(network)
     selection, budgets = resolve(options, spec, where, project, root, network.file)
     return check_network(network, selection, budgets, input_shape, dtype)
