@@ -44,7 +44,8 @@ class Group(click.Group):
 def main():
     """Exact shapes, parameters, MACs/FLOPs, memory and receptive fields of CNN specs.
 
-    SPEC is a YAML/JSON/TOML file or `zoo:NAME` (see `convshape zoo`).
+    SPEC is a YAML/JSON/TOML file, `zoo:NAME` (see `convshape zoo`), or torch code
+    `PKG.MODULE:FACTORY` (with --kwargs; traced at --input), e.g. torchvision.models:resnet18.
     """
 
 
@@ -64,26 +65,44 @@ def parse_input(value, network=None):
     return shape
 
 
+def kwargs_option(f):
+    return click.option("--kwargs", "kwargs_json", default=None, metavar="JSON",
+                        help='Keyword arguments when SPEC is torch code (PKG.MODULE:FACTORY), '
+                             'e.g. \'{"num_classes": 10}\'.')(f)
+
+
+def load_spec(spec, input_shape=None, kwargs_json=None):
+    """(Network, --input shape) for a file, zoo:NAME, or torch code PKG.MODULE:FACTORY (traced at --input)."""
+    from .errors import SpecError
+    from .spec import load
+    from .spec.factory import is_factory_ref, load_factory, parse_kwargs
+    if is_factory_ref(spec):
+        shape = parse_input(input_shape)
+        return load_factory(spec, shape, parse_kwargs(kwargs_json)), shape
+    if kwargs_json is not None:
+        raise SpecError(f"--kwargs applies to torch code (PKG.MODULE:FACTORY), not to {spec!r}")
+    network = load(spec)
+    return network, parse_input(input_shape, network)
+
+
 @main.command()
 @click.argument("spec")
 @input_option
+@kwargs_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type for activation and parameter bytes.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested deeper than this into one row each (0: top level only).")
-def summary(spec, input_shape, dtype, fmt, depth):
+def summary(spec, input_shape, kwargs_json, dtype, fmt, depth):
     """Per-layer table: output shape, params, MACs, receptive field, with totals.
 
     Exit 1 when the network is invalid for the input, 2 for a bad spec or usage.
     """
     from .analysis import analyze
-    from .spec import load
-
     from .constraints import size_hints
 
-    network = load(spec)
-    shape = parse_input(input_shape, network)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         report = analyze(network, shape, dtype=dtype)
     if fmt == "json":
@@ -134,6 +153,7 @@ LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
 @main.command()
 @click.argument("specs", nargs=-1, required=True)
 @input_option
+@kwargs_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type for activation bytes (--max-activation-bytes).")
 @click.option("--format", "fmt", type=click.Choice(LINT_FORMATS), default="text", show_default=True,
@@ -152,11 +172,12 @@ LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
               help="pyproject.toml to read [tool.convshape] from (default: the nearest one upwards).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
-def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, max_macs, max_activation_bytes,
+def lint(specs, input_shape, kwargs_json, dtype, fmt, select, ignore, fail_on, max_params, max_macs, max_activation_bytes,
          min_receptive_field, config, output):
     """Check network specs for errors, design mistakes and budgets (rules: `convshape rules`).
 
-    SPECS are files, globs (quote them: 'models/**/*.yaml') or zoo:NAME. Exit 0 when no finding
+    SPECS are files, globs (quote them: 'models/**/*.yaml'), zoo:NAME or torch code PKG.MODULE:FACTORY
+    (with --kwargs, traced at --input). Exit 0 when no finding
     reaches --fail-on, 1 when one does, 2 when a spec cannot be read or an option is wrong.
     """
     import importlib
@@ -166,7 +187,8 @@ def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, ma
 
     options = Options.from_cli(select=select, ignore=ignore, max_params=max_params, max_macs=max_macs,
                                max_activation_bytes=max_activation_bytes, min_receptive_field=min_receptive_field)
-    result = lint_paths(specs, options, parse_input(input_shape), dtype, config)
+    from .spec.factory import parse_kwargs
+    result = lint_paths(specs, options, parse_input(input_shape), dtype, config, kwargs=parse_kwargs(kwargs_json))
     module = {"text": "lint_text", "json": "lint_json", "markdown": "lint_markdown"}.get(fmt, fmt)
     rendered = importlib.import_module(f".render.{module}", __package__).render(result)
     if output:
@@ -217,6 +239,7 @@ def _require_torch(what: str):
 @main.command()
 @click.argument("spec")
 @input_option
+@kwargs_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the real run and the receptive-field probe execute (FLOPs use the meta device).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -224,7 +247,7 @@ def _require_torch(what: str):
               help="How many layers the receptive-field probe measures (0: none).")
 @click.option("--no-real", is_flag=True, help="Skip the real run (shapes are still checked on the meta device).")
 @click.option("--no-sizes", is_flag=True, help="Skip the symbolic rules at sampled input sizes.")
-def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
+def check(spec, input_shape, kwargs_json, device, fmt, rf_layers, no_real, no_sizes):
     """Compare every layer's predictions with the live torch module.
 
     Output shapes (meta device and a real run), params, buffers, forward and backward FLOPs
@@ -233,7 +256,6 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
     """
     _require_torch("check")
     from .errors import SpecError
-    from .spec import load
     from .torch.check import check as run_check
     from .torch import render
 
@@ -245,8 +267,7 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
             raise SpecError("--device cuda: no CUDA device is available")
     from .constraints import size_hints
 
-    network = load(spec)
-    shape = parse_input(input_shape, network)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         result = run_check(network, shape, device=device, real=not no_real,
                            rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
@@ -265,7 +286,8 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
 @click.option("--range", "ranges", multiple=True, metavar="[DIM=]LO:HI",
               help="Sizes to enumerate per free dim (repeatable; a bare LO:HI applies to all). Default 1:1024.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def constraints(spec, input_shape, ranges, fmt):
+@kwargs_option
+def constraints(spec, input_shape, ranges, fmt, kwargs_json):
     """For which input sizes does the network work? Rules per dim, with the layers that cause them.
 
     Minimum sizes and divisibility are proved for every size where the layers' arithmetic allows it
@@ -273,10 +295,8 @@ def constraints(spec, input_shape, ranges, fmt):
     range works, 1 when none does (or a concrete --input breaks a rule), 2 for a bad spec or usage.
     """
     from .constraints import derive, free_input, parse_ranges
-    from .spec import load
 
-    network = load(spec)
-    shape = parse_input(input_shape, network)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     names = [d for d in free_input(network, shape) if isinstance(d, str)]
     result = derive(network, shape, parse_ranges(ranges, names))
     if fmt == "json":
@@ -303,10 +323,8 @@ def import_(factory, kwargs_json, input_shape, output, name):
     with their source locations (exit 2); nothing is dropped silently.
     """
     _require_torch("import")
-    import importlib
-    import json
-
     from .errors import SpecError
+    from .spec.factory import make_module, parse_kwargs
     from .torch.importer import from_torch
     from .torch.spec_writer import to_yaml
 
@@ -315,27 +333,8 @@ def import_(factory, kwargs_json, input_shape, output, name):
     shape = parse_input(input_shape)
     if not all(isinstance(d, int) for d in shape):
         raise SpecError(f"--input {input_shape!r}: import traces the module, so every size must be a number")
-    mod_name, _, attr = factory.partition(":")
-    if not mod_name or not attr:
-        raise SpecError(f"{factory!r}: expected PKG.MODULE:FACTORY, e.g. torchvision.models:resnet50")
-    try:
-        kwargs = json.loads(kwargs_json)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"--kwargs: not JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(kwargs, dict):
-        raise SpecError("--kwargs must be a JSON object")
-    try:
-        target = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise SpecError(f"cannot import module {mod_name!r}: {e}") from None
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise SpecError(f"module {mod_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    try:
-        module = target(**kwargs) if callable(target) and not hasattr(target, "forward") else target
-    except Exception as e:  # noqa: BLE001 - the user's factory: its error, in one line
-        raise SpecError(f"{factory}(**{kwargs}) failed: {type(e).__name__}: {e}") from None
+    kwargs = parse_kwargs(kwargs_json)
+    module = make_module(factory, kwargs)
     network = from_torch(module, shape, name=name)
     header = f"# imported by `convshape import {factory}`" + (f" --kwargs '{kwargs_json}'" if kwargs else "") + \
         f" --input {input_shape}\n"
@@ -351,6 +350,7 @@ def import_(factory, kwargs_json, input_shape, output, name):
 @main.command("run")
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @input_option
+@kwargs_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type of weights and activations on both paths (float64: the tightest check).")
@@ -364,7 +364,7 @@ def import_(factory, kwargs_json, input_shape, output, name):
 @click.option("--sweep", "sweeps", multiple=True, metavar="DIM=START:STOP[:STEP]",
               help="Confirm shapes only, at every size of the grid (meta device), e.g. H=64:512:32; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup, channels_last, time_reference,
+def run_command(specs, input_shape, kwargs_json, device, dtype, seed, batch, repeats, warmup, channels_last, time_reference,
                 sweeps, fmt):
     """Run SPEC with convshape's reference kernels beside torch.nn and confirm every prediction.
 
@@ -376,7 +376,6 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
     import json
 
     from .executor import render
-    from .spec import load
 
     calibration = None
     if not sweeps:   # the roofline's figures: measured once per device, then cached
@@ -387,8 +386,8 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
             click.echo(f"calibrated {calibration.device_name} (cached in {cache_path()})", err=True)
     reports = []
     for spec in specs:
-        network = load(spec)
-        shape = parse_input(input_shape, network) or network.input_shape
+        network, shape = load_spec(spec, input_shape, kwargs_json)
+        shape = shape or network.input_shape
         if batch is not None:
             shape = (batch,) + tuple(shape[1:])
         with render.ProgressDisplay(network.name) as progress:
