@@ -32,6 +32,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
         from .errors import SpecError
         raise SpecError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}")
     raw_input = tuple(input_shape) if input_shape is not None else network.input_shape
+    _check_input_rank_bound(network, raw_input, given=input_shape is not None)
     x0 = resolve_input(raw_input)
     width = DTYPE_BYTES[dtype]
     shapes = {INPUT: x0}
@@ -103,6 +104,18 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     symbols = tuple(d for d in raw_input if isinstance(d, str))
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure)
+
+
+MAX_INPUT_DIMS = 64  # symbolic work grows with the dims (2,000 symbols: 30 s); no CNN input comes close
+
+
+def _check_input_rank_bound(network: Network, shape: tuple, given: bool):
+    if len(shape) <= MAX_INPUT_DIMS:
+        return
+    from .errors import SpecError
+    line, column = (None, None) if given or network.source is None else network.source.where(("input",))
+    raise SpecError(f"the input has {len(shape)} dims; convshape analyzes inputs of at most {MAX_INPUT_DIMS}",
+                    file=network.file, line=line, column=column, field=None if given else "input")
 
 
 def _unique(conditions):

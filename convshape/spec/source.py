@@ -15,6 +15,7 @@ import bisect
 import json
 import math
 import re
+import stat
 from pathlib import Path
 
 import yaml
@@ -89,10 +90,16 @@ def read_file(path: str) -> tuple[str, str]:
     if p.is_dir():
         raise SpecError("is a directory, not a spec file", file=path)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(f"spec is {size} bytes, over the {MAX_BYTES}-byte limit", file=path)
-        raw = p.read_bytes()
+        info = p.stat()
+        # a device (/dev/zero), FIFO or socket would be read forever or block: refused before opening
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError("not a regular file (a device, pipe or socket): give a spec file", file=path)
+        if info.st_size > MAX_BYTES:
+            raise SpecError(f"spec is {info.st_size} bytes, over the {MAX_BYTES}-byte limit", file=path)
+        with open(p, "rb") as fh:  # bounded read: a file may grow, and /proc files report size 0
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise SpecError(f"spec is over the {MAX_BYTES}-byte limit", file=path)
     except OSError as e:
         raise SpecError(f"cannot read file: {e.strerror}", file=path) from None
     return decode(raw, path), path
