@@ -94,7 +94,19 @@ def load_spec(spec, input_shape=None, kwargs_json=None):
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested deeper than this into one row each (0: top level only).")
-def summary(spec, input_shape, kwargs_json, dtype, fmt, depth):
+@click.option("--columns", metavar="KEYS", default=None,
+              help="Table columns, comma-separated, from: type, output, params, params%, macs, macs%, flops, "
+                   "bytes, rf, rf-stride [default: type,output,params,macs,bytes,rf,rf-stride].")
+@click.option("--units", type=click.Choice(["auto", "human", "exact"]), default="auto", show_default=True,
+              help="Table numbers: exact (11,689,512), human (11.7 M, 31.4 MiB), or auto: exact unless "
+                   "abbreviating them makes the table fit.")
+@click.option("--width", type=click.IntRange(min=20), default=None,
+              help="Fit the table to this many columns (default: the terminal's; piped: its natural width).")
+@click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
+              help="One row per layer, or per layer type with its share of params and MACs (table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the summary to this file instead of standard output.")
+def summary(spec, input_shape, kwargs_json, dtype, fmt, depth, columns, units, width, by, output):
     """Per-layer table: output shape, params, MACs, receptive field, with totals.
 
     Exit 1 when the network is invalid for the input, 2 for a bad spec or usage.
@@ -105,16 +117,28 @@ def summary(spec, input_shape, kwargs_json, dtype, fmt, depth):
     network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         report = analyze(network, shape, dtype=dtype)
+    by = None if by == "layer" else by
+    if fmt == "table":
+        from .render import table as r
+        keys = r.parse_columns(columns, by)
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                r.render(report, depth=depth, columns=keys, units=units, width=width, by=by, file=fh)
+        else:
+            r.render(report, depth=depth, columns=keys, units=units, width=width, by=by)
+        return
     if fmt == "json":
         from .render import json as r
-        click.echo(r.render(report))
-    elif fmt == "table":
-        from .render import table as r
-        r.render(report, depth=depth)
+        text = r.render(report) + "\n"
     else:
         import importlib
         r = importlib.import_module(f".render.{fmt}", __package__)
-        click.echo(r.render(report, depth=depth), nl=False)
+        text = r.render(report, depth=depth)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()
