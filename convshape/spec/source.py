@@ -146,6 +146,24 @@ def _yaml_error(e: yaml.YAMLError, name: str) -> SpecError:
     return SpecError(msg, file=name)
 
 
+_BARE_ITEM = re.compile(r"^\s*-\s+([A-Za-z_]\w*)\s*(#.*)?$")
+
+
+def _with_yaml_hint(err: SpecError, text: str) -> SpecError:
+    """The common mistake behind 'mapping values are not allowed': a bare `- BatchNorm2d` list item
+    followed by an indented `name:`; the kind needs a colon to take keys beside it."""
+    if "mapping values are not allowed" not in err.message or err.line is None:
+        return err
+    before = [ln for ln in text.splitlines()[:err.line - 1] if ln.strip() and not ln.strip().startswith("#")]
+    found = _BARE_ITEM.match(before[-1]) if before else None
+    if not found:
+        return err
+    kind = found.group(1)
+    return SpecError(f"{err.message}; a layer with keys beside it needs a colon after its kind: write "
+                     f"`- {kind}:` (no arguments) or `- {kind}: {{...}}`, with `name:` on the next line",
+                     file=err.file, line=err.line, column=err.column, field=err.field, note=err.note)
+
+
 def _prescan(text: str, name: str) -> None:
     """Walk the event stream: bound the depth and refuse non-standard tags before composing."""
     depth = 0
@@ -181,11 +199,13 @@ def _parse_yaml(text: str, name: str):
 
 def _read_yaml(text: str, name: str):
     """YAML text -> (plain data, SourceMap), refusing tags, several documents and unbounded expansion."""
-    _prescan(text, name)
     try:
+        _prescan(text, name)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as e:
-        raise _yaml_error(e, name) from None
+        raise _with_yaml_hint(_yaml_error(e, name), text) from None
+    except SpecError as e:
+        raise _with_yaml_hint(e, text) from None
     if root is None:
         raise SpecError("empty spec", file=name, line=1, column=1)
     _check_expansion(root, name)

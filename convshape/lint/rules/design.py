@@ -102,13 +102,14 @@ def stride_does_not_tile(ctx):
                    f"an input {L + extra} or {L + extra - s} long on {names[a0]}")
             yield ctx.at(node, f"{node.kind} '{node.name}' slides a {geometry} over a {by_axis(spatial)} input, but "
                                f"({L}{pad} − {span(k, d)}) / {s} is not a whole number: the windows stop early and "
-                               f"{what} are never read: {fmt_int(total - kept)} of {fmt_int(total)} input pixels "
-                               f"({(total - kept) / total:.0%}) are dropped. Use {fix}, so that "
-                               f"(size + padding − kernel) is a multiple of the stride.", argument="stride")
+                               f"{what} are never read: {fmt_int(total - kept)} of {fmt_int(total)} input "
+                               f"{'pixels' if len(spatial) > 1 else 'positions'} ({(total - kept) / total:.0%}) are "
+                               f"dropped. Use {fix}, so that (size + 2·padding − kernel) is a multiple of the "
+                               f"stride.", argument="stride")
         elif clauses:
             yield ctx.at(node, f"{node.kind} '{node.name}' slides a {geometry} that does not tile every input size: "
                                f"it never reads {' and '.join(clauses)}. Choose input sizes where "
-                               f"(size + padding − kernel) is a multiple of the stride, or pad accordingly.",
+                               f"(size + 2·padding − kernel) is a multiple of the stride, or pad accordingly.",
                          argument="stride")
 
 
