@@ -108,3 +108,10 @@ def test_output_file(tmp_path):
     assert "lenet5 · input 1×1×28×28" in out.read_text() and "\x1b[" not in out.read_text()
     r = CliRunner().invoke(main, ["summary", "zoo:lenet5", "--format", "json", "-o", str(out)])
     assert r.stdout == "" and '"params": 1256080' in out.read_text()
+
+
+def test_symbolic_table_folds_expressions_not_names():
+    report = cs.analyze("zoo:resnet18", "N,3,H,W")
+    text = rendered(report, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "AdaptiveAvgPool2d" in text and "│ layer4.0.downsample.0 " in text

@@ -146,8 +146,9 @@ def render(report, depth: int | None = None, console=None, columns: tuple = DEFA
         return
     fit = fit or probe.width
     table, grid, hidden, abbreviated = fitted(report, depth, columns, units, by, fit)
-    need = natural_width(table, least=0)
-    console = Console(file=file, width=max(fit, need), **plain)  # too wide still: long lines, names whole
+    # too wide still: symbolic cells fold; what cannot fold (names, numbers) makes long lines
+    need = least_width(table) if report.symbols else natural_width(table, least=0)
+    console = Console(file=file, width=max(fit, need), **plain)
     console.print(table)
     console.print(grid)
     done = (["numbers abbreviated (k/M/G = 10³/10⁶/10⁹, KiB/MiB = 2¹⁰/2²⁰ B; exact totals below)"] if abbreviated
@@ -162,15 +163,17 @@ def fitted(report, depth, columns, units, by, width: int):
     exact numbers, then abbreviated ones (units "auto"), then columns dropped in DROP_ORDER."""
     human = units == "human"
     hidden: tuple = ()
+    # concrete tables fit when nothing wraps; symbolic cells may fold, so those fit at their least width
+    size = least_width if report.symbols else (lambda t: natural_width(t, least=0))
     table, grid = build(report, depth, columns=columns, human=human, by=by)
-    if natural_width(table, least=0) <= width:
+    if size(table) <= width:
         return table, grid, hidden, False
     abbreviated = False
     if units == "auto":
         human = abbreviated = True
         table, grid = build(report, depth, columns=columns, human=True, by=by)
     for key in DROP_ORDER:
-        if natural_width(table, least=0) <= width:
+        if size(table) <= width:
             break
         if key in columns:
             hidden += (key,)
@@ -186,3 +189,12 @@ def natural_width(table, least: int = 80) -> int:
 
     probe = Console(width=100_000, file=io.StringIO())
     return max(least, probe.measure(table).maximum)
+
+
+def least_width(table) -> int:
+    """The narrowest the table can be without breaking a name or a number (symbolic cells fold)."""
+    import io
+
+    from rich.console import Console
+
+    return Console(width=100_000, file=io.StringIO()).measure(table).minimum
