@@ -96,3 +96,20 @@ def test_no_size_works_is_confirmed_by_brute_force_and_never_says_up_to_0():
     assert not any(works(network, (1, 4, h, w)) for h in range(1, 40) for w in (h, 1, 64))
     r = CliRunner().invoke(main, ["constraints", str(FIXTURES / "impossible.yaml")])
     assert "up to 0" not in r.output and "whatever the size" in r.output
+
+
+def test_forgotten_in_features_rule_agrees_with_torch_modules_built_per_size():
+    torch = pytest.importorskip("torch")
+    network = cs.load(str(FIXTURES / "flatten_inferred.yaml"))
+    c = derive(network)
+    for h, w in [(33, 34), (34, 33), (34, 34), (35, 40), (68, 68)]:
+        shape = (1, 3, h, w)
+        try:  # built at this size: in_features = 8*(h//2 - 16)*(w//2 - 16), as torch needs
+            with torch.device("meta"):
+                model = cs.to_torch(network, shape)
+            with torch.inference_mode():
+                model(torch.empty(shape, device="meta"))
+            ok = True
+        except Exception:  # noqa: BLE001 - torch refusing the size (kernel 17 > floor(h/2))
+            ok = False
+        assert ok == c.is_valid({"H": h, "W": w}) == (h >= 34 and w >= 34), shape
