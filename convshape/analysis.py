@@ -32,6 +32,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
         from .errors import SpecError
         raise SpecError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}")
     raw_input = tuple(input_shape) if input_shape is not None else network.input_shape
+    _check_input_rank_bound(network, raw_input, given=input_shape is not None)
     x0 = resolve_input(raw_input)
     width = DTYPE_BYTES[dtype]
     # several named inputs: an input_shape given replaces the first one's shape
@@ -163,6 +164,18 @@ def _add_memory(network, shapes, results, totals, width):
     totals.inference_peak_bytes = mem.inference_peak_bytes
     totals.saved_bytes = mem.saved_bytes
     totals.saved_unknown = mem.unknown
+
+
+MAX_INPUT_DIMS = 64  # symbolic work grows with the dims (2,000 symbols: 30 s); no CNN input comes close
+
+
+def _check_input_rank_bound(network: Network, shape: tuple, given: bool):
+    if len(shape) <= MAX_INPUT_DIMS:
+        return
+    from .errors import SpecError
+    line, column = (None, None) if given or network.source is None else network.source.where(("input",))
+    raise SpecError(f"the input has {len(shape)} dims; convshape analyzes inputs of at most {MAX_INPUT_DIMS}",
+                    file=network.file, line=line, column=column, field=None if given else "input")
 
 
 def _unique(conditions):

@@ -22,7 +22,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ConvshapeError as e:
             # hints (constraints.size_hints: "H=100 is not valid: use 96 or 112 (...)") stay on the one line
-            click.echo(f"error: {e}" + "".join(f"; {h}" for h in getattr(e, "hints", ())), err=True)
+            # explained: lint's message for the same failure (lint/explain.py), so both commands agree
+            text = getattr(e, "explained", None) or str(e)
+            hints = list(getattr(e, "hints", ()))
+            if hints:  # after a sentence, hints are sentences too; after a bare message, a clause
+                text += (" " if text.endswith(".") else "; ") + "; ".join(hints)
+            click.echo(f"error: {text}", err=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -39,7 +44,8 @@ class Group(click.Group):
 def main():
     """Exact shapes, parameters, MACs/FLOPs, memory and receptive fields of CNN specs.
 
-    SPEC is a YAML/JSON/TOML file or `zoo:NAME` (see `convshape zoo`).
+    SPEC is a YAML/JSON/TOML file, `zoo:NAME` (see `convshape zoo`), or torch code
+    `PKG.MODULE:FACTORY` (with --kwargs; traced at --input), e.g. torchvision.models:resnet18.
     """
 
 
@@ -48,45 +54,91 @@ def input_option(f):
                         help="Input shape overriding the spec's, e.g. 1,3,224,224 or N,3,H,W.")(f)
 
 
-def parse_input(value):
+def parse_input(value, network=None):
+    """--input as a shape; with the network, one of another rank is refused (names the dims it takes)."""
     if value is None:
         return None
-    from .spec import parse_input_shape
-    return parse_input_shape(value)
+    from .spec import check_input_rank, parse_input_shape
+    shape = parse_input_shape(value)
+    if network is not None:
+        check_input_rank(network, shape)
+    return shape
+
+
+def kwargs_option(f):
+    return click.option("--kwargs", "kwargs_json", default=None, metavar="JSON",
+                        help='Keyword arguments when SPEC is torch code (PKG.MODULE:FACTORY), '
+                             'e.g. \'{"num_classes": 10}\'.')(f)
+
+
+def load_spec(spec, input_shape=None, kwargs_json=None):
+    """(Network, --input shape) for a file, zoo:NAME, or torch code PKG.MODULE:FACTORY (traced at --input)."""
+    from .errors import SpecError
+    from .spec import load
+    from .spec.factory import is_factory_ref, load_factory, parse_kwargs
+    if is_factory_ref(spec):
+        shape = parse_input(input_shape)
+        return load_factory(spec, shape, parse_kwargs(kwargs_json)), shape
+    if kwargs_json is not None:
+        raise SpecError(f"--kwargs applies to torch code (PKG.MODULE:FACTORY), not to {spec!r}")
+    network = load(spec)
+    return network, parse_input(input_shape, network)
 
 
 @main.command()
 @click.argument("spec")
 @input_option
+@kwargs_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type for activation and parameter bytes.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested deeper than this into one row each (0: top level only).")
-def summary(spec, input_shape, dtype, fmt, depth):
+@click.option("--columns", metavar="KEYS", default=None,
+              help="Table columns, comma-separated, from: type, output, params, params%, macs, macs%, flops, "
+                   "bytes, rf, rf-stride [default: type,output,params,macs,bytes,rf,rf-stride].")
+@click.option("--units", type=click.Choice(["auto", "human", "exact"]), default="auto", show_default=True,
+              help="Table numbers: exact (11,689,512), human (11.7 M, 31.4 MiB), or auto: exact unless "
+                   "abbreviating them makes the table fit.")
+@click.option("--width", type=click.IntRange(min=20), default=None,
+              help="Fit the table to this many columns (default: the terminal's; piped: its natural width).")
+@click.option("--by", type=click.Choice(["layer", "type"]), default="layer", show_default=True,
+              help="One row per layer, or per layer type with its share of params and MACs (table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the summary to this file instead of standard output.")
+def summary(spec, input_shape, kwargs_json, dtype, fmt, depth, columns, units, width, by, output):
     """Per-layer table: output shape, params, MACs, receptive field, with totals.
 
     Exit 1 when the network is invalid for the input, 2 for a bad spec or usage.
     """
     from .analysis import analyze
-    from .spec import load
-
     from .constraints import size_hints
 
-    network = load(spec)
-    shape = parse_input(input_shape)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         report = analyze(network, shape, dtype=dtype)
+    by = None if by == "layer" else by
+    if fmt == "table":
+        from .render import table as r
+        keys = r.parse_columns(columns, by)
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                r.render(report, depth=depth, columns=keys, units=units, width=width, by=by, file=fh)
+        else:
+            r.render(report, depth=depth, columns=keys, units=units, width=width, by=by)
+        return
     if fmt == "json":
         from .render import json as r
-        click.echo(r.render(report))
-    elif fmt == "table":
-        from .render import table as r
-        r.render(report, depth=depth)
+        text = r.render(report) + "\n"
     else:
         import importlib
         r = importlib.import_module(f".render.{fmt}", __package__)
-        click.echo(r.render(report, depth=depth), nl=False)
+        text = r.render(report, depth=depth)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()
@@ -179,6 +231,7 @@ LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
 @main.command()
 @click.argument("specs", nargs=-1, required=True)
 @input_option
+@kwargs_option
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type for activation bytes (--max-activation-bytes).")
 @click.option("--format", "fmt", type=click.Choice(LINT_FORMATS), default="text", show_default=True,
@@ -199,11 +252,12 @@ LINT_FORMATS = ["text", "json", "sarif", "github", "markdown"]
               help="pyproject.toml to read [tool.convshape] from (default: the nearest one upwards).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
-def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, max_macs, max_activation_bytes,
-         min_receptive_field, max_train_memory, config, output):
+def lint(specs, input_shape, kwargs_json, dtype, fmt, select, ignore, fail_on, max_params, max_macs,
+         max_activation_bytes, min_receptive_field, max_train_memory, config, output):
     """Check network specs for errors, design mistakes and budgets (rules: `convshape rules`).
 
-    SPECS are files, globs (quote them: 'models/**/*.yaml') or zoo:NAME. Exit 0 when no finding
+    SPECS are files, globs (quote them: 'models/**/*.yaml'), zoo:NAME or torch code PKG.MODULE:FACTORY
+    (with --kwargs, traced at --input). Exit 0 when no finding
     reaches --fail-on, 1 when one does, 2 when a spec cannot be read or an option is wrong.
     """
     import importlib
@@ -214,7 +268,8 @@ def lint(specs, input_shape, dtype, fmt, select, ignore, fail_on, max_params, ma
     options = Options.from_cli(select=select, ignore=ignore, max_params=max_params, max_macs=max_macs,
                                max_activation_bytes=max_activation_bytes, min_receptive_field=min_receptive_field,
                                max_train_memory=max_train_memory)
-    result = lint_paths(specs, options, parse_input(input_shape), dtype, config)
+    from .spec.factory import parse_kwargs
+    result = lint_paths(specs, options, parse_input(input_shape), dtype, config, kwargs=parse_kwargs(kwargs_json))
     module = {"text": "lint_text", "json": "lint_json", "markdown": "lint_markdown"}.get(fmt, fmt)
     rendered = importlib.import_module(f".render.{module}", __package__).render(result)
     if output:
@@ -265,6 +320,7 @@ def _require_torch(what: str):
 @main.command()
 @click.argument("spec")
 @input_option
+@kwargs_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the real run and the receptive-field probe execute (FLOPs use the meta device).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -272,7 +328,7 @@ def _require_torch(what: str):
               help="How many layers the receptive-field probe measures (0: none).")
 @click.option("--no-real", is_flag=True, help="Skip the real run (shapes are still checked on the meta device).")
 @click.option("--no-sizes", is_flag=True, help="Skip the symbolic rules at sampled input sizes.")
-def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
+def check(spec, input_shape, kwargs_json, device, fmt, rf_layers, no_real, no_sizes):
     """Compare every layer's predictions with the live torch module.
 
     Output shapes (meta device and a real run), params, buffers, forward and backward FLOPs
@@ -281,7 +337,6 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
     """
     _require_torch("check")
     from .errors import SpecError
-    from .spec import load
     from .torch.check import check as run_check
     from .torch import render
 
@@ -293,8 +348,7 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
             raise SpecError("--device cuda: no CUDA device is available")
     from .constraints import size_hints
 
-    network = load(spec)
-    shape = parse_input(input_shape)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         result = run_check(network, shape, device=device, real=not no_real,
                            rf_layers=rf_layers if rf_layers == "all" else int(rf_layers), sizes=not no_sizes)
@@ -313,7 +367,8 @@ def check(spec, input_shape, device, fmt, rf_layers, no_real, no_sizes):
 @click.option("--range", "ranges", multiple=True, metavar="[DIM=]LO:HI",
               help="Sizes to enumerate per free dim (repeatable; a bare LO:HI applies to all). Default 1:1024.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def constraints(spec, input_shape, ranges, fmt):
+@kwargs_option
+def constraints(spec, input_shape, ranges, fmt, kwargs_json):
     """For which input sizes does the network work? Rules per dim, with the layers that cause them.
 
     Minimum sizes and divisibility are proved for every size where the layers' arithmetic allows it
@@ -321,10 +376,8 @@ def constraints(spec, input_shape, ranges, fmt):
     range works, 1 when none does (or a concrete --input breaks a rule), 2 for a bad spec or usage.
     """
     from .constraints import derive, free_input, parse_ranges
-    from .spec import load
 
-    network = load(spec)
-    shape = parse_input(input_shape)
+    network, shape = load_spec(spec, input_shape, kwargs_json)
     names = [d for d in free_input(network, shape) if isinstance(d, str)]
     result = derive(network, shape, parse_ranges(ranges, names))
     if fmt == "json":
@@ -352,10 +405,8 @@ def import_(factory, kwargs_json, input_shape, output, name):
     with their source locations (exit 2); nothing is dropped silently.
     """
     _require_torch("import")
-    import importlib
-    import json
-
     from .errors import SpecError
+    from .spec.factory import make_module, parse_kwargs
     from .torch.importer import from_torch
     from .torch.spec_writer import to_yaml
 
@@ -370,29 +421,8 @@ def import_(factory, kwargs_json, input_shape, output, name):
         shape = parse_input(input_shape)
     if not all(isinstance(d, int) for s in (shape.values() if isinstance(shape, dict) else [shape]) for d in s):
         raise SpecError(f"--input {input_shape!r}: import traces the module, so every size must be a number")
-    mod_name, _, attr = factory.partition(":")
-    if not mod_name or not attr:
-        raise SpecError(f"{factory!r}: expected PKG.MODULE:FACTORY, e.g. torchvision.models:resnet50")
-    try:
-        kwargs = json.loads(kwargs_json)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"--kwargs: not JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(kwargs, dict):
-        raise SpecError("--kwargs must be a JSON object")
-    try:
-        target = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise SpecError(f"cannot import module {mod_name!r}: {e}") from None
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            raise SpecError(f"module {mod_name!r} has no attribute {attr!r}")
-        target = getattr(target, part)
-    try:
-        # a factory function or a module class is called; a module instance is used as it is
-        module = target(**kwargs) if callable(target) and (isinstance(target, type) or not hasattr(target, "forward")) \
-            else target
-    except Exception as e:  # noqa: BLE001 - the user's factory: its error, in one line
-        raise SpecError(f"{factory}(**{kwargs}) failed: {type(e).__name__}: {e}") from None
+    kwargs = parse_kwargs(kwargs_json)
+    module = make_module(factory, kwargs)
     network = from_torch(module, shape, name=name)
     header = f"# imported by `convshape import {factory}`" + (f" --kwargs '{kwargs_json}'" if kwargs else "") + \
         f" --input {input_shape}\n"
@@ -408,6 +438,7 @@ def import_(factory, kwargs_json, input_shape, output, name):
 @main.command("run")
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @input_option
+@kwargs_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
               help="Element type of weights and activations on both paths (float64: the tightest check).")
@@ -421,7 +452,7 @@ def import_(factory, kwargs_json, input_shape, output, name):
 @click.option("--sweep", "sweeps", multiple=True, metavar="DIM=START:STOP[:STEP]",
               help="Confirm shapes only, at every size of the grid (meta device), e.g. H=64:512:32; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup, channels_last, time_reference,
+def run_command(specs, input_shape, kwargs_json, device, dtype, seed, batch, repeats, warmup, channels_last, time_reference,
                 sweeps, fmt):
     """Run SPEC with convshape's reference kernels beside torch.nn and confirm every prediction.
 
@@ -433,7 +464,6 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
     import json
 
     from .executor import render
-    from .spec import load
 
     calibration = None
     if not sweeps:   # the roofline's figures: measured once per device, then cached
@@ -444,8 +474,8 @@ def run_command(specs, input_shape, device, dtype, seed, batch, repeats, warmup,
             click.echo(f"calibrated {calibration.device_name} (cached in {cache_path()})", err=True)
     reports = []
     for spec in specs:
-        network = load(spec)
-        shape = parse_input(input_shape) or network.input_shape
+        network, shape = load_spec(spec, input_shape, kwargs_json)
+        shape = shape or network.input_shape
         if batch is not None:
             shape = (batch,) + tuple(shape[1:])
         with render.ProgressDisplay(network.name) as progress:

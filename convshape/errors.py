@@ -35,14 +35,16 @@ class SpecError(ConvshapeError):
         super().__init__(self.format())
 
     def format(self) -> str:
-        where = self.file or "<spec>"
+        where = self.file or ("<spec>" if self.line is not None else "")
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
         field = f" [{self.field}]" if self.field else ""
         note = f" ({self.note})" if self.note else ""
-        return one_line(f"{where}:{field} {self.message}{note}")
+        # an error about an option or a name, with no file behind it, is the message alone
+        head = f"{where}:{field} " if where else (f"[{self.field}] " if self.field else "")
+        return one_line(f"{head}{self.message}{note}")
 
     def located(self, *, file=None, line=None, column=None, field=None) -> "SpecError":
         """Fill in location details that are still missing (context is added once, at the boundary)."""
@@ -101,6 +103,16 @@ class ShapeError(ConvshapeError):
                           input_shapes=self.input_shapes if self.input_shapes is not None else input_shapes,
                           argument=self.argument, value=self.value,
                           location=self.location or location)
+
+
+class SizeDependentError(ShapeError):
+    """A dim that sets a parameter count (in_features, in_channels) is symbolic: not a contradiction,
+    since every concrete size builds its own layer, but not analyzable as one expression either."""
+
+    def in_layer(self, *, layer, kind, input_shapes, location=None) -> "SizeDependentError":
+        return SizeDependentError(self.message, layer=self.layer or layer, kind=self.kind or kind,
+                                  input_shapes=self.input_shapes if self.input_shapes is not None else input_shapes,
+                                  argument=self.argument, value=self.value, location=self.location or location)
 
 
 def _shape_str(shape) -> str:

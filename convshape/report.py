@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dims import to_json
+from .report_views import ReportViews
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -114,7 +115,7 @@ class Totals:
 
 
 @dataclass
-class Report:
+class Report(ReportViews):
     network: str
     input_shape: tuple
     dtype: str

@@ -198,18 +198,26 @@ CASES = {
     # go on with a suggestion of input sizes that work (convshape.constraints)
     "kernel larger than input": (
         "s1.yaml", "input: [1, 3, 4, 4]\nlayers:\n  - Conv2d: {out_channels: 6, kernel_size: 5}\n",
-        "{f}:3:5: layer 'conv2d_1' (Conv2d) with input [1, 3, 4, 4]: padded input size 4 on spatial axis 0 is "
-        "smaller than the kernel (5): the output would be empty [kernel_size=5]"),
+        # lint's CS105 sentence at the kernel_size column (one message engine: lint/explain.py)
+        "{f}:3:31: CS105 Conv2d 'conv2d_1' has a kernel of 5 on H but its input [1, 3, 4, 4] is only 4 there: "
+        "no window fits, so the output would be empty. It needs a network input with H ≥ 5 and W ≥ 5; "
+        "or use padding, a smaller kernel or fewer downsampling stages."),
     "in_channels disagrees with the input": (
         "s2.yaml", "input: [2, 3, 32, 32]\nlayers:\n  - Conv2d: {in_channels: 7, out_channels: 6, kernel_size: 5}\n",
-        "{f}:3:5: layer 'conv2d_1' (Conv2d) with input [2, 3, 32, 32]: in_channels=7 but the input gives 3"),
+        "{f}:3:14: CS102 Conv2d 'conv2d_1' declares in_channels=7 but its input [2, 3, 32, 32] has 3 channels. "
+        "The declared size must match what arrives: set in_channels: 3, or leave in_channels out and convshape "
+        "infers it."),
     "in_features disagrees with the input": (
         "s3.yaml", "input: [1, 3, 8, 8]\nlayers:\n  - Flatten\n  - Linear: {in_features: 100, out_features: 10}\n",
-        "{f}:4:5: layer 'linear_1' (Linear) with input [1, 192]: in_features=100 but the input gives 192"),
+        # 3 * 8 * 8 = 192 features after the Flatten
+        "{f}:4:14: CS106 Linear 'linear_1' declares in_features=100 but 'flatten_1' (Flatten) gives 3 channels × "
+        "8 × 8 = 192 features from its input [1, 3, 8, 8]. Set in_features: 192, or leave it out and convshape "
+        "infers it."),
     "groups do not divide the channels": (
         "s4.yaml", "input: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 6, kernel_size: 3, groups: 2}\n",
-        "{f}:3:5: layer 'conv2d_1' (Conv2d) with input [1, 3, 8, 8]: input channels 3 are not divisible by "
-        "groups=2"),
+        "{f}:3:47: CS103 Conv2d 'conv2d_1' has groups=2 but its input [1, 3, 8, 8] has 3 channels: a grouped "
+        "convolution splits the channels into 2 equal groups, and 3 is not divisible by 2. Use groups that divides "
+        "3 (e.g. 1 or 3), or give the layer before it a multiple of 2 output channels."),
 }
 SHAPE_ERRORS = {"kernel larger than input", "in_channels disagrees with the input",
                 "in_features disagrees with the input", "groups do not divide the channels"}

@@ -285,10 +285,10 @@ def test_summary_names_the_broken_rule_and_the_nearest_sizes():
     r = run("summary", UNET, "--input", "1,3,100,100")
     assert r.exit_code == 1
     assert r.stdout == "" and r.stderr.count("\n") == 1   # still one line on stderr
-    assert r.stderr.startswith("error: ") and "(Concat)" in r.stderr
-    assert "; H=100 is not valid: use 96 or 112 (H must be a multiple of 16 and at least 16: four 2× poolings" \
-        in r.stderr
-    assert "; W=100 is not valid: use 96 or 112" in r.stderr
+    # lint's CS101 sentence (lint/explain.py), then one hint for H and W, broken for the same reason
+    assert r.stderr.startswith("error: ") and "CS101 Concat 'cat2'" in r.stderr
+    assert " H=100, W=100 are not valid: use 96 or 112 (H and W must each be a multiple of 16 and at least 16: " \
+        "four 2× poolings" in r.stderr
     assert run("summary", UNET, "--input", "1,3,96,96").exit_code == 0
 
 

@@ -248,7 +248,14 @@ def test_narrow_terminal_hides_optional_columns_and_says_so():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert "RF stride and act. bytes hidden to fit 80 columns" in " ".join(lines)
-    assert "118,013,952" in result.stdout  # numbers are never broken across lines
+    note = " ".join(lines)
+    # numbers abbreviated first (4.09 G), then columns dropped; the note says both
+    assert "numbers abbreviated" in note and "RF stride, act. bytes hidden to fit 80 columns" in note
+    assert "│ total     │                   │ 1×1000       │ 25.6 M │ 4.09 G │" in result.stdout
+    assert "MACs 4,089,184,256" in result.stdout  # exact totals below the table
+    exact = CliRunner().invoke(main, ["summary", "zoo:resnet50", "--depth", "0", "--units", "exact"],
+                               env={"COLUMNS": "80"})
+    assert "118,013,952" in exact.stdout  # exact numbers are never broken across lines
+    assert max(len(line) for line in exact.stdout.splitlines()) <= 80
     wide = CliRunner().invoke(main, ["summary", "zoo:resnet50", "--depth", "0"], env={"COLUMNS": "200"})
     assert "hidden" not in wide.stdout and "RF stride" in wide.stdout

@@ -222,8 +222,10 @@ def test_cli_check_json_and_exit_codes(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["ok"] is True and data["mismatches"] == [] and data["layers"] == 9
+    res = CliRunner().invoke(main, ["check", str(spec), "--input", "1,3,1,1"])
+    assert res.exit_code == 1  # invalid for this input (MaxPool's 3-window on a 1×1 map): one line, exit 1
     res = CliRunner().invoke(main, ["check", str(spec), "--input", "1,3,1"])
-    assert res.exit_code == 1  # invalid for this input: one line, exit 1
+    assert res.exit_code == 2 and "the network takes N,C,H,W" in res.output  # another rank: a usage error
     res = CliRunner().invoke(main, ["check", str(spec), "--rf-layers", "many"])
     assert res.exit_code == 2
 

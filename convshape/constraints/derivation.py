@@ -18,7 +18,7 @@ from math import gcd
 import sympy as sp
 
 from ..analysis import analyze
-from ..errors import ShapeError, SpecError
+from ..errors import ShapeError, SizeDependentError, SpecError
 from .compile import Unsupported, compile_conditions, compile_values
 from .explain import (Explainer, describe_group, failure_phrase, join_words, merge_phrase,
                       show)
@@ -94,11 +94,17 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
     given = tuple(input_shape) if input_shape is not None else declared
     if given is not None and not all(isinstance(d, int) for d in given):
         given = None
-    prepared = with_declared_arguments(network)
+    built = with_declared_arguments(network)
+    prepared, size_dependent = _relax_size_dependent(built, shape)
     try:
         report = analyze(prepared, shape)
     except ShapeError as e:  # a contradiction for every size (e.g. H - 2 == H at a concat)
-        return _impossible(network, shape, declared, given, e, ranges)
+        return _impossible(built, shape, declared, given, e, ranges)
+    if size_dependent:  # the placeholder's own equality is no rule: torch infers the argument per size
+        placeholders = {(n, a) for n, a, _ in size_dependent}
+        report.conditions = [c for c in report.conditions if (c.layer, c.argument) not in placeholders]
+        for r in report.layers:
+            r.conditions = [c for c in r.conditions if (c.layer, c.argument) not in placeholders]
     symbols = [d for d in report.input_shape if not isinstance(d, int)]
     names = [s.name for s in symbols]
     ranges = dict(ranges or {})
@@ -125,6 +131,8 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
         dims.append(_dim_rule(d, axis, single[d], ranges[d.name], explainer, notes))
     joint = [_joint_rule(group, syms, dims, ranges, explainer) for syms, group in _components(multi)]
     conditions = list(report.conditions)  # rendered only by to_dict: printing sympy is slow
+    notes.extend(f"{layer}: {argument} depends on the input size ({value}), so the parameter count does too; "
+                 f"write {argument} to build the layer for one size" for layer, argument, value in size_dependent)
     notes.extend(_training_note(prepared, report, symbols, dims, joint))
     result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=joint,
                          conditions=conditions, output_shape=report.output_shape, notes=notes, given=given)
@@ -133,6 +141,29 @@ def derive(network, input_shape=None, ranges=None) -> Constraints:
         values = {d: g for d, g in zip(shape, given) if isinstance(d, str)}
         result.given_violations = result.violations(values)
     return result
+
+
+def _relax_size_dependent(network, shape):
+    """Layers whose parameter count depends on a free dim (in_features after a Flatten, inferred) get
+    a placeholder value, so the rest of the network is still analyzed symbolically; the placeholder's
+    equality condition is dropped afterwards. Returns (network, [(layer, argument, expression)])."""
+    relaxed = []
+    for _ in range(len(network.nodes)):
+        try:
+            analyze(network, shape)
+            break
+        except SizeDependentError as e:
+            if e.layer is None or e.argument in (None, "input") or e.layer in {r[0] for r in relaxed}:
+                break
+            relaxed.append((e.layer, e.argument, e.value))
+            nodes = [dataclasses.replace(n, layer=n.layer.model_copy(update={e.argument: 1}))
+                     if n.name == e.layer else n for n in network.nodes]
+            network = type(network)(name=network.name, input_shape=network.input_shape, nodes=nodes,
+                                    file=network.file, source=network.source, lint_config=network.lint_config,
+                                    description=network.description)
+        except ShapeError:
+            break
+    return network, relaxed
 
 
 def _training_note(network, report, symbols, dims, joint) -> list:
@@ -167,8 +198,15 @@ def _training_note(network, report, symbols, dims, joint) -> list:
 
 
 def _impossible(network, shape, declared, given, error, ranges) -> Constraints:
-    """No size works: every free dim gets an empty rule whose reason is the analysis error."""
+    """No size works: every free dim gets an empty rule whose reason is the analysis error.
+
+    The symbolic error is a proof only when it is a contradiction; a size that works at concrete
+    sizes (tried: 1..64 and powers of two to 1024, every free dim equal) turns it into "not derived".
+    """
     where = f"{error.layer}: " if error.layer else ""
+    witness = _concrete_witness(network, shape)
+    if witness is not None:
+        return _underived(network, shape, declared, given, error, ranges, witness)
     reason = Reason(f"{where}{error.message} (for every size)", layers=[error.layer] if error.layer else [])
     dims = []
     seen = set()
@@ -184,6 +222,40 @@ def _impossible(network, shape, declared, given, error, ranges) -> Constraints:
                          conditions=[], notes=[], given=given)
     if given is not None:
         result.given_violations = [Violation(None, "this input", "no input size works", [reason])]
+    return result
+
+
+WITNESS_SIZES = tuple(range(1, 65)) + (96, 128, 192, 224, 256, 384, 512, 768, 1024)
+
+
+def _concrete_witness(network, shape):
+    """A size (every free dim equal) at which concrete analysis succeeds, or None."""
+    for x in WITNESS_SIZES:
+        try:
+            analyze(network, tuple(x if isinstance(d, str) else d for d in shape))
+            return x
+        except ShapeError:
+            continue
+    return None
+
+
+def _underived(network, shape, declared, given, error, ranges, witness) -> Constraints:
+    """Symbolic analysis failed but a concrete size works: say so, claim nothing for every size."""
+    where = f"{error.layer}: " if error.layer else ""
+    reason = Reason(f"{where}{error.message}; the rules cannot be derived symbolically",
+                    layers=[error.layer] if error.layer else [])
+    dims, seen = [], set()
+    for axis, d in enumerate(shape):
+        if isinstance(d, int) or d in seen:
+            continue
+        seen.add(d)
+        lo, hi = (ranges or {}).get(d, DEFAULT_RANGE)
+        dims.append(DimRule(symbol=d, axis=axis, range=(lo, hi), valid=[witness] if lo <= witness <= hi else [],
+                            minimum=witness, modulus=1, residues=(), proved=False, method="not derived", searched=(1, 0),
+                            statement=f"not derived (the network works at {d}={witness} with every free dim "
+                                      f"equal, but the symbolic analysis failed)", reasons=[reason]))
+    result = Constraints(network=network.name, input_shape=shape, declared=declared, dims=dims, joint=[],
+                         conditions=[], notes=[], given=given)
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from ..dims import Shape, prod, require_eq
-from ..errors import ShapeError
+from ..errors import ShapeError, SizeDependentError
 
 REGISTRY: dict[str, type["Layer"]] = {}
 
@@ -208,7 +208,7 @@ def concrete_channels(shape: Shape, dim: int, what: str = "channel", written: in
             require_eq(c, written, f"{argument}={written} requires the {what} dimension {c} to equal {written}",
                        argument=argument, received=written)
             return written
-        raise ShapeError(f"the {what} dimension must be a number, got {c} (write {argument} to fix it)",
+        raise SizeDependentError(f"the {what} dimension must be a number, got {c} (write {argument} to fix it)",
                          argument=argument, value=str(c))
     return c
 

@@ -22,7 +22,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, model_validator
 
 from ..dims import prod, require_eq, require_ge
-from ..errors import ShapeError
+from ..errors import ShapeError, SizeDependentError
 from .base import (GlobalOver, Layer, Number, Params, PosInt, check_rank, concrete_channels, register,
                    register_ranks)
 from .examples import WRONG_RANK, Example, PerAxis, Rejected
@@ -285,7 +285,8 @@ class GroupNorm(Layer):
         x = inputs[0]
         c = x[1]
         if type(c) is not int:
-            raise ShapeError(f"the channel dimension must be a number, got {c}", argument="input", value=str(c))
+            raise SizeDependentError(f"the channel dimension must be a number, got {c}", argument="input",
+                                     value=str(c))
         if c % self.num_groups:
             raise ShapeError(f"{c} channels are not divisible by num_groups={self.num_groups}",
                              argument="num_groups", value=self.num_groups)

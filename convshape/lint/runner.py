@@ -62,11 +62,13 @@ def expand(refs) -> list[str]:
 
 
 def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: str = "float32",
-               config: str | Path | None | bool = None) -> LintResult:
+               config: str | Path | None | bool = None, kwargs: dict | None = None) -> LintResult:
     """Lint many specs. A file that cannot be read or parsed is recorded with its SpecError and the
     others are still linted (the exit code is then 2). config: a pyproject.toml, None to find the
-    nearest one with [tool.convshape] from the working directory up, False to read none."""
+    nearest one with [tool.convshape] from the working directory up, False to read none. A ref
+    `package.module:factory` is torch code: called with `kwargs`, traced at `input_shape`."""
     from ..spec import load
+    from ..spec.factory import is_factory_ref, load_factory
     options = options or Options()
     project, root = None, None
     path = Path(config) if config else (find_pyproject() if config is None else None)
@@ -76,7 +78,8 @@ def lint_paths(refs, options: Options | None = None, input_shape=None, dtype: st
     for ref in expand(refs):
         fr = FileResult(file=ref)
         try:
-            fr.network = load(ref)
+            # torch code (PKG.MODULE:FACTORY, called with kwargs) is traced at the input shape
+            fr.network = load_factory(ref, input_shape, kwargs) if is_factory_ref(ref) else load(ref)
             fr.findings, fr.report = _lint_one(fr.network, options, project, root, input_shape, dtype)
         except SpecError as e:
             fr.error = e
@@ -100,6 +103,8 @@ def lint(spec, *, input_shape=None, dtype: str = "float32", select=None, ignore=
 
 def _lint_one(network, options, project, root, input_shape, dtype):
     """The three configuration sources combined for this file, then check_network."""
+    from ..spec import check_input_rank
+    check_input_rank(network, input_shape)
     spec, where = spec_settings(network)
     selection, budgets = resolve(options, spec, where, project, root, network.file)
     return check_network(network, selection, budgets, input_shape, dtype)

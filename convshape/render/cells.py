@@ -66,6 +66,32 @@ def count(x) -> str:
     return f"{v:,}" if isinstance(v, int) else readable(str(v))
 
 
+def human(x, binary: bool = False) -> str:
+    """3 significant digits with an SI (k, M, G, T) or binary (KiB, MiB, GiB) unit: 4.09 G, 143 MiB;
+    below 1000 (1024) the exact int; symbolic counts as readable expressions."""
+    v = to_json(x)
+    if not isinstance(v, int):
+        return readable(str(v))
+    base, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB")) if binary else \
+        (1000, ("", "k", "M", "G", "T", "P"))
+    if abs(v) < base:
+        return f"{v} B" if binary else str(v)
+    value, i = float(v), 0
+    while abs(value) >= base and i < len(units) - 1:
+        value /= base
+        i += 1
+    digits = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return f"{digits} {units[i]}"
+
+
+def percent(part, whole) -> str:
+    """Share of the total, 1 decimal: 6.5%; '' when symbolic, '-' when the total is 0."""
+    p, w = to_json(part), to_json(whole)
+    if not isinstance(p, int) or not isinstance(w, int):
+        return ""
+    return "-" if w == 0 else f"{100 * p / w:.1f}%"
+
+
 def shape(s) -> str:
     """1×64×112×112, or N×64×⌊H/2⌋×⌊W/2⌋."""
     return "×".join(dim(d) for d in s) if s else "scalar"
@@ -79,8 +105,14 @@ def rf_size(rf) -> str:
     elif not rf.size:
         text = "-"
     else:
-        text = "×".join(dim(s) for s in rf.size)
+        text = "×".join(_grouped(s) for s in rf.size)
     return text + ("†" if rf.aligned is False else "")
+
+
+def _grouped(x) -> str:
+    """A size with thousands separators (receptive fields reach 1,000s of pixels)."""
+    v = to_json(x)
+    return f"{v:,}" if isinstance(v, int) else dim(x)
 
 
 def rf_stride(rf) -> str:

@@ -16,12 +16,18 @@ def render(c) -> str:
         lines.append(f"  {d.symbol}: {d.statement}")
         for r in d.reasons:
             lines.append(f"      because {r.text}")
-        if d.proved:
+        if d.method == "not derived":
+            how = "not derived: nothing is claimed for other sizes"
+        elif d.proved and d.searched[1] < d.searched[0]:  # nothing enumerated: a contradiction
+            how = "proved for every size (the symbolic analysis fails whatever the size)"
+        elif d.proved:
             how = "proved for every size (closed form, checked exactly against every size up to " \
                   f"{d.searched[1]})"
         else:
             how = f"exact enumeration of {d.searched[0]}..{d.searched[1]}; not proved beyond"
         lines.append(f"      {how}")
+        if d.method == "not derived":
+            continue
         lines.append(f"      valid in {lo}..{hi}: {len(d.valid)} of {hi - lo + 1}"
                      + (f" ({intervals_text(d.valid)})" if d.valid and len(d.valid) < hi - lo + 1 else ""))
     for j in c.joint:

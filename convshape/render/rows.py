@@ -94,3 +94,20 @@ def _collapse(members, scope, depth) -> Row:
 def row_of(rows: list[Row]) -> dict:
     """Layer name -> the row that shows it (to draw edges between rows)."""
     return {name: row for row in rows for name in row.layers}
+
+
+def by_type_rows(report) -> list[Row]:
+    """One row per layer type (like fvcore's by_operator), in order of first appearance: the sums of
+    its layers' figures, and in `type` how many layers there are."""
+    groups: dict = {}
+    for r in report.layers:
+        groups.setdefault(r.type, []).append(r)
+    rows = []
+    for kind, members in groups.items():
+        rows.append(Row(kind, str(len(members)), (), (), total(m.params for m in members),
+                        total(m.trainable_params for m in members), total(m.buffers for m in members),
+                        total(m.macs for m in members), total(m.flops for m in members),
+                        total(m.flops_backward for m in members), total(m.other_ops for m in members),
+                        total(m.activation_bytes for m in members), None,
+                        layers=tuple(m.name for m in members)))
+    return rows

@@ -43,8 +43,12 @@ def loads(text: str, name: str = "<spec>", fmt: str | None = None, input_shape=N
 
 
 def parse_input_shape(text: str) -> tuple:
-    """`1,3,224,224` or `N,3,H,W` (from --input) -> tuple of ints and symbol names."""
-    parts = [p.strip() for p in text.split(",")] if text else []
+    """`1,3,224,224`, `N,3,H,W` or `1x3x224x224` / `1×3×224×224` (as tables print shapes) -> tuple
+    of ints and symbol names."""
+    sep = "," if "," in (text or "") else ("×" if "×" in (text or "") else "x")
+    if sep == "x" and not all(p.strip().isdigit() for p in (text or "").split("x")):
+        sep = ","  # "x" splits only all-number shapes: N,3,Hx is a symbol name
+    parts = [p.strip() for p in text.split(sep)] if text else []
     if not parts or any(not p for p in parts):
         raise SpecError(f"--input {text!r}: expected sizes separated by commas, e.g. 1,3,224,224 or N,3,H,W")
     out = []
@@ -61,4 +65,19 @@ def parse_input_shape(text: str) -> tuple:
     return tuple(out)
 
 
-__all__ = ["load", "loads", "zoo_names", "read_source", "parse_input_shape", "detect_format"]
+RANK_NAMES = {2: "N,F", 3: "N,C,L", 4: "N,C,H,W", 5: "N,C,D,H,W"}
+
+
+def check_input_rank(network: Network, shape, what: str = "--input") -> None:
+    """Refuse an input shape whose rank differs from the declared one, before analysis misreads it
+    (1,3,224 for an image network would be an unbatched 1-channel 3×224 image)."""
+    declared = tuple(network.input_shape or ())
+    if shape is None or not declared or len(shape) == len(declared):
+        return
+    takes = RANK_NAMES.get(len(declared), f"a {len(declared)}-D input")
+    shown = ",".join(str(d) for d in declared)
+    raise SpecError(f"the network takes {takes} (declared {shown}); {what} has {len(shape)} "
+                    f"dim{'s' if len(shape) != 1 else ''}: {','.join(str(d) for d in shape)}", file=network.file)
+
+
+__all__ = ["check_input_rank", "load", "loads", "zoo_names", "read_source", "parse_input_shape", "detect_format"]

@@ -43,7 +43,10 @@ def suggest(word: str, choices) -> str:
     choices = [str(c) for c in choices]
     lowered = {c.lower(): c for c in choices}
     close = [lowered[word.lower()]] if word.lower() in lowered else \
-        difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+        difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    # equal scores (CS2O1: CS201 or CS210?): the one agreeing at more positions
+    close.sort(key=lambda c: (-difflib.SequenceMatcher(None, word, c).ratio(),
+                              -sum(a == b for a, b in zip(word.lower(), c.lower()))))
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

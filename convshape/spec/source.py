@@ -15,6 +15,7 @@ import bisect
 import json
 import math
 import re
+import stat
 from pathlib import Path
 
 import yaml
@@ -89,10 +90,16 @@ def read_file(path: str) -> tuple[str, str]:
     if p.is_dir():
         raise SpecError("is a directory, not a spec file", file=path)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(f"spec is {size} bytes, over the {MAX_BYTES}-byte limit", file=path)
-        raw = p.read_bytes()
+        info = p.stat()
+        # a device (/dev/zero), FIFO or socket would be read forever or block: refused before opening
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError("not a regular file (a device, pipe or socket): give a spec file", file=path)
+        if info.st_size > MAX_BYTES:
+            raise SpecError(f"spec is {info.st_size} bytes, over the {MAX_BYTES}-byte limit", file=path)
+        with open(p, "rb") as fh:  # bounded read: a file may grow, and /proc files report size 0
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise SpecError(f"spec is over the {MAX_BYTES}-byte limit", file=path)
     except OSError as e:
         raise SpecError(f"cannot read file: {e.strerror}", file=path) from None
     return decode(raw, path), path
@@ -203,6 +210,24 @@ def _check_flow_depth(text: str, name: str, fmt: str) -> None:
     raise SpecError(f"document nested deeper than {MAX_DEPTH} levels", file=name, line=line, column=column)
 
 
+_BARE_ITEM = re.compile(r"^\s*-\s+([A-Za-z_]\w*)\s*(#.*)?$")
+
+
+def _with_yaml_hint(err: SpecError, text: str) -> SpecError:
+    """The common mistake behind 'mapping values are not allowed': a bare `- BatchNorm2d` list item
+    followed by an indented `name:`; the kind needs a colon to take keys beside it."""
+    if "mapping values are not allowed" not in err.message or err.line is None:
+        return err
+    before = [ln for ln in text.splitlines()[:err.line - 1] if ln.strip() and not ln.strip().startswith("#")]
+    found = _BARE_ITEM.match(before[-1]) if before else None
+    if not found:
+        return err
+    kind = found.group(1)
+    return SpecError(f"{err.message}; a layer with keys beside it needs a colon after its kind: write "
+                     f"`- {kind}:` (no arguments) or `- {kind}: {{...}}`, with `name:` on the next line",
+                     file=err.file, line=err.line, column=err.column, field=err.field, note=err.note)
+
+
 def _prescan(text: str, name: str) -> None:
     """Walk the event stream: bound the depth and refuse non-standard tags before composing."""
     depth = 0
@@ -239,11 +264,13 @@ def _parse_yaml(text: str, name: str):
 def _read_yaml(text: str, name: str):
     """YAML text -> (plain data, SourceMap), refusing tags, several documents and unbounded expansion."""
     _check_flow_depth(text, name, "yaml")
-    _prescan(text, name)
     try:
+        _prescan(text, name)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as e:
-        raise _yaml_error(e, name) from None
+        raise _with_yaml_hint(_yaml_error(e, name), text) from None
+    except SpecError as e:
+        raise _with_yaml_hint(e, text) from None
     if root is None:
         raise SpecError("empty spec", file=name, line=1, column=1)
     _check_expansion(root, name)

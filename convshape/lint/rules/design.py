@@ -102,13 +102,14 @@ def stride_does_not_tile(ctx):
                    f"an input {L + extra} or {L + extra - s} long on {names[a0]}")
             yield ctx.at(node, f"{node.kind} '{node.name}' slides a {geometry} over a {by_axis(spatial)} input, but "
                                f"({L}{pad} − {span(k, d)}) / {s} is not a whole number: the windows stop early and "
-                               f"{what} are never read: {fmt_int(total - kept)} of {fmt_int(total)} input pixels "
-                               f"({(total - kept) / total:.0%}) are dropped. Use {fix}, so that "
-                               f"(size + padding − kernel) is a multiple of the stride.", argument="stride")
+                               f"{what} are never read: {fmt_int(total - kept)} of {fmt_int(total)} input "
+                               f"{'pixels' if len(spatial) > 1 else 'positions'} ({(total - kept) / total:.0%}) are "
+                               f"dropped. Use {fix}, so that (size + 2·padding − kernel) is a multiple of the "
+                               f"stride.", argument="stride")
         elif clauses:
             yield ctx.at(node, f"{node.kind} '{node.name}' slides a {geometry} that does not tile every input size: "
                                f"it never reads {' and '.join(clauses)}. Choose input sizes where "
-                               f"(size + padding − kernel) is a multiple of the stride, or pad accordingly.",
+                               f"(size + 2·padding − kernel) is a multiple of the stride, or pad accordingly.",
                          argument="stride")
 
 
@@ -489,3 +490,81 @@ def dropout_before_batchnorm(ctx):
                            f"rescales activations by 1/(1 − p) in training only, so the variance BatchNorm learns "
                            f"does not match inference (the variance shift of Li et al. 2019). Move the dropout after "
                            f"the last BatchNorm, e.g. just before the classifier.")
+
+
+LAYOUT_KINDS = {"Permute", "Reshape", "Flatten", "Unflatten"}  # after these, the last dim may be features
+
+
+@rule("CS210", "linear-on-feature-map", "warning")
+def linear_on_feature_map(ctx):
+    """## What it does
+    Flags a `Linear` that receives a feature map still laid out as N, C and spatial dims (from a
+    convolution, a pooling layer or the network input, with no `Flatten`, `Reshape` or `Permute`
+    in between), usually a forgotten `Flatten`.
+
+    ## Why is this bad?
+    torch's Linear multiplies over the last dim only: on a 1×32×32×32 map it mixes the 32 columns
+    of each row and keeps C and H, giving a 1×32×32×10 output instead of 1×10. It runs without an
+    error, so the mistake shows only as a wrong output shape or a poor model.
+
+    ## Example
+    ```yaml
+    input: [1, 3, 32, 32]
+    layers:
+      - Conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+      - ReLU
+      - Linear: {out_features: 10}
+    ```
+
+    ## Use instead
+    ```yaml
+    input: [1, 3, 32, 32]
+    layers:
+      - Conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+      - ReLU
+      - Flatten
+      - Linear: {out_features: 10}
+    ```
+    """
+    rank = len(ctx.report.input_shape)
+    if rank < 3:
+        return
+    names = axis_names(rank - 2)
+    for node, r in ctx.analyzed():
+        if not isinstance(node.layer, Linear):
+            continue
+        x = ctx.output_of(node.inputs[0])
+        if x is None or len(x) != rank:
+            continue
+        origin = _feature_map_origin(ctx, node, rank)
+        if origin is None:
+            continue
+        features = prod(x[1:])
+        yield ctx.at(node, f"Linear '{node.name}' gets the feature map {fmt_shape(x)} from {ctx.label(origin)}, "
+                           f"still N, C, {', '.join(names)}: it multiplies over the last dim only "
+                           f"({names[-1]} = {fmt_int(x[-1])}) and gives {fmt_shape(r.output_shape)}. Add a Flatten "
+                           f"before it (C×{'×'.join(names)} = {fmt_int(features)} features), or global pooling "
+                           f"and a Flatten.")
+
+
+def _feature_map_origin(ctx, node, rank: int):
+    """The convolution, pooling layer or network input whose N, C, spatial layout reaches `node`
+    unchanged (every ancestor keeps the rank, none reorders or reshapes, none is a Linear), or None."""
+    origin = None
+    stack, seen = list(node.inputs), set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name == INPUT:
+            origin = origin or INPUT
+            continue
+        n = ctx.network.node(name)
+        out = ctx.output_of(name)
+        if n.kind in LAYOUT_KINDS or isinstance(n.layer, Linear) or out is None or len(out) != rank:
+            return None
+        if origin in (None, INPUT) and isinstance(n.layer, (Conv, ConvTranspose, Pool)):
+            origin = name
+        stack.extend(n.inputs)
+    return origin

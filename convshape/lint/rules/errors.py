@@ -102,6 +102,9 @@ def _hint(axis, rank, net_rank, a, b) -> str:
         return (f"The branches have different channel counts: project one with a 1×1 convolution to "
                 f"{max(a, b)} channels.")
     if rank == net_rank and axis >= 2:
+        if max(a, b) % min(a, b):  # 25 vs 24: a size halved with floor on one path, doubled on the other
+            return (f"The sizes differ by {abs(a - b)}: one path rounded an odd size down when halving it. Use an "
+                    f"input size every downsampling divides, or pad/crop so the sizes agree.")
         ratio = max(a, b) / min(a, b)
         return (f"One branch is downsampled {'%g' % ratio}× more than the other: give the other branch the same "
                 f"stride (or pad/crop so the sizes agree).")

@@ -1,0 +1,64 @@
+"""What a Report shows in a notebook or a script: text, HTML, Markdown, a DataFrame, and the
+figures of a symbolic report at concrete sizes. Every view is a renderer's; nothing is computed."""
+from __future__ import annotations
+
+
+class ReportViews:
+    """Mixed into Report (report.py keeps the data model)."""
+
+    def __str__(self) -> str:
+        import io
+
+        from rich.console import Console
+
+        from .render.table import build, natural_width
+        table, grid = build(self)
+        out = io.StringIO()
+        console = Console(file=out, width=natural_width(table), color_system=None, force_terminal=False)
+        console.print(table)
+        console.print(grid)
+        return out.getvalue()
+
+    def _repr_html_(self) -> str:
+        from .render import html
+        return html.render(self)
+
+    def _repr_markdown_(self) -> str:
+        from .render import markdown
+        return markdown.render(self)
+
+    def to_dataframe(self):
+        """One row per layer (pandas, imported only here): exact ints, sympy expressions when symbolic."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Report.to_dataframe() needs pandas: pip install pandas") from None
+        rows = [{
+            "name": r.name, "type": r.type, "output_shape": tuple(r.output_shape), "params": r.params,
+            "trainable_params": r.trainable_params, "buffers": r.buffers, "macs": r.macs, "flops": r.flops,
+            "flops_backward": r.flops_backward, "other_ops": r.other_ops,
+            "activation_elements": r.activation_elements, "activation_bytes": r.activation_bytes,
+            "rf_size": tuple(r.receptive_field.size), "rf_stride": tuple(r.receptive_field.stride),
+        } for r in self.layers]
+        return pd.DataFrame(rows).set_index("name")
+
+    def at(self, **sizes):
+        """This report at concrete sizes of its symbols: `report.at(N=1, H=224, W=224)`.
+
+        The network is analyzed again at that input, so a size that breaks a rule raises ShapeError
+        (sympy's own `.subs({"N": 1})` on a figure does nothing: its symbols carry assumptions).
+        """
+        network = getattr(self, "source_network", None)
+        if network is None:
+            raise ValueError("this Report does not keep its network: make it with convshape.analyze(...)")
+        names = [str(d) for d in self.input_shape if not isinstance(d, int)]
+        unknown = sorted(set(sizes) - set(names))
+        if unknown:
+            raise ValueError(f"unknown size {', '.join(unknown)}: this report's symbols are "
+                             f"{', '.join(names) or 'none'}")
+        for k, v in sizes.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{k}={v!r}: a size must be a positive int")
+        from .api import analyze
+        shape = tuple(d if isinstance(d, int) else sizes.get(str(d), str(d)) for d in self.input_shape)
+        return analyze(network, shape, dtype=self.dtype)
