@@ -31,6 +31,8 @@ from ..layers import REGISTRY
 from .ops import PATTERNS, Mapped, bind
 from .ops import canonical as _canonical
 from .ops import plain as _plain
+from .ops.registry import refs_in as _refs_in
+from .ops.registry import tensor_refs as _tensor_refs
 from .trace import Op, Ref, TraceFailed, trace_eager, trace_fx
 
 
@@ -221,22 +223,10 @@ class _Root(nn.Module):
 
 def _output_refs(args, mapper) -> list:
     """Every value forward returns, in order: a tensor, or tuples, lists, dicts, namedtuples of them."""
-    out = []
-
-    def walk(a):
-        if isinstance(a, Ref):
-            v = mapper.ops[a.name].value
-            if isinstance(v, torch.Tensor) or isinstance(v, (tuple, list)) and any(
-                    isinstance(x, torch.Tensor) for x in v):
-                out.append(a)
-        elif isinstance(a, (tuple, list)):
-            for v in a:
-                walk(v)
-        elif isinstance(a, dict):
-            for v in a.values():
-                walk(v)
-    walk(args)
-    return out
+    def holds_tensor(ref):
+        v = mapper.ops[ref.name].value
+        return isinstance(v, torch.Tensor) or isinstance(v, (tuple, list)) and any(isinstance(x, torch.Tensor) for x in v)
+    return [r for r in _refs_in(args) if holds_tensor(r)]
 
 
 def _unused_params(module: nn.Module, ops: list, mapper) -> tuple:
@@ -367,23 +357,6 @@ def _held_params(op, mapper) -> list:
         if (src.kind == "param" or r.name in mapper.derived) and not src.kwargs.get("__buffer__") \
                 and isinstance(src.value, torch.Tensor):
             out.append((src.target if src.kind == "param" else r.name, src.value))
-    return out
-
-
-def _tensor_refs(op):
-    out = []
-
-    def walk(a):
-        if isinstance(a, Ref):
-            out.append(a)
-        elif isinstance(a, (tuple, list)):
-            for v in a:
-                walk(v)
-        elif isinstance(a, dict):
-            for v in a.values():
-                walk(v)
-    walk(op.args)
-    walk(op.kwargs)
     return out
 
 

@@ -81,8 +81,8 @@ def plain(v):
     return v
 
 
-def tensor_refs(op) -> list:
-    """Every Ref in an op's arguments, nested ones included."""
+def refs_in(value) -> list:
+    """Every Ref in a value, in order, inside nested tuples, lists (namedtuples) and dicts too."""
     from ..trace import Ref
     out = []
 
@@ -95,9 +95,13 @@ def tensor_refs(op) -> list:
         elif isinstance(a, dict):
             for v in a.values():
                 walk(v)
-    walk(op.args)
-    walk(op.kwargs)
+    walk(value)
     return out
+
+
+def tensor_refs(op) -> list:
+    """Every Ref in an op's arguments, nested ones included."""
+    return refs_in(op.args) + refs_in(op.kwargs)
 
 
 # ops that hand on one tensor's values unchanged (a parameter reshaped to broadcast: gamma.view(1, -1, 1, 1))
