@@ -177,8 +177,16 @@ CASES = [
 ]
 
 # every valid example every layer class declares for the contract test (tests/test_layer_contract.py)
+# the algebra and attention kinds of the import-coverage work have no reference kernel yet: `convshape
+# run` refuses them by name (test below); each one that gets a kernel leaves this set
+WITHOUT_KERNEL = {"Div", "FixedConv1d", "FixedConv2d", "FixedConv3d", "FrozenBatchNorm2d", "Index", "MatMul",
+                  "Maximum", "Minimum", "MultiheadAttention", "ParamArith", "ParamConcat", "PatchMerging",
+                  "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
+                  "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
+                  "Stack", "Sub", "UnaryOp", "Unsqueeze"}
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
-            for kind in sorted(REGISTRY) for e in examples_of(REGISTRY[kind]) if not e.rejected]
+            for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
+            if not e.rejected]
 
 
 def case_id(case):
@@ -253,9 +261,22 @@ def test_both_convolution_paths(case, row_shift_min, monkeypatch):
     test_reference_kernel_matches_torch(case)
 
 
-def test_every_registered_kind_has_a_reference_kernel():
-    missing = sorted(set(REGISTRY) - set(KERNELS))
-    assert not missing, f"layer kinds without a reference kernel (add one in convshape/executor/kernels/): {missing}"
+def test_every_registered_kind_has_a_reference_kernel_or_is_listed():
+    missing = set(REGISTRY) - set(KERNELS)
+    assert missing == WITHOUT_KERNEL, f"layer kinds without a reference kernel (add one in " \
+                                      f"convshape/executor/kernels/): {sorted(missing - WITHOUT_KERNEL)}"
+
+
+def test_run_refuses_a_kind_without_kernel_by_name_before_running():
+    from convshape.errors import SpecError
+    from convshape.executor.runner import run
+    from convshape.spec import loads
+    net = loads("input: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"
+                "  - ScalarArith: {op: mul, value: 2.0}\n", "scaled.yaml")
+    with pytest.raises(SpecError) as e:
+        run(net, repeats=0)
+    assert str(e.value) == ("scaled.yaml: run has no reference kernel yet for ScalarArith "
+                            "(layers scalararith_1)")
 
 
 def test_kernels_use_no_torch_nn():

@@ -142,3 +142,20 @@ def test_conv_same_padding_with_a_one_entry_dilation(shape, torch_ok):
     args = {"out_channels": 2, "kernel_size": 4, "padding": "same", "dilation": (3,), "padding_mode": "replicate"}
     o = compare(REGISTRY["Conv2d"], args, (shape,))
     assert o.agree and o.torch_ok is torch_ok, str(o)
+
+
+def test_the_counter_blind_spots_are_torch_s():
+    """FlopCounterMode (torch 2.14) counts 0 for these products; the agreement fuzzer takes convshape's
+    count there (COUNTER_BLIND_SPOTS). When torch starts counting them, this fails: drop the entry."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def counted(fn, *shapes):
+        with FlopCounterMode(display=False) as fc:
+            fn(*[torch.randn(s) for s in shapes])
+        return fc.get_total_flops()
+    assert counted(torch.matmul, (4,), (4,)) == 0       # dot: 4 MACs really
+    assert counted(torch.matmul, (3, 4), (4,)) == 0     # mv: 3*4 = 12 MACs really
+    assert counted(torch.matmul, (4,), (4, 3)) == 24    # a 1-D first factor is counted: 2 * 4*3 = 24
+    # head_dim 1: 2*3*4 (B G H) * 5*6 (I J) * 1 (D) = 720 MACs really
+    assert counted(lambda q, k: torch.einsum("bghid,bghjd->bghij", q, k), (2, 3, 4, 5, 1), (2, 3, 4, 6, 1)) == 0

@@ -60,6 +60,11 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
     report = analyze(network, input_shape, dtype=dtype)
     if report.symbols:
         raise SpecError(f"run needs a concrete input, got {list(report.input_shape)}: pass --input with numbers")
+    missing = missing_kernels(network)
+    if missing:  # refused before anything runs, by name, rather than part-way through
+        raise SpecError(f"run has no reference kernel yet for {', '.join(missing)} "
+                        f"(layers {', '.join(n.name for n in network.nodes if n.kind in missing)[:200]})",
+                        file=network.file)
     if calibration is None:
         from .calibrate import calibration_for
         calibration, _ = calibration_for(dev, dtype)
@@ -182,6 +187,12 @@ def _state(module) -> dict:
     state = dict(module.named_parameters())
     state.update(dict(module.named_buffers()))
     return state
+
+
+def missing_kernels(network: Network) -> list[str]:
+    """The layer kinds of `network` that have no reference kernel, sorted."""
+    from .kernels import KERNELS
+    return sorted({n.kind for n in network.nodes} - set(KERNELS))
 
 
 def _reference_call(node, state):

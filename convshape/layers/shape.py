@@ -242,6 +242,7 @@ class Squeeze(Layer):
         Example({}, ((2, 1, 3, 1),)),
         Example({"dim": (1, 2)}, ((2, 1, 3, 1),), note="dim 2 (size 3) stays"),
         Rejected({"dim": 3}, ((2, 1, 3),), torch_says="out of range"),
+        Rejected({"dim": (-1, 1)}, ((8, 1),), torch_says="appears multiple times"),
     )
 
     def _dropped(self, x):
@@ -250,6 +251,10 @@ class Squeeze(Layer):
         else:
             dims = (self.dim,) if isinstance(self.dim, int) else self.dim
             candidates = [_norm_dim(d, max(len(x), 1), "dim") for d in dims]
+            repeated = next((d for i, d in enumerate(candidates) if d in candidates[:i]), None)
+            if repeated is not None:  # torch refuses a dim listed twice, however it is written
+                raise ShapeError(f"dim {repeated} appears more than once in dim={self.dim}", argument="dim",
+                                 value=self.dim)
         dropped = []
         for d in candidates:
             if type(x[d]) is not int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..dims import ceildiv, prod, require_eq
+from ..errors import ShapeError
 from .base import (GlobalOver, Int, Layer, Params, PosInt, Window, check_rank, concrete_channels,
                    ntuple, register)
 from .dropout import Probability
@@ -161,11 +162,14 @@ class PatchMerging(Layer):
     examples: ClassVar[tuple] = (
         Example({}, ((2, 8, 8, 4),)),
         Example({}, ((1, 7, 5, 6),), note="odd H and W are padded"),
+        Example({}, ((3, 2, 4, 6, 4),), note="leading dims pass through, as torchvision's slicing allows"),
     )
 
     def infer(self, inputs):
         x = inputs[0]
-        check_rank(self, x, (3, 4))
+        if len(x) < 3:  # torchvision slices x[..., 0::2, 0::2, :]: any leading dims, at least (H, W, C)
+            raise ShapeError(f"expects an input of 3 or more dims (..., H, W, C), got {len(x)}-D",
+                             argument="input", value=list(x))
         return {"dim": concrete_channels(x, -1, "channel", self.dim, "dim")}
 
     def output_shape(self, inputs):

@@ -82,7 +82,7 @@ class LayerScale(nn.Module):
     def forward(self, x):
         if not -x.dim() <= self.dim < x.dim():
             raise IndexError(f"LayerScale: dim={self.dim} is out of range for a {x.dim()}-D input")
-        d = self.dim % x.dim()
+        d = self.dim + x.dim() if self.dim < 0 else self.dim  # out of range: torch.cat refuses, as convshape
         if x.shape[d] != self.gamma.numel():
             raise RuntimeError(f"LayerScale: {self.gamma.numel()} channels but dim {self.dim} of the input "
                                f"has size {x.shape[d]}")
@@ -290,6 +290,8 @@ class ParamConcat(nn.Module):
         self.token = nn.Parameter(torch.zeros(tuple(shape)))
 
     def forward(self, x):
-        d = self.dim % x.dim()
+        if self.token.dim() != x.dim():  # expand would add leading dims: the spec's rule says same rank
+            raise RuntimeError(f"ParamConcat: a {self.token.dim()}-D parameter for a {x.dim()}-D input")
+        d = self.dim + x.dim() if self.dim < 0 else self.dim  # out of range: torch.cat refuses, as convshape
         sizes = [x.shape[i] if i != d and self.token.shape[i] == 1 else -1 for i in range(x.dim())]
         return torch.cat([self.token.expand(*sizes), x], dim=d)
