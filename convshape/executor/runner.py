@@ -20,7 +20,7 @@ from ..errors import SpecError
 from ..graph import INPUT, Network
 from ..memory.schedule import last_uses  # the liveness schedule shared with the memory figures
 from ..report import DTYPE_BYTES
-from .kernels import kernel_for
+from .kernels import KERNELS, kernel_for
 from .result import LayerRun, RunReport, RunTotals
 from .timing import Clock, median, synchronize
 
@@ -191,7 +191,6 @@ def _state(module) -> dict:
 
 def missing_kernels(network: Network) -> list[str]:
     """The layer kinds of `network` that have no reference kernel, sorted."""
-    from .kernels import KERNELS
     return sorted({n.kind for n in network.nodes} - set(KERNELS))
 
 
