@@ -7,6 +7,7 @@ against torch.nn directly with a stand-in layer built from torch's constructor d
 """
 import inspect
 from types import SimpleNamespace
+from typing import get_args
 
 import pytest
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 from convshape.executor.kernels import KERNELS  # noqa: E402
 from convshape.executor.runner import TOLERANCE, rel_error  # noqa: E402
 from convshape.layers import REGISTRY  # noqa: E402
+from convshape.layers.arith import ArithOp, UnaryFn  # noqa: E402
 from convshape.layers.examples import examples_of  # noqa: E402
 
 CASES = [
@@ -174,16 +176,77 @@ CASES = [
     ("Reshape", {"shape": (-1, 12)}, (2, 3, 4)),
     ("Narrow", {"dim": 1, "start": 2, "length": 3}, (2, 6, 4)),
     ("Narrow", {"dim": -1, "start": -4, "length": 2}, (2, 3, 5)),
+    ("Stack", {"dim": -3}, [(2, 3), (2, 3)]),
+    ("Stack", {}, [(4,)] * 3),
+    ("Unsqueeze", {"dim": 0}, (3,)),
+    ("Unsqueeze", {"dim": -4}, (2, 3, 4)),
+    ("Squeeze", {"dim": (0, -1)}, (1, 3, 1)),
+    ("Squeeze", {"dim": 1}, (2, 3, 1)),                          # a listed dim of size 3 stays
+    ("Index", {"index": ((1, None, 3), None, -2)}, (8, 5, 4)),  # slice with step, new axis, negative int
+    ("Index", {"index": ((-3, -1, None),)}, (6, 2)),            # negative slice bounds
+    ("Index", {"index": ((2, 9, 2),)}, (5, 3)),                 # stop past the end is clamped, as in Python
+    ("ParamConcat", {"shape": (1, 3), "dim": 0}, (2, 3)),
+    # ---- element-wise arithmetic: every op and function (the layer examples hold only some)
+    ("Sub", {}, [(2, 1, 4), (3, 1)]),
+    ("Div", {}, [(2, 3, 4), (4,)]),
+    ("Maximum", {}, [(2, 3, 4), (1, 3, 1)]),
+    ("Minimum", {}, [(3, 1), (3, 5)]),
+    ("ScalarArith", {"op": "add", "value": 0.25}, (2, 3)),
+    ("ScalarArith", {"op": "sub", "value": 1.5}, (2, 3)),
+    ("ScalarArith", {"op": "div", "value": 3.0}, (2, 3)),
+    ("ScalarArith", {"op": "rdiv", "value": 2.0}, (2, 3), "positive"),
+    ("ScalarArith", {"op": "pow", "value": 0.5}, (2, 3), "positive"),
+    ("ScalarArith", {"op": "rpow", "value": 2.0}, (2, 3)),
+    ("ScalarArith", {"op": "minimum", "value": 0.1}, (2, 3, 4)),
+    ("ScalarArith", {"op": "mul", "value": -2}, (5,)),          # an int value
+    ("ParamArith", {"op": "rdiv", "shape": (3,)}, (2, 3), "positive"),
+    ("ParamArith", {"op": "maximum", "shape": (1, 3, 1)}, (2, 3, 4)),
+    ("ParamArith", {"op": "rsub", "shape": (2, 1)}, (3, 2, 4)),
+    ("ParamArith", {"op": "pow", "shape": (4,)}, (2, 4), "positive"),
+    ("ParamArith", {"op": "minimum", "shape": (2, 4), "trainable": False}, (3, 2, 4)),
+    ("ParamArith", {"op": "div", "shape": (1, 4)}, (2, 4)),
+    ("ParamArith", {"op": "rpow", "shape": (2, 1)}, (2, 3), "positive"),
+] + [("UnaryOp", {"fn": fn}, (2, 3, 4), "positive" if fn in ("rsqrt", "sqrt", "log") else "wide")
+     for fn in get_args(UnaryFn)] + [
+    ("UnaryOp", {"fn": "log"}, (2, 3, 4)),                      # NaN where torch's is, for negative inputs
+    # ---- reductions
+    ("Reduce", {"op": "amin", "dim": (0, 2), "keepdim": True}, (2, 3, 4)),
+    ("Reduce", {"op": "mean"}, (2, 3, 4)),
+    ("Reduce", {"op": "sum", "dim": -1, "keepdim": True}, (5, 6)),
+    ("Reduce", {"op": "amax", "dim": (-1, 0)}, (2, 3, 4)),
+    # ---- frozen and fixed-filter layers
+    ("FrozenBatchNorm2d", {"eps": 1e-3}, (2, 4, 3, 3)),
+    ("FixedConv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"}, (1, 2, 6, 5)),
+    # ---- matmul and attention
+    ("MatMul", {}, [(4,), (2, 4, 3)]),                          # 1-D first factor: a row, dropped after
+    ("MatMul", {}, [(2, 3, 4), (4,)]),                          # 1-D second factor: a column
+    ("MatMul", {}, [(5,), (5,)]),                               # a dot product, 0-D
+    ("MatMul", {}, [(3, 1, 2, 4), (5, 4, 3)]),
+    ("ScaledDotProductAttention", {"is_causal": True}, [(2, 5, 4), (2, 7, 4), (2, 7, 3)]),   # L < S: tril
+    ("ScaledDotProductAttention", {"scale": 0.3}, [(2, 1, 5, 4), (3, 6, 4), (3, 6, 2)]),    # batch broadcasts
+    ("MultiheadAttention", {"embed_dim": 6, "num_heads": 2}, [(4, 3, 6), (5, 3, 6), (5, 3, 6)]),
+    ("MultiheadAttention", {"embed_dim": 4, "num_heads": 1, "batch_first": True, "kdim": 3, "vdim": 5},
+     [(2, 3, 4), (2, 6, 3), (2, 6, 5)]),
+    ("MultiheadAttention", {"embed_dim": 6, "num_heads": 3, "bias": False}, [(4, 6), (2, 6), (2, 6)]),   # unbatched
+    ("RelativePositionalMultiHeadAttention", {"head_dim": 3, "max_seq_len": 4}, (2, 2, 4, 6)),
+    # ---- Swin: a shift on one axis only, a window covering its padded axis (the shift there is dropped),
+    # odd sizes padded, shifts larger than half the window
+    ("ShiftedWindowAttention", {"window_size": (2, 3), "shift_size": (0, 1), "num_heads": 2}, (2, 4, 6, 4)),
+    ("ShiftedWindowAttention", {"window_size": 4, "shift_size": 2, "num_heads": 1, "qkv_bias": False},
+     (1, 3, 9, 2)),                                             # H pads to 4 = the window: no shift on H
+    ("ShiftedWindowAttention", {"window_size": 3, "shift_size": (2, 2), "num_heads": 2}, (1, 7, 5, 4)),
+    ("ShiftedWindowAttention", {"window_size": 4, "shift_size": 2, "num_heads": 2}, (1, 3, 4, 4)),   # no shift
+    ("ShiftedWindowAttentionV2", {"window_size": (2, 3), "shift_size": (1, 1), "num_heads": 2}, (2, 5, 6, 4)),
+    ("ShiftedWindowAttentionV2", {"window_size": 3, "shift_size": (1, 0), "num_heads": 1, "proj_bias": False},
+     (1, 7, 6, 3)),
+    ("PatchMerging", {}, (1, 5, 4, 3)),
+    ("PatchMergingV2", {}, (2, 3, 3, 2)),
+    ("PatchMergingV2", {}, (3, 6, 2)),                          # no batch dim
 ]
 
 # every valid example every layer class declares for the contract test (tests/test_layer_contract.py)
-# the algebra and attention kinds of the import-coverage work have no reference kernel yet: `convshape
-# run` refuses them by name (test below); each one that gets a kernel leaves this set
-WITHOUT_KERNEL = {"Div", "FixedConv1d", "FixedConv2d", "FixedConv3d", "FrozenBatchNorm2d", "Index", "MatMul",
-                  "Maximum", "Minimum", "MultiheadAttention", "ParamArith", "ParamConcat", "PatchMerging",
-                  "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
-                  "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
-                  "Stack", "Sub", "UnaryOp", "Unsqueeze"}
+# every registered kind has a reference kernel; a kind that cannot have one would be listed here with why
+WITHOUT_KERNEL: set[str] = set()
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
             for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
             if not e.rejected]
@@ -267,8 +330,16 @@ def test_every_registered_kind_has_a_reference_kernel_or_is_listed():
                                       f"convshape/executor/kernels/): {sorted(missing - WITHOUT_KERNEL)}"
 
 
-def test_run_refuses_a_kind_without_kernel_by_name_before_running():
+def test_every_arithmetic_op_has_a_case():
+    """ScalarArith and ParamArith share one op list; each op is checked against torch at least once."""
+    for kind in ("ScalarArith", "ParamArith"):
+        ops = {c[1]["op"] for c in CASES + EXAMPLES if c[0] == kind}
+        assert ops == set(get_args(ArithOp)), (kind, set(get_args(ArithOp)) - ops)
+
+
+def test_run_refuses_a_kind_without_kernel_by_name_before_running(monkeypatch):
     from convshape.errors import SpecError
+    monkeypatch.delitem(KERNELS, "ScalarArith")   # as a kind registered without a kernel would be
     from convshape.executor.runner import run
     from convshape.spec import loads
     net = loads("input: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"

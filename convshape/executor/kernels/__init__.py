@@ -40,4 +40,5 @@ def kernel_for(kind: str) -> Callable:
                                   "add one in convshape/executor/kernels/") from None
 
 
-from . import activation, conv, linear, merge, norm, pad, pool, resample, shape  # noqa: E402,F401
+from . import (activation, arith, attention, conv, linear, merge, norm, pad, pool, reduce, resample,  # noqa: E402,F401
+               shape, window_attention)

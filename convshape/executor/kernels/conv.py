@@ -109,8 +109,9 @@ def conv_pads(layer, kernel, dilation):
     return [(p, p) for p in tuple_of(layer.padding, n)]
 
 
-@reference(*ranks("Conv"))
+@reference(*ranks("Conv"), *ranks("FixedConv"))
 def conv(layer, xs, state):
+    """Also the fixed-filter convolutions (blur pools), whose weight and bias are buffers of the same names."""
     weight = state["weight"]
     n = weight.dim() - 2
     kernel, dilation = tuple(weight.shape[2:]), tuple_of(layer.dilation, n)

@@ -25,9 +25,10 @@ def _affine(y, state, view):
     return y
 
 
-@reference(*ranks("BatchNorm"))
+@reference(*ranks("BatchNorm"), "FrozenBatchNorm2d")
 def batch_norm(layer, xs, state):
-    """Inference: running statistics when tracked, else the batch's own (torch does the same in eval)."""
+    """Inference: running statistics when tracked, else the batch's own (torch does the same in eval).
+    torchvision's FrozenBatchNorm2d is the tracked case with weight and bias held as buffers."""
     x = opmath(xs[0])
     if state.get("running_mean") is not None:
         mean, var = _channel_view(opmath(state["running_mean"]), x), _channel_view(opmath(state["running_var"]), x)

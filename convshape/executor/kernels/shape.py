@@ -70,3 +70,41 @@ def narrow(layer, xs, state):
     d = layer.dim % x.dim()
     start = layer.start + x.shape[d] if layer.start < 0 else layer.start
     return x[(slice(None),) * d + (slice(start, start + layer.length),)]
+
+
+@reference("Unsqueeze")
+def unsqueeze(layer, xs, state):
+    """A new dim of size 1 at `dim`, counted in the output (-1 appends)."""
+    x = xs[0]
+    d = layer.dim % (x.dim() + 1)
+    return x.reshape(*x.shape[:d], 1, *x.shape[d:])
+
+
+@reference("Squeeze")
+def squeeze(layer, xs, state):
+    """Drop the size-1 dims among `dim` (every dim when null); a listed dim of another size stays."""
+    x = xs[0]
+    rank = max(x.dim(), 1)
+    listed = range(x.dim()) if layer.dim is None else (layer.dim,) if isinstance(layer.dim, int) else layer.dim
+    dropped = {d % rank for d in listed if x.dim() and x.shape[d % rank] == 1}
+    return x.reshape([s for d, s in enumerate(x.shape) if d not in dropped])
+
+
+@reference("Index")
+def index(layer, xs, state):
+    """Entry by entry over the leading dims: an int selects (its dim goes), [start, stop, step]
+    narrows and strides, null inserts a dim of 1; dims past the entries are kept."""
+    x, d = xs[0], 0
+    for entry in layer.index:
+        if entry is None:
+            x = x.unsqueeze(d)
+            d += 1
+        elif isinstance(entry, int):
+            x = x.select(d, entry + x.shape[d] if entry < 0 else entry)
+        else:
+            lo, hi, step = slice(*entry).indices(x.shape[d])
+            length = max(0, -(-(hi - lo) // step))
+            x = x.narrow(d, lo, (length - 1) * step + 1 if length else 0)
+            x = x[(slice(None),) * d + (slice(None, None, step),)]
+            d += 1
+    return x

@@ -1,0 +1,137 @@
+"""Swin Transformer's blocks as torchvision computes them (models/swin_transformer.py): shifted-window
+attention V1 and V2, and the 2x2 patch merging of each.
+
+Window attention on (B, H, W, C): zero-pad H and W up to multiples of the window, roll the map by
+-shift (no shift along an axis whose padded size fits in one window), cut it into windows of T
+tokens, attend within each window with a relative position bias and, when shifted, -100 between
+tokens of different regions of the rolled map, then undo the windows, the roll and the padding.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import reference
+from .attention import affine, relative_position_index, softmax_last
+from .common import opmath, pad, tuple_of
+from .norm import _normalize
+
+LAYER_NORM_EPS = 1e-5  # torchvision's default norm_layer, nn.LayerNorm(width)
+SHIFT_MASK = -100.0    # torchvision masks the wrapped regions with -100, not -inf
+
+
+def _roll(x, shifts, dims):
+    """torch.roll: output i reads input (i - shift) mod L along each dim."""
+    for s, d in zip(shifts, dims):
+        length = x.shape[d]
+        x = x.index_select(d, (torch.arange(length, device=x.device) - s).remainder(length))
+    return x
+
+
+def _regions(length: int, window: int, shift: int) -> list[int]:
+    """Per position of a rolled axis, the last of torchvision's three slices (0, -w), (-w, -s), (-s, None)
+    holding it: its region id (the slices follow Python's rules, also for a shift of 0)."""
+    ids = [0] * length
+    for k, (lo, hi) in enumerate(((0, -window), (-window, -shift), (-shift, None))):
+        for i in range(length)[lo:hi]:
+            ids[i] = k
+    return ids
+
+
+def _windows(x, w):
+    """(B, pH, pW, C) -> (B * nW, w0 * w1, C), windows in row-major order."""
+    B, pH, pW, C = x.shape
+    return (x.reshape(B, pH // w[0], w[0], pW // w[1], w[1], C).permute(0, 1, 3, 2, 4, 5)
+            .reshape(B * (pH // w[0]) * (pW // w[1]), w[0] * w[1], C))
+
+
+def _shift_mask(pH, pW, w, shift, device, dtype):
+    """(nW, T, T): 0 between tokens of one region of the rolled map, -100 across regions."""
+    rows = torch.tensor(_regions(pH, w[0], shift[0]), device=device)
+    cols = torch.tensor(_regions(pW, w[1], shift[1]), device=device)
+    label = _windows((rows[:, None] * 3 + cols[None, :])[None, :, :, None], w)[..., 0]    # (nW, T)
+    same = label[:, :, None] == label[:, None, :]
+    return torch.zeros(same.shape, dtype=dtype, device=device).masked_fill(~same, SHIFT_MASK)
+
+
+def _window_attention(layer, x, state, v2: bool):
+    B, H, W, C = x.shape
+    w = tuple_of(layer.window_size, 2)
+    shift = list(tuple_of(layer.shift_size, 2))
+    heads = layer.num_heads
+    x = pad(x, [(0, -H % w[0]), (0, -W % w[1]), (0, 0)])
+    pH, pW = x.shape[1], x.shape[2]
+    for axis, padded in enumerate((pH, pW)):
+        if w[axis] >= padded:
+            shift[axis] = 0
+    shifted = sum(shift) > 0
+    if shifted:
+        x = _roll(x, (-shift[0], -shift[1]), (1, 2))
+    tokens = _windows(x, w)                                             # (B nW, T, C)
+    n, T = tokens.shape[:2]
+    qkv_bias = state.get("qkv.bias")
+    if v2 and qkv_bias is not None:   # V2 has no key bias: torchvision zeroes that third of qkv.bias
+        qkv_bias = torch.cat([qkv_bias[:C], torch.zeros_like(qkv_bias[C:2 * C]), qkv_bias[2 * C:]])
+    qkv = affine(tokens, state["qkv.weight"], qkv_bias).reshape(n, T, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+    q, k, v = (opmath(t) for t in qkv)                                  # (B nW, heads, T, C/heads)
+    index = relative_position_index(w[0], w[1], x.device)
+    if v2:
+        # cosine attention with a per-head temperature exp(min(logit_scale, log 100))
+        unit = [t / t.square().sum(-1, keepdim=True).sqrt().clamp(min=1e-12) for t in (q, k)]
+        scores = unit[0] @ unit[1].transpose(-2, -1) * opmath(state["logit_scale"]).clamp(max=math.log(100.0)).exp()
+        # continuous position bias: Linear(2, 512), ReLU, Linear(512, heads) on the coordinate table
+        hidden = affine(opmath(state["relative_coords_table"]), opmath(state["cpb_mlp.0.weight"]),
+                        opmath(state["cpb_mlp.0.bias"])).clamp(min=0)
+        table = affine(hidden, opmath(state["cpb_mlp.2.weight"])).reshape(-1, heads)
+        bias = 16 / (1 + torch.exp(-table[index].permute(2, 0, 1)))     # 16 * sigmoid
+    else:
+        scores = (q * (C // heads) ** -0.5) @ k.transpose(-2, -1)
+        bias = opmath(state["relative_position_bias_table"])[index].permute(2, 0, 1)   # (heads, T, T)
+    scores = scores + bias
+    if shifted:
+        mask = _shift_mask(pH, pW, w, shift, x.device, scores.dtype)   # (nW, T, T)
+        scores = (scores.reshape(B, -1, heads, T, T) + mask[None, :, None]).reshape(n, heads, T, T)
+    out = (softmax_last(scores) @ v).to(x.dtype).transpose(1, 2).reshape(n, T, C)
+    out = affine(out, state["proj.weight"], state.get("proj.bias"))
+    out = (out.reshape(B, pH // w[0], pW // w[1], w[0], w[1], C).permute(0, 1, 3, 2, 4, 5)
+           .reshape(B, pH, pW, C))
+    if shifted:
+        out = _roll(out, shift, (1, 2))
+    return out[:, :H, :W].contiguous()
+
+
+@reference("ShiftedWindowAttention")
+def shifted_window_attention(layer, xs, state):
+    """V1: scaled dot products plus a learned (2w0-1)(2w1-1) x heads relative-position-bias table."""
+    return _window_attention(layer, xs[0], state, v2=False)
+
+
+@reference("ShiftedWindowAttentionV2")
+def shifted_window_attention_v2(layer, xs, state):
+    """V2: cosine attention, a learned temperature per head, and 16 sigmoid of an MLP's position bias."""
+    return _window_attention(layer, xs[0], state, v2=True)
+
+
+def _merge_phases(x):
+    """(..., H, W, C) -> (..., ceil(H/2), ceil(W/2), 4C): zero-pad H and W to even, then the 2x2
+    phases (0, 0), (1, 0), (0, 1), (1, 1) side by side in channels (torchvision's order)."""
+    x = pad(x, [(0, x.shape[-3] % 2), (0, x.shape[-2] % 2), (0, 0)])
+    return torch.cat([x[..., i::2, j::2, :] for i, j in ((0, 0), (1, 0), (0, 1), (1, 1))], dim=-1)
+
+
+def _layer_norm(x, state):
+    y = _normalize(opmath(x), (-1,), LAYER_NORM_EPS) * opmath(state["norm.weight"]) + opmath(state["norm.bias"])
+    return y.to(x.dtype)
+
+
+@reference("PatchMerging")
+def patch_merging(layer, xs, state):
+    """The four phases, LayerNorm(4C), then Linear(4C, 2C) without bias."""
+    return affine(_layer_norm(_merge_phases(xs[0]), state), state["reduction.weight"])
+
+
+@reference("PatchMergingV2")
+def patch_merging_v2(layer, xs, state):
+    """V2: the reduction first, then LayerNorm(2C)."""
+    return _layer_norm(affine(_merge_phases(xs[0]), state["reduction.weight"]), state)
