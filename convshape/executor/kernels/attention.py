@@ -2,8 +2,8 @@
 scaled dot-product attention, nn.MultiheadAttention and MaxViT's relative-position attention.
 
 Attention is softmax(q k^T * scale + bias) v, with the softmax from its formula, computed in
-float32 for half inputs (as torch's fused attention keeps its scores); projections run in the
-input's dtype, as torch's Linear layers do.
+float32 for half inputs (as torch's fused attention keeps its scores); projections are rounded to
+the input's dtype once, as torch's Linear layers are.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from .common import opmath
 
 
 def affine(x, weight, bias=None):
-    """x W^T + b over the last dim (nn.Linear's map)."""
-    out = x @ weight.t()
-    return out if bias is None else out + bias
+    """x W^T + b over the last dim (nn.Linear's map), rounded once to x's dtype: torch's half-precision
+    addmm accumulates in float32 and adds the bias before rounding."""
+    out = opmath(x) @ opmath(weight).t()
+    return (out if bias is None else out + opmath(bias)).to(x.dtype)
 
 
 def softmax_last(x):

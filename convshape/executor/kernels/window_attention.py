@@ -5,6 +5,8 @@ Window attention on (B, H, W, C): zero-pad H and W up to multiples of the window
 -shift (no shift along an axis whose padded size fits in one window), cut it into windows of T
 tokens, attend within each window with a relative position bias and, when shifted, -100 between
 tokens of different regions of the rolled map, then undo the windows, the roll and the padding.
+Each step runs in the input's dtype, rounding where torchvision's sequence of ops rounds (element-wise
+functions and the softmax in float32 for half inputs, as torch's kernels compute them).
 """
 from __future__ import annotations
 
@@ -19,6 +21,19 @@ from .norm import _normalize
 
 LAYER_NORM_EPS = 1e-5  # torchvision's default norm_layer, nn.LayerNorm(width)
 SHIFT_MASK = -100.0    # torchvision masks the wrapped regions with -100, not -inf
+
+
+def _norm(t):
+    """The 2-norm over the last dim, accumulated in float32 for half inputs and rounded back (as torch's)."""
+    return opmath(t).square().sum(-1, keepdim=True).sqrt().to(t.dtype)
+
+
+def _exp(t):
+    return torch.exp(opmath(t)).to(t.dtype)
+
+
+def _sigmoid(t):
+    return (1 / (1 + torch.exp(-opmath(t)))).to(t.dtype)
 
 
 def _roll(x, shifts, dims):
@@ -74,25 +89,27 @@ def _window_attention(layer, x, state, v2: bool):
     if v2 and qkv_bias is not None:   # V2 has no key bias: torchvision zeroes that third of qkv.bias
         qkv_bias = torch.cat([qkv_bias[:C], torch.zeros_like(qkv_bias[C:2 * C]), qkv_bias[2 * C:]])
     qkv = affine(tokens, state["qkv.weight"], qkv_bias).reshape(n, T, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-    q, k, v = (opmath(t) for t in qkv)                                  # (B nW, heads, T, C/heads)
+    q, k, v = qkv                                                       # (B nW, heads, T, C/heads)
     index = relative_position_index(w[0], w[1], x.device)
     if v2:
         # cosine attention with a per-head temperature exp(min(logit_scale, log 100))
-        unit = [t / t.square().sum(-1, keepdim=True).sqrt().clamp(min=1e-12) for t in (q, k)]
-        scores = unit[0] @ unit[1].transpose(-2, -1) * opmath(state["logit_scale"]).clamp(max=math.log(100.0)).exp()
+        # F.normalize's eps 1e-12 is taken in x's dtype: 0 in float16, where a zero key (a padded
+        # token's: V2 has no key bias) gives torch 0/0 = NaN over its window, so it does here too
+        eps = float(torch.tensor(1e-12, dtype=x.dtype))
+        unit = [t / _norm(t).clamp(min=eps) for t in (q, k)]
+        scores = unit[0] @ unit[1].transpose(-2, -1) * _exp(state["logit_scale"].clamp(max=math.log(100.0)))
         # continuous position bias: Linear(2, 512), ReLU, Linear(512, heads) on the coordinate table
-        hidden = affine(opmath(state["relative_coords_table"]), opmath(state["cpb_mlp.0.weight"]),
-                        opmath(state["cpb_mlp.0.bias"])).clamp(min=0)
-        table = affine(hidden, opmath(state["cpb_mlp.2.weight"])).reshape(-1, heads)
-        bias = 16 / (1 + torch.exp(-table[index].permute(2, 0, 1)))     # 16 * sigmoid
+        hidden = affine(state["relative_coords_table"], state["cpb_mlp.0.weight"], state["cpb_mlp.0.bias"]).clamp(min=0)
+        table = affine(hidden, state["cpb_mlp.2.weight"]).reshape(-1, heads)
+        bias = 16 * _sigmoid(table[index].permute(2, 0, 1))
     else:
         scores = (q * (C // heads) ** -0.5) @ k.transpose(-2, -1)
-        bias = opmath(state["relative_position_bias_table"])[index].permute(2, 0, 1)   # (heads, T, T)
+        bias = state["relative_position_bias_table"][index].permute(2, 0, 1)   # (heads, T, T)
     scores = scores + bias
     if shifted:
         mask = _shift_mask(pH, pW, w, shift, x.device, scores.dtype)   # (nW, T, T)
         scores = (scores.reshape(B, -1, heads, T, T) + mask[None, :, None]).reshape(n, heads, T, T)
-    out = (softmax_last(scores) @ v).to(x.dtype).transpose(1, 2).reshape(n, T, C)
+    out = (softmax_last(opmath(scores)).to(x.dtype) @ v).transpose(1, 2).reshape(n, T, C)
     out = affine(out, state["proj.weight"], state.get("proj.bias"))
     out = (out.reshape(B, pH // w[0], pW // w[1], w[0], w[1], C).permute(0, 1, 3, 2, 4, 5)
            .reshape(B, pH, pW, C))
