@@ -51,3 +51,15 @@ def test_reference_convolution_matches_cudnn(groups, kernel, stride):
     with torch.inference_mode():
         ref = convolve(x, conv.weight, conv.bias, (stride, stride), [(kernel // 2,) * 2] * 2, (1, 1), groups)
         assert float(rel_error(ref, conv(x))) <= TOLERANCE["bfloat16"]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("factory", ["swin_t", "vit_b_16"])
+def test_transformers_confirmed_on_cuda(factory, dtype, calibration):
+    """The attention, Swin and algebra kernels on the device: torch's fused attention (flash or
+    memory-efficient) against the reference's explicit softmax, and Swin's masks built on CUDA."""
+    torchvision = pytest.importorskip("torchvision")
+    from convshape.torch.importer import from_torch
+    network = from_torch(getattr(torchvision.models, factory)().eval(), (2, 3, 224, 224))
+    report = run(network, device="cuda", dtype=dtype, repeats=0, calibration=calibration)
+    assert report.all_confirmed, [(r.name, r.error) for r in report.layers if not r.confirmed]

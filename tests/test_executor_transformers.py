@@ -175,6 +175,26 @@ def test_imported_model_confirmed(name, calibration):
     assert result.totals.peak_memory_bytes == result.totals.predicted_peak_bytes
 
 
+# int64 buffer entries, which both predictions count at the run's dtype width (as BatchNorm's counter)
+INT64_ENTRIES = {
+    "vit": 0,
+    "swin": 4 * 16 * 16,       # 4 blocks, relative_position_index of a 4x4 window: 16 x 16 = 1_024
+    "swin_v2": 4 * 16 * 16,    # the same index in V2's 4 blocks
+    "maxvit": 2 * 4 * 4 + 4,   # window and grid attention over 2x2 partitions: 4 x 4 each; 4 BatchNorm counters
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_float32_peak_memory_differs_by_the_int64_buffers_only(name, calibration):
+    m, shape = MODELS[name]()
+    network = from_torch(m.eval(), shape)
+    result = run(network, dtype="float32", repeats=0, calibration=calibration)
+    entries = sum(b.numel() for b in m.buffers() if b.dtype == torch.int64)
+    assert entries == INT64_ENTRIES[name]
+    # each int64 entry holds 8 B where the prediction counts float32's 4: swin 1_024 * 4 = 4_096 B
+    assert result.totals.peak_memory_bytes - result.totals.predicted_peak_bytes == 4 * entries
+
+
 def _redraw_constants(module, gen):
     """Tensors torch initializes to one value (norm scales, shifts, class token) drawn around it."""
     with torch.no_grad():
