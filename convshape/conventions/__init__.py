@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..dims import to_json, total
 from . import flop_counter, fvcore, ptflops, thop, torchinfo  # noqa: F401  (they register the rules)
+from .kinds import STRIDED, VIEWS
 from .registry import CONVENTIONS, Seen, figure_of
 
 TOOLS = tuple(CONVENTIONS)
@@ -41,14 +42,24 @@ def count(report, tool: str, network=None) -> ConventionCount:
     nodes = {n.name: n for n in network.nodes}
     shapes = dict(report.inputs) or {"input": report.input_shape}
     conv = CONVENTIONS[tool]
+    batches = {s[0] for s in shapes.values()}
+    if conv.batch_one and batches != {1}:
+        from ..errors import ConventionError
+        raise ConventionError(f"--convention {tool}: {tool} measures a batch of 1 (get_model_complexity_info "
+                              f"builds it), but the input's batch is {', '.join(map(str, sorted(batches, key=str)))}: "
+                              f"use an input with batch 1")
     values: dict = {}
     skipped: dict = {}
+    contiguous = dict.fromkeys(shapes, True)
     for r in report.layers:
         ins = [shapes[i] for i in r.inputs]
         shapes[r.name] = r.output_shape
+        dense = all(contiguous[i] for i in r.inputs)
+        contiguous[r.name] = r.type not in STRIDED and (dense or r.type not in VIEWS)
         layer = nodes[r.name].layer
         p = layer.params(ins)
-        seen = Seen(layer=layer, inputs=ins, output=r.output_shape, params=p.trainable + p.frozen, macs=r.macs)
+        seen = Seen(layer=layer, inputs=ins, output=r.output_shape, params=p.trainable + p.frozen, macs=r.macs,
+                    contiguous=dense)
         values[r.name] = figure_of(tool, r.type, seen)
         if values[r.name] is None:
             skipped.setdefault(r.type, conv.not_counted.get(r.type, "counted as nothing for this configuration"))

@@ -16,11 +16,18 @@ not_counted("fvcore", ACTIVATIONS + MAX_POOL + AVG_POOL + ADAPTIVE_MAX_POOL + DA
 not_counted("fvcore", ("AdaptiveAvgPool1d", "AdaptiveAvgPool3d"), "fvcore handles adaptive_avg_pool2d only")
 
 
-@rule("fvcore", *CONV, *CONV_TRANSPOSE, "Linear")
+@rule("fvcore", *CONV_TRANSPOSE, "Linear")
 def multiply_adds(seen):
-    """conv_flop_jit / linear_flop_jit: batch × prod(weight) × positions (transposed: input
-    positions), prod(input) × out_features: the MACs, bias ignored."""
+    """conv_flop_jit / linear_flop_jit: batch × prod(weight) × input positions, prod(input) ×
+    out_features: the MACs, bias ignored."""
     return seen.macs
+
+
+@rule("fvcore", *CONV)
+def conv(seen):
+    """conv_flop_jit: batch × prod(weight) × output positions, the MACs; but padding='same' or
+    'valid' traces to aten::_convolution_mode, which fvcore has no handle for (None)."""
+    return None if isinstance(seen.layer.padding, str) else seen.macs
 
 
 @rule("fvcore", *BATCH_NORM)

@@ -21,6 +21,9 @@ DROPOUT = ("Dropout", "AlphaDropout", "FeatureAlphaDropout", "StochasticDepth") 
 # tensors moved or viewed, never computed on (no tool counts them)
 DATA_MOVEMENT = ("Flatten", "Unflatten", "Permute", "Reshape", "Narrow", "Identity", "Concat", "Stack",
                  "Unsqueeze", "Squeeze", "Index", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle") + PADS
+# outputs that may be strided views of their input (torch's permute, narrow), and views that keep that
+STRIDED = ("Permute", "Narrow")
+VIEWS = ("Identity", "Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze", "Index") + DROPOUT
 ELEMENTWISE = ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum", "ScalarArith", "UnaryOp", "LayerScale")
 ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax")

@@ -4,6 +4,8 @@ backend="pytorch" (its default, key `ptflops`): a hook per known module (pytorch
 plus patched torch.nn.functional calls (FUNCTIONAL_MAPPING); a module whose forward calls a patched
 function (nn.ReLU calls F.relu, nn.MaxPool2d F.max_pool2d) is counted twice.
 backend="aten" (key `ptflops-aten`): aten.convolution (bias included), addmm (bias included), mm, bmm.
+get_model_complexity_info builds a batch of 1 itself (and the pytorch backend divides module counts by
+the batch), so these conventions are defined at batch 1 only.
 """
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from .kinds import ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL, AVG_POOL, BATCH_NORM, C
 from .registry import convention, not_counted, refuse, rule
 
 convention("ptflops", "MACs", "ptflops get_model_complexity_info, backend='pytorch' (the default): module "
-           "hooks plus patched torch.nn.functional calls")
+           "hooks plus patched torch.nn.functional calls", batch_one=True)
 convention("ptflops-aten", "MACs", "ptflops get_model_complexity_info, backend='aten': aten.convolution and "
-           "addmm with their bias, mm, bmm")
+           "addmm with their bias, mm, bmm", batch_one=True)
 
 # ----------------------------------------------------------------------------- backend="pytorch"
 not_counted("ptflops", ("Sigmoid", "Tanh", "Mish", "Hardswish", "Hardsigmoid", "LogSoftmax") + DATA_MOVEMENT
@@ -108,7 +110,11 @@ def convolution(seen):
 
 @rule("ptflops-aten", "Linear")
 def linear(seen):
-    """A 2-D input with a bias runs addmm (MACs + one add per output element); otherwise linear runs
-    matmul → mm, whose bias add is a separate aten.add that ptflops does not count."""
-    with_bias = seen.layer.bias and len(seen.inputs[0]) == 2
-    return seen.macs + (elements(seen.output) if with_bias else 0)
+    """With a bias, a 2-D or contiguous N-D input runs addmm (MACs + one add per output element); a
+    strided N-D input runs mm and a separate aten.add ptflops does not count; no bias: mm (MACs)."""
+    if not seen.layer.bias:
+        return seen.macs
+    if len(seen.inputs[0]) > 2 and not seen.contiguous:
+        refuse("ptflops-aten", "Linear", "on a strided N-D input (after a Permute or Narrow): torch may run "
+               "mm + add (bias not counted) or copy first and run addmm (bias counted)")
+    return seen.macs + elements(seen.output)

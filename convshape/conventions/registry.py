@@ -20,6 +20,7 @@ class Convention:
     measures: str       # one line: what it counts, and in which version/mode
     rules: dict = field(default_factory=dict)        # kind -> rule(Seen) -> int
     not_counted: dict = field(default_factory=dict)  # kind -> why the tool counts nothing for it
+    batch_one: bool = False   # the tool builds its own batch of 1 (ptflops): other batches are refused
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,16 @@ class Seen:
     output: tuple       # output shape
     params: Any         # this call's own parameter elements (a `shares` call counts its owner's)
     macs: Any           # convshape's MACs of the layer (docs/conventions.md)
+    contiguous: bool = True   # False: the input may be a strided view (after a Permute or Narrow)
 
 
 CONVENTIONS: dict[str, Convention] = {}
 
 
-def convention(tool: str, figure: str, measures: str) -> Convention:
+def convention(tool: str, figure: str, measures: str, batch_one: bool = False) -> Convention:
     if tool in CONVENTIONS:
         raise ValueError(f"convention {tool!r} is registered twice")
-    CONVENTIONS[tool] = Convention(tool, figure, measures)
+    CONVENTIONS[tool] = Convention(tool, figure, measures, batch_one=batch_one)
     return CONVENTIONS[tool]
 
 

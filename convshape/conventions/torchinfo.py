@@ -2,8 +2,10 @@
 
 torchinfo counts only modules with parameters named weight/bias (LayerInfo.calculate_macs):
 a class name containing "Conv" pays params × batch × output positions; a Linear pays
-params × prod(output[:-1]) (the rule on torchinfo's main branch; the 1.8.0 release pays
-batch × params, equal on 2-D inputs); any other module pays batch × params. No parameters: no count.
+params × prod(output[:-1]) (key `torchinfo`: the rule on torchinfo's main branch, whose
+tests/test_output/linear.out says 294,912 for Linear(8, 64) on [32, 16, 8]); the 1.8.0 release
+(key `torchinfo-1.8.0`) pays batch × params for every non-conv module, Linear included, so the
+two agree on 2-D inputs. No weight/bias parameters: no count.
 """
 from __future__ import annotations
 
@@ -12,18 +14,23 @@ from .kinds import ACTIVATIONS, ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL, AVG_POOL, 
     DATA_MOVEMENT, DROPOUT, INSTANCE_NORM, MAX_POOL, batch, positions
 from .registry import convention, not_counted, rule
 
-convention("torchinfo", "mult-adds", "torchinfo.summary's Mult-Adds: per module with weight/bias parameters, "
-           "from their count (main branch's Linear rule; 1.8.0: batch × params)")
+TOOLS = ("torchinfo", "torchinfo-1.8.0")
+convention("torchinfo", "mult-adds", "torchinfo.summary's Mult-Adds (main branch): per module with "
+           "weight/bias parameters, from their count; a Linear × every output row")
+convention("torchinfo-1.8.0", "mult-adds", "torchinfo 1.8.0 summary's Mult-Adds: as `torchinfo`, but a Linear "
+           "pays batch × params")
 
-not_counted("torchinfo", tuple(k for k in ACTIVATIONS if k != "PReLU") + MAX_POOL + AVG_POOL + ADAPTIVE_AVG_POOL
-            + ADAPTIVE_MAX_POOL + DATA_MOVEMENT + DROPOUT + ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum",
-                                                           "ScalarArith", "UnaryOp", "Upsample"),
-            "no parameters: torchinfo counts mult-adds from parameters only")
-# ConvNeXt's layer scale: its parameter is `gamma`, a name torchinfo's rule does not read
-not_counted("torchinfo", ("LayerScale",), "its parameter is named gamma, not weight/bias")
+for tool in TOOLS:
+    not_counted(tool, tuple(k for k in ACTIVATIONS if k != "PReLU") + MAX_POOL + AVG_POOL + ADAPTIVE_AVG_POOL
+                + ADAPTIVE_MAX_POOL + DATA_MOVEMENT + DROPOUT + ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum",
+                                                               "ScalarArith", "UnaryOp", "Upsample"),
+                "no parameters: torchinfo counts mult-adds from parameters only")
+    # ConvNeXt's layer scale: its parameter is `gamma`, a name torchinfo's rule does not read
+    not_counted(tool, ("LayerScale",), "its parameter is named gamma, not weight/bias")
 
 
 @rule("torchinfo", *CONV, *CONV_TRANSPOSE)
+@rule("torchinfo-1.8.0", *CONV, *CONV_TRANSPOSE)
 def conv(seen):
     """'Conv' in the class name: weight and bias elements × batch × output positions (the channel
     dimension skipped), so a transposed conv pays per output position, not per input element."""
@@ -37,6 +44,7 @@ def linear(seen):
 
 
 @rule("torchinfo", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
+@rule("torchinfo-1.8.0", "Linear", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
 def per_sample_params(seen):
     """any other module with weight/bias: batch × its parameters (not × elements); none without affine."""
     return batch(seen) * seen.params or None
