@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..dims import to_json, total
-from . import flop_counter, fvcore, ptflops, thop, torchinfo  # noqa: F401  (they register the rules)
+from . import torchinfo, fvcore, ptflops, thop, flop_counter  # noqa: F401,I001  (they register, in this order)
 from .kinds import STRIDED, VIEWS
 from .registry import CONVENTIONS, Seen, figure_of
 
@@ -24,7 +24,7 @@ class ConventionCount:
     measures: str
     layers: dict                  # layer name -> int, sympy expression, or None (not counted)
     total: object
-    not_counted: dict = field(default_factory=dict)   # kind in this network -> why the tool skips it
+    not_counted: dict = field(default_factory=dict)   # kind in this network -> why the tool skips it (first seen)
 
     def to_dict(self) -> dict:
         return {"tool": self.tool, "figure": self.figure, "measures": self.measures, "total": to_json(self.total),
@@ -60,8 +60,8 @@ def count(report, tool: str, network=None) -> ConventionCount:
         p = layer.params(ins)
         seen = Seen(layer=layer, inputs=ins, output=r.output_shape, params=p.trainable + p.frozen, macs=r.macs,
                     contiguous=dense)
-        values[r.name] = figure_of(tool, r.type, seen)
-        if values[r.name] is None:
-            skipped.setdefault(r.type, conv.not_counted.get(r.type, "counted as nothing for this configuration"))
+        values[r.name], why = figure_of(tool, r.type, seen)
+        if why is not None:
+            skipped.setdefault(r.type, why)
     return ConventionCount(tool, conv.figure, conv.measures, values,
                            total(v for v in values.values() if v is not None), skipped)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from .kinds import ACTIVATIONS, ADAPTIVE_MAX_POOL, AVG_POOL, BATCH_NORM, CONV, CONV_TRANSPOSE, \
     DATA_MOVEMENT, DROPOUT, ELEMENTWISE, INSTANCE_NORM, MAX_POOL, elements
-from .registry import convention, not_counted, rule
+from .registry import Uncounted, convention, not_counted, rule
 
 convention("fvcore", "flops", "fvcore FlopCountAnalysis (eval mode): multiply-adds of conv, linear and "
            "matmul (no bias), per-element counts of norms, adaptive_avg_pool2d and 2-D upsampling")
 
 not_counted("fvcore", ACTIVATIONS + MAX_POOL + AVG_POOL + ADAPTIVE_MAX_POOL + DATA_MOVEMENT + DROPOUT + ELEMENTWISE,
-            "fvcore has no handle for its op (skipped as unsupported)")
+            "fvcore has no handle for their ops (it skips them as unsupported)")
 not_counted("fvcore", ("AdaptiveAvgPool1d", "AdaptiveAvgPool3d"), "fvcore handles adaptive_avg_pool2d only")
 
 
@@ -27,7 +27,9 @@ def multiply_adds(seen):
 def conv(seen):
     """conv_flop_jit: batch × prod(weight) × output positions, the MACs; but padding='same' or
     'valid' traces to aten::_convolution_mode, which fvcore has no handle for (None)."""
-    return None if isinstance(seen.layer.padding, str) else seen.macs
+    if isinstance(seen.layer.padding, str):
+        return Uncounted(f"padding={seen.layer.padding!r} traces to aten::_convolution_mode, which fvcore has no handle for")
+    return seen.macs
 
 
 @rule("fvcore", *BATCH_NORM)
@@ -58,9 +60,9 @@ def upsample(seen):
     """F.interpolate on a 4-D input: upsample_nearest2d 1 and upsample_bilinear2d 4 per output
     element; mode area runs adaptive_avg_pool2d (1 per input element); other modes and ranks
     run ops fvcore has no handle for (None: not counted)."""
-    if len(seen.inputs[0]) != 4:
-        return None
     mode = seen.layer.mode
-    if mode == "area":
+    if len(seen.inputs[0]) == 4 and mode == "area":
         return elements(seen.inputs[0])
-    return {"nearest": 1, "bilinear": 4}.get(mode, 0) * elements(seen.output) or None
+    if len(seen.inputs[0]) == 4 and mode in ("nearest", "bilinear"):
+        return {"nearest": 1, "bilinear": 4}[mode] * elements(seen.output)
+    return Uncounted(f"mode {mode!r} on a {len(seen.inputs[0])}-D input runs an op fvcore has no handle for")

@@ -99,7 +99,7 @@ not_counted("ptflops-aten", ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "GELU
                              "Tanh", "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax", "Upsample", "GroupNorm",
                              "LayerNorm") + BATCH_NORM + INSTANCE_NORM + MAX_POOL + AVG_POOL + ADAPTIVE_AVG_POOL
             + ADAPTIVE_MAX_POOL + DATA_MOVEMENT + DROPOUT + ELEMENTWISE,
-            "runs no convolution, addmm, mm or bmm")
+            "they run no convolution, addmm, mm or bmm")
 
 
 @rule("ptflops-aten", *CONV, *CONV_TRANSPOSE)

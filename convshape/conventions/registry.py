@@ -66,16 +66,21 @@ def not_counted(tool: str, kinds, why: str) -> None:
         CONVENTIONS[tool].not_counted[kind] = why
 
 
-def figure_of(tool: str, kind: str, seen: Seen):
-    """`tool`'s figure for one layer: an int (or sympy expression), None when the tool does not count it."""
+class Uncounted(str):
+    """A rule's answer where the tool counts nothing for this configuration; the text says why."""
+
+
+def figure_of(tool: str, kind: str, seen: Seen) -> tuple:
+    """(`tool`'s figure for one layer, None) or (None, why the tool does not count it)."""
     conv = CONVENTIONS[tool]
     if kind in conv.not_counted:
-        return None
+        return None, conv.not_counted[kind]
     fn = conv.rules.get(kind)
     if fn is None:
         raise ConventionError(f"--convention {tool}: no rule for {kind}, so convshape cannot say what {tool} "
                               f"counts for it (kinds with a rule: docs/conventions.md)")
-    return fn(seen)
+    value = fn(seen)
+    return (None, str(value)) if isinstance(value, Uncounted) else (value, None)
 
 
 def refuse(tool: str, kind: str, why: str):

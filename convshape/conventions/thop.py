@@ -15,7 +15,7 @@ convention("thop", "MACs", "thop profile: module hooks (conv and linear MACs wit
 not_counted("thop", ("ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "LogSoftmax",
                      "GroupNorm") + tuple(k for k in DATA_MOVEMENT + DROPOUT if k not in ("ZeroPad2d", "PixelShuffle",
                                                                                           "Dropout"))
-            + ELEMENTWISE, "thop has no hook for this module type")
+            + ELEMENTWISE, "thop has no hook for these module types")
 
 
 @rule("thop", "ReLU", "ReLU6", "LeakyReLU", *MAX_POOL, *ADAPTIVE_MAX_POOL, "Dropout", "ZeroPad2d", "PixelShuffle")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..dims import prod
 from .kinds import ACTIVATIONS, ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL, AVG_POOL, BATCH_NORM, CONV, CONV_TRANSPOSE, \
     DATA_MOVEMENT, DROPOUT, INSTANCE_NORM, MAX_POOL, batch, positions
-from .registry import convention, not_counted, rule
+from .registry import Uncounted, convention, not_counted, rule
 
 TOOLS = ("torchinfo", "torchinfo-1.8.0")
 convention("torchinfo", "mult-adds", "torchinfo.summary's Mult-Adds (main branch): per module with "
@@ -24,9 +24,9 @@ for tool in TOOLS:
     not_counted(tool, tuple(k for k in ACTIVATIONS if k != "PReLU") + MAX_POOL + AVG_POOL + ADAPTIVE_AVG_POOL
                 + ADAPTIVE_MAX_POOL + DATA_MOVEMENT + DROPOUT + ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum",
                                                                "ScalarArith", "UnaryOp", "Upsample"),
-                "no parameters: torchinfo counts mult-adds from parameters only")
+                "no weight or bias parameters, and torchinfo counts mult-adds from those only")
     # ConvNeXt's layer scale: its parameter is `gamma`, a name torchinfo's rule does not read
-    not_counted(tool, ("LayerScale",), "its parameter is named gamma, not weight/bias")
+    not_counted(tool, ("LayerScale",), "its parameter is named gamma, which torchinfo's rule does not read")
 
 
 @rule("torchinfo", *CONV, *CONV_TRANSPOSE)
@@ -34,7 +34,7 @@ for tool in TOOLS:
 def conv(seen):
     """'Conv' in the class name: weight and bias elements × batch × output positions (the channel
     dimension skipped), so a transposed conv pays per output position, not per input element."""
-    return seen.params * positions(seen.output) or None
+    return seen.params * positions(seen.output)
 
 
 @rule("torchinfo", "Linear")
@@ -46,5 +46,5 @@ def linear(seen):
 @rule("torchinfo", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
 @rule("torchinfo-1.8.0", "Linear", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
 def per_sample_params(seen):
-    """any other module with weight/bias: batch × its parameters (not × elements); none without affine."""
-    return batch(seen) * seen.params or None
+    """any other module with weight/bias: batch × its parameters (not × elements); without affine: none."""
+    return batch(seen) * seen.params if seen.params else Uncounted("no affine parameters")
