@@ -76,3 +76,33 @@ def test_every_message_names_points_by_the_inputs_rank():
     [f] = [f for f in cs.lint(cs.loads(three_d)) if f.code == "CS201"]
     # windows at 0-2 and 3-5 read 6 of 7 per axis: 7³ − 6³ = 343 − 216 = 127 voxels dropped
     assert "127 of 343 input voxels (37%) are dropped" in f.message
+
+
+CS105_WITH_LINEAR = """
+input: [1, 3, 16, 16]
+layers:
+  - Conv2d: {out_channels: 16, kernel_size: 3, stride: 2, padding: 1}
+  - MaxPool2d: {kernel_size: 2}
+  - Conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+  - MaxPool2d: {kernel_size: 2}
+  - MaxPool2d: {kernel_size: 2}
+  - Conv2d: {out_channels: 64, kernel_size: 3}
+  - Flatten
+  - Linear: {in_features: IN, out_features: 10}
+"""
+
+
+def test_cs105_hint_accounts_for_a_written_in_features():
+    # ⌊⌊⌊⌈H/2⌉/2⌋/2⌋/2⌋ − 2 ≥ 1 from H = 47; the last conv gives 1×1 up to H = 62 and 2×2 from 63,
+    # so in_features = 64·1·1 = 64 holds for 47..62 only (the old hint said H ≥ 47: 64 would fail)
+    [f] = [f for f in cs.lint(cs.loads(CS105_WITH_LINEAR.replace("IN", "64"))) if f.code == "CS105"]
+    assert "It needs a network input with 47 ≤ H ≤ 62 and 47 ≤ W ≤ 62 (above that linear_1 fails: " \
+           "in_features=64 but the input gives 128)" in f.message
+    assert cs.analyze(cs.loads(CS105_WITH_LINEAR.replace("IN", "64")), "1,3,62,62").output_shape == (1, 10)
+    # in_features = 128 needs a 1×2 map: not at the smallest sizes, so the hint names the argument
+    [f] = [f for f in cs.lint(cs.loads(CS105_WITH_LINEAR.replace("IN", "128"))) if f.code == "CS105"]
+    assert "but at H = 47, W = 47 linear_1 fails next (in_features=128 but the input gives 64): choose sizes " \
+           "that give linear_1 its in_features, or leave in_features out (it is inferred)" in f.message
+    # inferred in_features: no upper bound, the message is as before
+    [f] = [f for f in cs.lint(cs.loads(CS105_WITH_LINEAR.replace("in_features: IN, ", ""))) if f.code == "CS105"]
+    assert "It needs a network input with H ≥ 47 and W ≥ 47; or use padding" in f.message
