@@ -326,3 +326,15 @@ def test_conventions_never_import_torch():
             "[r.convention(t) for t in ('torchinfo', 'fvcore', 'ptflops', 'thop', 'torch')]; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_readme_and_api_docs_examples_hold():
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    res = run("summary", "zoo:resnet50", "--convention", "fvcore", "--depth", "0", "--columns", "type,params,macs")
+    total = next(line for line in res.output.splitlines() if line.startswith("│ total"))
+    assert total in (root / "README.md").read_text(encoding="utf-8")
+    assert total in (root / "docs" / "conventions.md").read_text(encoding="utf-8")
+    r = cs.analyze("zoo:resnet50", "1,3,224,224")   # docs/api.md, "Other tools' numbers"
+    assert (r.totals.macs, r.convention("fvcore").total) == (4_089_184_256, 4_111_512_576)
+    assert r.convention("thop").layers["relu"] == 0 and r.convention("torchinfo").layers["relu"] is None
