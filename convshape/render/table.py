@@ -91,7 +91,8 @@ def build(report, depth: int | None = None, hide: tuple = (), columns: tuple = D
     if report.symbols or by == "type":  # symbolic saved bytes are long: the peak line and json/csv/markdown give them
         hide = tuple(hide) + ("saved",)
     if convention is not None and "peer" not in columns:
-        at = columns.index("macs") + 1 if "macs" in columns else len(columns)
+        macs = [i for i, k in enumerate(columns) if k in ("macs", "macs%")]
+        at = macs[-1] + 1 if macs else len(columns)
         columns = tuple(columns[:at]) + ("peer",) + tuple(columns[at:])
     shown = [k for k in columns if k not in hide and COLUMNS[k][0] not in hide]
     inputs = ", ".join(f"{n} {cells.shape(s)}" for n, s in report.inputs.items()) if report.inputs else None
