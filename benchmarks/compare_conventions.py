@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NETS = [("zoo:lenet5", (1, 1, 28, 28)), ("zoo:resnet18", (1, 3, 64, 64)), ("zoo:mobilenet_v2", (1, 3, 64, 64)),
         ("zoo:convnext_tiny", (1, 3, 64, 64)), ("zoo:unet", (1, 3, 64, 64)), ("zoo:fcn1d", (1, 9, 128)),
         ("zoo:efficientnet_b0", (1, 3, 64, 64)), ("tests/specs/conventions_mix.yaml", (1, 3, 8, 8)),
+        ("tests/specs/conventions_mix2.yaml", (1, 4, 16)), ("tests/specs/conventions_mix3.yaml", (1, 2, 6, 6, 6)),
         ("zoo:resnet50", (1, 3, 224, 224))]
 MODULES = {"torch": "torch", "torchinfo": "torchinfo", "fvcore": "fvcore", "ptflops": "ptflops",
            "ptflops-aten": "ptflops", "thop": "thop"}

@@ -227,6 +227,12 @@ MEASURED = {
     (MIX, "1,3,8,8"): {
         "torch": 44_392, "torchinfo-1.8.0": 48_346, "fvcore": 49_640,
         "ptflops": 52_425, "ptflops-aten": 23_737, "thop": 82_471},
+    ("tests/specs/conventions_mix2.yaml", "1,4,16"): {
+        "torch": 2_412, "torchinfo-1.8.0": 1_314, "fvcore": 1_686,
+        "ptflops": 2_070, "ptflops-aten": 1_302, "thop": 2_064},
+    ("tests/specs/conventions_mix3.yaml", "1,2,6,6,6"): {
+        "torch": 21_516, "torchinfo-1.8.0": 11_925, "fvcore": 11_142,
+        "ptflops": 12_651, "ptflops-aten": 11_007, "thop": 12_710},
 }
 
 

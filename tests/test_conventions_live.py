@@ -15,7 +15,8 @@ from convshape.torch.peer_tools import convention_key, node_inputs, per_layer, t
 
 NETS = [("zoo:lenet5", (1, 1, 28, 28)), ("zoo:resnet18", (1, 3, 64, 64)), ("zoo:mobilenet_v2", (1, 3, 64, 64)),
         ("zoo:convnext_tiny", (1, 3, 64, 64)), ("zoo:unet", (1, 3, 64, 64)), ("zoo:fcn1d", (1, 9, 128)),
-        ("tests/specs/conventions_mix.yaml", (1, 3, 8, 8))]
+        ("tests/specs/conventions_mix.yaml", (1, 3, 8, 8)), ("tests/specs/conventions_mix2.yaml", (1, 4, 16)),
+        ("tests/specs/conventions_mix3.yaml", (1, 2, 6, 6, 6))]
 MODULES = {"torch": "torch", "torchinfo": "torchinfo", "fvcore": "fvcore", "ptflops": "ptflops",
            "ptflops-aten": "ptflops", "thop": "thop"}
 
