@@ -28,7 +28,8 @@ def conv(seen):
     """conv_flop_jit: batch × prod(weight) × output positions, the MACs; but padding='same' or
     'valid' traces to aten::_convolution_mode, which fvcore has no handle for (None)."""
     if isinstance(seen.layer.padding, str):
-        return Uncounted(f"padding={seen.layer.padding!r} traces to aten::_convolution_mode, which fvcore has no handle for")
+        return Uncounted(f"padding={seen.layer.padding!r} traces to aten::_convolution_mode, which fvcore has "
+                         f"no handle for")
     return seen.macs
 
 

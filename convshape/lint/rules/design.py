@@ -309,8 +309,9 @@ def even_kernel_same_padding(ctx):
             continue
         name, k, pl, pr = uneven[0]
         yield ctx.at(node, f"{node.kind} '{node.name}' uses padding='same' with an even {by_axis(layer.k())} kernel: "
-                           f"keeping the size needs {pl + pr} {point(layer.ndim, pl + pr)} of padding per axis, which torch splits as {pl} "
-                           f"before and {pr} after, so the output is shifted by half a {point(layer.ndim, 1)} against the input. "
+                           f"keeping the size needs {pl + pr} {point(layer.ndim, pl + pr)} of padding per axis, which "
+                           f"torch splits as {pl} before and {pr} after, so the output is shifted by half a "
+                           f"{point(layer.ndim, 1)} against the input. "
                            f"Use an odd kernel size (3, 5, 7), which centres 'same' padding.", argument="kernel_size")
 
 
