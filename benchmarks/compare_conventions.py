@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import importlib.util
 import os
 import sys
 import time
@@ -25,8 +24,6 @@ NETS = [("zoo:lenet5", (1, 1, 28, 28)), ("zoo:resnet18", (1, 3, 64, 64)), ("zoo:
         ("zoo:efficientnet_b0", (1, 3, 64, 64)), ("tests/specs/conventions_mix.yaml", (1, 3, 8, 8)),
         ("tests/specs/conventions_mix2.yaml", (1, 4, 16)), ("tests/specs/conventions_mix3.yaml", (1, 2, 6, 6, 6)),
         ("zoo:resnet50", (1, 3, 224, 224))]
-MODULES = {"torch": "torch", "torchinfo": "torchinfo", "fvcore": "fvcore", "ptflops": "ptflops",
-           "ptflops-aten": "ptflops", "thop": "thop"}
 
 
 def version(dist: str) -> str:
@@ -63,7 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the GitHub table of docs/conventions.md")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    tools = [t for t, m in MODULES.items() if importlib.util.find_spec(m) is not None]
+    from convshape.torch.peer_tools import TOOLS, installed
+    tools = [t for t in TOOLS if installed(t)]
     versions = ", ".join(f"{d} {version(d)}" for d in ("torch", "torchinfo", "fvcore", "ptflops", "thop"))
     print(f"{versions}; tools run: {', '.join(tools)}")
     from convshape.torch.peer_tools import convention_key

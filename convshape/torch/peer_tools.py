@@ -14,6 +14,13 @@ import torch
 from torch import nn
 
 TOOLS = ("torch", "torchinfo", "fvcore", "ptflops", "ptflops-aten", "thop")
+PACKAGE = {"torch": "torch", "torchinfo": "torchinfo", "fvcore": "fvcore", "ptflops": "ptflops",
+           "ptflops-aten": "ptflops", "thop": "thop"}   # tool -> the package that must be importable
+
+
+def installed(tool: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(PACKAGE[tool]) is not None
 
 
 def convention_key(tool: str) -> str:
