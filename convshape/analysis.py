@@ -125,7 +125,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     return Report(network=network.name, input_shape=x0, dtype=dtype, layers=results, totals=totals,
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure,
                   outputs=outputs, unread=unread, unused_params=unused,
-                  inputs={n: shapes[n] for n, _ in network.inputs})
+                  inputs={n: shapes[n] for n, _ in network.inputs}, source_network=network)
 
 
 def _owner(results, node, layer, params):

@@ -68,6 +68,4 @@ def analyze(spec, input_shape=None, dtype: str = "float32", on_error: str = "rai
     shape = as_shape(input_shape)
     network = as_network(spec, shape, kwargs)
     check_input_rank(network, shape, what="input_shape")
-    report = analysis.analyze(network, shape, dtype=dtype, on_error=on_error)
-    report.source_network = network  # for Report.at(): re-analysis at concrete sizes
-    return report
+    return analysis.analyze(network, shape, dtype=dtype, on_error=on_error)

@@ -106,10 +106,16 @@ def load_spec(spec, input_shape=None, kwargs_json=None):
               help="One row per layer, or per layer type with its share of params and MACs (table).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the summary to this file instead of standard output.")
-def summary(spec, input_shape, kwargs_json, dtype, fmt, depth, columns, units, width, by, output):
+@click.option("--convention", metavar="TOOL", default=None,
+              help="Add another tool's figure per layer and in total, next to convshape's MACs (table, json, "
+                   "markdown, csv): torchinfo (mult-adds), torchinfo-1.8.0, fvcore (flops), ptflops (MACs, its "
+                   "default pytorch backend), ptflops-aten, thop (MACs) or torch (FlopCounterMode FLOPs); "
+                   "'-' where the tool does not count a layer. Rules: docs/conventions.md.")
+def summary(spec, input_shape, kwargs_json, dtype, fmt, depth, columns, units, width, by, output, convention):
     """Per-layer table: output shape, params, MACs, receptive field, with totals.
 
-    Exit 1 when the network is invalid for the input, 2 for a bad spec or usage.
+    Exit 1 when the network is invalid for the input, or --convention has no exact rule for one of its
+    layers (the kind is named); 2 for a bad spec or usage.
     """
     from .analysis import analyze
     from .constraints import size_hints
@@ -117,23 +123,31 @@ def summary(spec, input_shape, kwargs_json, dtype, fmt, depth, columns, units, w
     network, shape = load_spec(spec, input_shape, kwargs_json)
     with size_hints(network, shape):
         report = analyze(network, shape, dtype=dtype)
+    peer = None
+    if convention is not None:
+        if fmt == "mermaid":
+            from .errors import SpecError
+            raise SpecError("--convention applies to --format table, json, markdown and csv, not mermaid")
+        from .conventions import count
+        peer = count(report, convention, network)
     by = None if by == "layer" else by
     if fmt == "table":
         from .render import table as r
         keys = r.parse_columns(columns, by)
         if output:
             with open(output, "w", encoding="utf-8") as fh:
-                r.render(report, depth=depth, columns=keys, units=units, width=width, by=by, file=fh)
+                r.render(report, depth=depth, columns=keys, units=units, width=width, by=by, file=fh,
+                         convention=peer)
         else:
-            r.render(report, depth=depth, columns=keys, units=units, width=width, by=by)
+            r.render(report, depth=depth, columns=keys, units=units, width=width, by=by, convention=peer)
         return
     if fmt == "json":
         from .render import json as r
-        text = r.render(report) + "\n"
+        text = r.render(report, convention=peer) + "\n"
     else:
         import importlib
         r = importlib.import_module(f".render.{fmt}", __package__)
-        text = r.render(report, depth=depth)
+        text = r.render(report, depth=depth, **({"convention": peer} if peer is not None else {}))
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)

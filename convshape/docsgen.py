@@ -190,8 +190,15 @@ def _default(p) -> str:
     return f"`{value_text(p.default)}`"
 
 
+def convention_reference() -> str:
+    """Every --convention's rules (convshape/conventions/), for docs/conventions.md."""
+    from .conventions.docs import reference
+    return reference()
+
+
 # file in docs/ -> (what the generated part is, its generator)
-TARGETS = {"spec.md": ("layer reference", layer_reference), "cli.md": ("command reference", cli_reference)}
+TARGETS = {"spec.md": ("layer reference", layer_reference), "cli.md": ("command reference", cli_reference),
+           "conventions.md": ("convention rules", convention_reference)}
 
 
 def update(text: str, reference: str, what: str) -> str:

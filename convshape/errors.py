@@ -123,3 +123,9 @@ def _value_str(value) -> str:
     if isinstance(value, (list, tuple)):
         return _shape_str(value)
     return str(value)
+
+
+class ConventionError(ConvshapeError):
+    """Another tool's figure (`--convention`) cannot be given exactly: the kind or case is named. Exit 1."""
+
+    exit_code = 1

@@ -129,6 +129,8 @@ class Report(ReportViews):
     unread: list = field(default_factory=list)         # layers computed (and counted) whose result no output reads
     unused_params: list = field(default_factory=list)  # {"module", "params", "trainable_params", "buffers"}
     inputs: dict = field(default_factory=dict)         # several named inputs: name -> shape ({} for one)
+    # the Network analyzed, for Report.at() and Report.convention(); not part of the JSON contract
+    source_network: Any = field(default=None, repr=False, compare=False)
 
     @property
     def output_shape(self):

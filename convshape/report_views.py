@@ -45,12 +45,13 @@ class ReportViews:
     def at(self, **sizes):
         """This report at concrete sizes of its symbols: `report.at(N=1, H=224, W=224)`.
 
+        Works for every Report convshape hands out (analyze, lint, check, verify all keep the network).
         The network is analyzed again at that input, so a size that breaks a rule raises ShapeError
         (sympy's own `.subs({"N": 1})` on a figure does nothing: its symbols carry assumptions).
         """
-        network = getattr(self, "source_network", None)
+        network = self.source_network  # every analysis keeps it (analysis.analyze), so every Report can
         if network is None:
-            raise ValueError("this Report does not keep its network: make it with convshape.analyze(...)")
+            raise ValueError("this Report was built by hand, without its network: analyze the network instead")
         names = [str(d) for d in self.input_shape if not isinstance(d, int)]
         unknown = sorted(set(sizes) - set(names))
         if unknown:
@@ -62,3 +63,15 @@ class ReportViews:
         from .api import analyze
         shape = tuple(d if isinstance(d, int) else sizes.get(str(d), str(d)) for d in self.input_shape)
         return analyze(network, shape, dtype=self.dtype)
+
+    def convention(self, tool: str):
+        """Another tool's figure for each layer and in total: `report.convention("fvcore").total`.
+
+        tool: torchinfo, fvcore, ptflops (its default pytorch backend), ptflops-aten, thop or torch
+        (FlopCounterMode). A layer the tool does not count is None; a kind convshape has no rule for
+        raises ConventionError naming it (docs/conventions.md).
+        """
+        from .conventions import count
+        if self.source_network is None:
+            raise ValueError("this Report was built by hand, without its network: analyze the network instead")
+        return count(self, tool)

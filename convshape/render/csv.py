@@ -13,7 +13,7 @@ import io
 import json
 
 from ..dims import to_json
-from .rows import rows_for
+from .rows import rows_for, with_peer
 
 
 def flatten(obj: dict, prefix: str = "") -> dict:
@@ -64,11 +64,16 @@ def row_dict(row) -> dict:
     }
 
 
-def render(report, depth: int | None = None) -> str:
+def render(report, depth: int | None = None, convention=None) -> str:
+    """`convention` (conventions.count's result) adds a column named by the tool (empty: not counted)."""
     if depth is None:
         records = [flatten(layer) for layer in report.to_dict()["layers"]]
     else:
         records = [flatten(row_dict(row)) for row in rows_for(report, depth)]
+    if convention is not None:
+        rows = with_peer(rows_for(report, depth), convention.layers)
+        for rec, row in zip(records, rows):
+            rec[convention.tool] = None if row.peer is None else to_json(row.peer)
     keys = columns(records)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

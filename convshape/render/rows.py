@@ -35,6 +35,7 @@ class Row:
     shares: str | None = None   # a layer row: the layer whose weights it reuses
     frozen: bool = False
     saved_bytes: object = None  # kept for backward in train mode (docs/memory.md)
+    peer: object = None         # --convention: the other tool's figure (None: it counts none of these layers)
 
     @property
     def collapsed(self) -> bool:
@@ -110,4 +111,14 @@ def by_type_rows(report) -> list[Row]:
                         total(m.flops_backward for m in members), total(m.other_ops for m in members),
                         total(m.activation_bytes for m in members), None,
                         layers=tuple(m.name for m in members)))
+    return rows
+
+
+def with_peer(rows: list[Row], peer: dict | None) -> list[Row]:
+    """Attach a --convention's per-layer figures (conventions.count(...).layers) to rows: the sum over
+    a row's layers, None when the tool counts none of them."""
+    if peer is not None:
+        for row in rows:
+            values = [peer[n] for n in row.layers if peer[n] is not None]
+            row.peer = total(values) if values else None
     return rows

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 
 from . import cells
-from .rows import by_type_rows, rows_for
+from .rows import by_type_rows, rows_for, with_peer
 
 # key -> (header, right-aligned); the order here is the order on screen
 COLUMNS = {
     "type": ("type", False), "output": ("output shape", False), "params": ("params", True),
     "params%": ("params %", True), "macs": ("MACs", True), "macs%": ("MACs %", True),
     "flops": ("FLOPs", True), "bytes": ("act. bytes", True), "saved": ("saved", True), "rf": ("RF", True),
-    "rf-stride": ("RF stride", True),
+    "rf-stride": ("RF stride", True), "peer": ("", True),  # peer: --convention's column, titled by its tool
 }
 DEFAULT_COLUMNS = ("type", "output", "params", "macs", "bytes", "saved", "rf", "rf-stride")
 BY_TYPE_COLUMNS = ("type", "params", "params%", "macs", "macs%", "bytes")  # --by type: no shapes or RFs
@@ -31,9 +31,10 @@ def parse_columns(text: str | None, by: str | None = None) -> tuple:
         return BY_TYPE_COLUMNS if by == "type" else DEFAULT_COLUMNS
     from ..errors import SpecError
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in COLUMNS]
+    choices = [k for k in COLUMNS if k != "peer"]  # peer comes with --convention
+    unknown = [k for k in keys if k not in choices]
     if unknown:
-        raise SpecError(f"--columns: unknown column {unknown[0]!r}; choose from {', '.join(COLUMNS)}")
+        raise SpecError(f"--columns: unknown column {unknown[0]!r}; choose from {', '.join(choices)}")
     return tuple(k for k in COLUMNS if k in keys)
 
 
@@ -59,11 +60,15 @@ def _cell(key, row, t, human: bool) -> str:
         return cells.human(row.saved_bytes, binary=True) if human else cells.count(row.saved_bytes)
     if key == "rf":
         return cells.rf_size(row.receptive_field)
+    if key == "peer":
+        return "-" if row.peer is None else count(row.peer)
     return cells.rf_stride(row.receptive_field)
 
 
-def _footer(key, report, human: bool) -> str:
+def _footer(key, report, human: bool, convention=None) -> str:
     t = report.totals
+    if key == "peer":
+        return (cells.human(convention.total) if human else cells.count(convention.total)) if convention else ""
     count = (lambda x: cells.human(x)) if human else cells.count
     several = len(report.outputs) > 1
     output = f"{len(report.outputs)} outputs" if several else cells.shape(report.output_shape) if report.layers else ""
@@ -76,14 +81,19 @@ def _footer(key, report, human: bool) -> str:
 
 
 def build(report, depth: int | None = None, hide: tuple = (), columns: tuple = DEFAULT_COLUMNS,
-          human: bool = False, by: str | None = None):
+          human: bool = False, by: str | None = None, convention=None):
     """The table and the totals grid below it, as rich renderables; `hide` names columns (keys or
-    headers) to leave out; `human` abbreviates counts and bytes; `by="type"` sums per layer type."""
+    headers) to leave out; `human` abbreviates counts and bytes; `by="type"` sums per layer type;
+    `convention` (conventions.count's result) adds that tool's figure after MACs, titled by the tool."""
     from rich.table import Table
 
     t = report.totals
     if report.symbols or by == "type":  # symbolic saved bytes are long: the peak line and json/csv/markdown give them
         hide = tuple(hide) + ("saved",)
+    if convention is not None and "peer" not in columns:
+        macs = [i for i, k in enumerate(columns) if k in ("macs", "macs%")]
+        at = macs[-1] + 1 if macs else len(columns)
+        columns = tuple(columns[:at]) + ("peer",) + tuple(columns[at:])
     shown = [k for k in columns if k not in hide and COLUMNS[k][0] not in hide]
     inputs = ", ".join(f"{n} {cells.shape(s)}" for n, s in report.inputs.items()) if report.inputs else None
     title = f"{report.network} · {'inputs ' + inputs if inputs else 'input ' + cells.shape(report.input_shape)}" \
@@ -97,11 +107,14 @@ def build(report, depth: int | None = None, hide: tuple = (), columns: tuple = D
         header, right = COLUMNS[key]
         if by == "type" and key == "type":
             header = "layers"
+        if key == "peer":
+            header = f"{convention.tool} {convention.figure}"
         wrap_ok = not concrete and key not in ("type",)
-        table.add_column(header, justify="right" if right else "left", footer=_footer(key, report, human),
+        table.add_column(header, justify="right" if right else "left", footer=_footer(key, report, human, convention),
                          no_wrap=not wrap_ok, overflow="fold")
     unaligned = False
-    rows = by_type_rows(report) if by == "type" else rows_for(report, depth)
+    rows = with_peer(by_type_rows(report) if by == "type" else rows_for(report, depth),
+                     convention.layers if convention is not None else None)
     for row in rows:
         if by != "type":
             unaligned |= row.receptive_field.aligned is False
@@ -110,7 +123,7 @@ def build(report, depth: int | None = None, hide: tuple = (), columns: tuple = D
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
-    for label, text in totals_lines(report):
+    for label, text in totals_lines(report) + convention_lines(convention):
         grid.add_row(label, text)
     if unaligned:
         grid.add_row("", cells.UNALIGNED_NOTE)
@@ -142,6 +155,20 @@ def totals_lines(report) -> list[tuple[str, str]]:
     return lines
 
 
+def convention_lines(convention) -> list[tuple[str, str]]:
+    """What --convention's column holds, and the kinds that tool does not count ("-" in the column)."""
+    if convention is None:
+        return []
+    c = convention
+    lines = [(c.tool, f"{c.figure} {cells.count(c.total)} ({c.measures}); the other columns are convshape's")]
+    reasons: dict = {}
+    for kind, why in c.not_counted.items():
+        reasons.setdefault(why, []).append(kind)
+    for why, kinds in reasons.items():
+        lines.append(("", f"not counted by {c.tool} (-): {', '.join(kinds)}: {why}"))
+    return lines
+
+
 def notes_lines(report) -> list[tuple[str, str]]:
     """Several outputs, results nothing reads, parameters of modules that never run."""
     c = cells.count
@@ -163,7 +190,8 @@ def notes_lines(report) -> list[tuple[str, str]]:
 
 
 def render(report, depth: int | None = None, console=None, columns: tuple = DEFAULT_COLUMNS,
-           units: str = "auto", width: int | None = None, by: str | None = None, file=None) -> None:
+           units: str = "auto", width: int | None = None, by: str | None = None, file=None,
+           convention=None) -> None:
     """Print the table. `width` (--width), else a terminal's width or $COLUMNS: the table fits it
     (numbers abbreviated first when units="auto", then columns dropped, and a note says so);
     piped with neither, it keeps its natural width. units: "auto", "human" or "exact"."""
@@ -171,7 +199,7 @@ def render(report, depth: int | None = None, console=None, columns: tuple = DEFA
 
     human = units == "human"
     if console is not None:  # the caller chose the console (tests, notebooks): no fitting
-        table, grid = build(report, depth, columns=columns, human=human, by=by)
+        table, grid = build(report, depth, columns=columns, human=human, by=by, convention=convention)
         console.print(table)
         console.print(grid)
         return
@@ -179,11 +207,11 @@ def render(report, depth: int | None = None, console=None, columns: tuple = DEFA
     probe = Console(file=file) if file is not None else Console()
     fit = width or (int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None)
     if fit is None and (file is not None or not probe.is_terminal):
-        table, grid = build(report, depth, columns=columns, human=human, by=by)
+        table, grid = build(report, depth, columns=columns, human=human, by=by, convention=convention)
         Console(file=file, width=natural_width(table), **plain).print(table, grid)
         return
     fit = fit or probe.width
-    table, grid, hidden, abbreviated = fitted(report, depth, columns, units, by, fit)
+    table, grid, hidden, abbreviated = fitted(report, depth, columns, units, by, fit, convention)
     # too wide still: symbolic cells fold; what cannot fold (names, numbers) makes long lines
     need = least_width(table) if report.symbols else natural_width(table, least=0)
     console = Console(file=file, width=max(fit, need), **plain)
@@ -196,26 +224,27 @@ def render(report, depth: int | None = None, console=None, columns: tuple = DEFA
                       style="dim", highlight=False)
 
 
-def fitted(report, depth, columns, units, by, width: int):
+def fitted(report, depth, columns, units, by, width: int, convention=None):
     """(table, grid, hidden keys, abbreviated) for the widest variant within `width` columns:
     exact numbers, then abbreviated ones (units "auto"), then columns dropped in DROP_ORDER."""
     human = units == "human"
     hidden: tuple = ()
     # concrete tables fit when nothing wraps; symbolic cells may fold, so those fit at their least width
     size = least_width if report.symbols else (lambda t: natural_width(t, least=0))
-    table, grid = build(report, depth, columns=columns, human=human, by=by)
+    table, grid = build(report, depth, columns=columns, human=human, by=by, convention=convention)
     if size(table) <= width:
         return table, grid, hidden, False
     abbreviated = False
     if units == "auto":
         human = abbreviated = True
-        table, grid = build(report, depth, columns=columns, human=True, by=by)
+        table, grid = build(report, depth, columns=columns, human=True, by=by, convention=convention)
     for key in DROP_ORDER:
         if size(table) <= width:
             break
         if key in columns:
             hidden += (key,)
-            table, grid = build(report, depth, hide=hidden, columns=columns, human=human, by=by)
+            table, grid = build(report, depth, hide=hidden, columns=columns, human=human, by=by,
+                                convention=convention)
     return table, grid, hidden, abbreviated
 
 

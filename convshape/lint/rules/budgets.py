@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...graph import INPUT
 from ..context import by_axis, fmt_int
 from ..registry import rule
+from ..words import point
 
 
 def _over(value, budget):
@@ -183,8 +184,8 @@ def min_receptive_field(ctx):
     name, rf = found
     if all(type(s) is int and s >= budget for s in rf.size):
         return
-    yield ctx.at_network(f"the receptive field of '{name}' is {by_axis(rf.size)} input pixels, below the "
-                         f"min-receptive-field budget of {budget}: its features cannot see objects larger than that.",
+    yield ctx.at_network(f"the receptive field of '{name}' is {by_axis(rf.size)} input {point(len(rf.size))}, "
+                         f"below the min-receptive-field budget of {budget}: its features cannot see objects larger than that.",
                          budget="min-receptive-field")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..registry import rule
+from ..words import point
 
 
 def _symbolic_input(ctx):
@@ -137,7 +138,8 @@ def input_pixels_never_read(ctx):
             what = f"{count} {unit}" if count > 1 else f"{unit[:-1]}"
             msg = (f"the last {what} of the input on {axis_name} never reach{'es' if count == 1 else ''} the output "
                    f"at this size, by any path: the windows of {layers} stop short of the border"
-                   + (f"; {axis_name} = {options} would use every pixel" if options else "") + ".")
+                   + (f"; {axis_name} = {options} would use every {point(len(ctx.report.input_shape) - 2, 1)}"
+                      if options else "") + ".")
         if reported & set(cut):
             continue
         node = ctx.network.node(cut[0]) if cut else None

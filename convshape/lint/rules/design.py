@@ -11,6 +11,7 @@ from ..kinds import (BatchNorm, Conv, ConvTranspose, Dropout, Identity, Linear, 
                      window_axes)
 from ..registry import rule
 from ..sizes import describe, one_symbol, period_of, residue_counts
+from ..words import point
 
 UNIT = {"H": "row", "W": "column"}
 
@@ -103,7 +104,7 @@ def stride_does_not_tile(ctx):
             yield ctx.at(node, f"{node.kind} '{node.name}' slides a {geometry} over a {by_axis(spatial)} input, but "
                                f"({L}{pad} − {span(k, d)}) / {s} is not a whole number: the windows stop early and "
                                f"{what} are never read: {fmt_int(total - kept)} of {fmt_int(total)} input "
-                               f"{'pixels' if len(spatial) > 1 else 'positions'} ({(total - kept) / total:.0%}) are "
+                               f"{point(len(spatial))} ({(total - kept) / total:.0%}) are "
                                f"dropped. Use {fix}, so that (size + 2·padding − kernel) is a multiple of the "
                                f"stride.", argument="stride")
         elif clauses:
@@ -308,8 +309,9 @@ def even_kernel_same_padding(ctx):
             continue
         name, k, pl, pr = uneven[0]
         yield ctx.at(node, f"{node.kind} '{node.name}' uses padding='same' with an even {by_axis(layer.k())} kernel: "
-                           f"keeping the size needs {pl + pr} pixel{'s' if pl + pr > 1 else ''} of padding per axis, which torch splits as {pl} "
-                           f"before and {pr} after, so the output is shifted by half a pixel against the input. "
+                           f"keeping the size needs {pl + pr} {point(layer.ndim, pl + pr)} of padding per axis, which "
+                           f"torch splits as {pl} before and {pr} after, so the output is shifted by half a "
+                           f"{point(layer.ndim, 1)} against the input. "
                            f"Use an odd kernel size (3, 5, 7), which centres 'same' padding.", argument="kernel_size")
 
 
@@ -397,7 +399,7 @@ def checkerboard_transposed_conv(ctx):
             if len(set(taps)) == 1:
                 continue
             yield ctx.at(node, f"{node.kind} '{node.name}' has kernel {k} and stride {s} on {name}: the kernel taps "
-                               f"overlap unevenly, so neighbouring output pixels receive {min(taps)} and {max(taps)} "
+                               f"overlap unevenly, so neighbouring output {point(layer.ndim)} receive {min(taps)} and {max(taps)} "
                                f"taps in turn, which paints a checkerboard pattern into the output (Odena et al. 2016). "
                                f"Use kernel_size {k + (-k) % s} with stride {s}, or Upsample followed by a stride-1 "
                                f"convolution.", argument="kernel_size")

@@ -308,13 +308,67 @@ def kernel_larger_than_input(ctx):
     if rf is not None and a < len(rf.stride) and rf.stride[a] != 1:
         msg += f" The layers before it have already downsampled {names[a]} {rf.stride[a]}×."
     first = len(x) - layer.ndim
-    need = {names[b]: _smallest_input(ctx, node, first + b, [first + c for c in range(layer.ndim)]) for b in short}
+    need = {first + b: _smallest_input(ctx, node, first + b, [first + c for c in range(layer.ndim)]) for b in short}
     if all(v is not None for v in need.values()):
-        msg += " It needs a network input with " + " and ".join(f"{n} ≥ {v}" for n, v in need.items()) + "; or use"
+        msg += " " + _needed_sizes(ctx, need, {first + b: names[b] for b in short}) + "; or use"
     else:
         msg += " Use"
     msg += " padding, a smaller kernel or fewer downsampling stages."
     yield ctx.at(node, msg, argument="kernel_size")
+
+
+def _needed_sizes(ctx, need: dict, names: dict) -> str:
+    """'It needs a network input with H ≥ 47 and W ≥ 47', bounded above where a later layer's written
+    argument (a Linear's in_features after Flatten) fixes the size, or saying that no such input passes it."""
+    shape = list(ctx.report.input_shape)
+    for i, v in need.items():
+        shape[i] = v
+    at_least = " and ".join(f"{names[i]} ≥ {v}" for i, v in need.items())
+    failure = _full_failure(ctx, shape)
+    if failure is not None:  # the smallest sizes that reach the layer break a later one: say which, and why
+        sizes = ", ".join(f"{names[i]} = {v}" for i, v in need.items())
+        return (f"It needs a network input with {at_least}, but at {sizes} {failure.layer} fails next "
+                f"({failure.message}): {_fix_for(failure)}")
+    upper = {i: _largest_input(ctx, shape, i) for i in need}
+    if all(u is None for u in upper.values()):
+        return f"It needs a network input with {at_least}"
+    bounds = " and ".join(f"{names[i]} ≥ {v}" if upper[i] is None else f"{v} ≤ {names[i]} ≤ {upper[i][0]}"
+                          for i, v in need.items())
+    why = next(u[1] for u in upper.values() if u is not None)
+    return f"It needs a network input with {bounds} (above that {why.layer} fails: {why.message})"
+
+
+def _fix_for(failure) -> str:
+    """What to change when a written input-side argument (in_features, in_channels, ...) blocks every size."""
+    if failure.argument in ("in_features", "in_channels", "num_features", "num_channels"):
+        return f"choose sizes that give {failure.layer} its {failure.argument}, or leave {failure.argument} out " \
+               f"(it is inferred)"
+    return f"choose sizes that {failure.layer} accepts too"
+
+
+def _full_failure(ctx, shape):
+    """The ShapeError the whole network meets at this input, or None when it runs."""
+    from ...analysis import analyze
+    return analyze(ctx.network, [d if type(d) is int else str(d) for d in shape], on_error="stop").failure
+
+
+def _largest_input(ctx, shape, dim: int, limit: int = 1 << 16):
+    """(largest size on `dim` for which the whole network still runs, the failure just above it), or None
+    when every size up to `limit` runs (no upper bound). `shape` runs; validity is an interval above it."""
+    def fails(size):
+        trial = list(shape)
+        trial[dim] = size
+        return _full_failure(ctx, trial)
+
+    lo, hi = shape[dim], shape[dim] * 2
+    while fails(hi) is None:
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fails(mid) is not None else (mid, hi)
+    return lo, fails(hi)
 
 
 def _smallest_input(ctx, node, dim: int, spatial, limit: int = 1 << 16):

@@ -7,6 +7,7 @@ from ...graph import INPUT
 from ..context import axis_names, by_axis
 from ..kinds import AdaptivePool
 from ..registry import rule
+from ..words import point, whole
 
 
 def _num(x) -> str:
@@ -91,9 +92,10 @@ def classifier_rf_too_small(ctx):
         when = ""
         if any(type(L) is not int for _, _, L in short):
             when = " when " + " or ".join(f"{L} > {s}" for _, s, L in short)
-        yield ctx.at(node, f"{node.kind} '{node.name}' pools features that each see only {by_axis(sizes)} pixels of the "
-                           f"{by_axis(spatial)} input{when}: no feature relates parts of the image farther apart than "
-                           f"that, so the classifier never sees the whole image. Add downsampling stages, dilation or "
+        yield ctx.at(node, f"{node.kind} '{node.name}' pools features that each see only {by_axis(sizes)} "
+                           f"{point(len(spatial))} of the {by_axis(spatial)} input{when}: no feature relates parts of the "
+                           f"{whole(len(spatial))} farther apart than that, so the classifier never sees the whole "
+                           f"{whole(len(spatial))}. Add downsampling stages, dilation or "
                            f"larger kernels until the receptive field covers the input.")
 
 
@@ -155,6 +157,6 @@ def misaligned_merge(ctx):
             continue
         gap = max(abs(a[j] - b[j]) for a in centres for b in centres for j in range(n)) if n else 0
         yield ctx.at(node, f"{node.kind} '{node.name}' merges branches whose receptive fields are not aligned on the "
-                           f"input ({'; '.join(parts)}, in input pixels on {by_axis(names)}): the same output position "
-                           f"combines features centred up to {_num(gap)} pixels apart. Give the branches windows whose "
+                           f"input ({'; '.join(parts)}, in input {point(n)} on {by_axis(names)}): the same output "
+                           f"position combines features centred up to {_num(gap)} {point(n, gap)} apart. Give the branches windows whose "
                            f"centres agree (odd kernels with padding (k − 1) / 2).")
