@@ -180,8 +180,8 @@ CASES = [
 # the algebra and attention kinds of the import-coverage work have no reference kernel yet: `convshape
 # run` refuses them by name (test below); each one that gets a kernel leaves this set
 WITHOUT_KERNEL = {"Div", "FixedConv1d", "FixedConv2d", "FixedConv3d", "FrozenBatchNorm2d", "Index", "MatMul",
-                  "Maximum", "Minimum", "MultiheadAttention", "ParamArith", "ParamConcat", "PatchMerging",
-                  "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
+                  "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Maximum", "Minimum", "MultiheadAttention",
+                  "ParamArith", "ParamConcat", "PatchMerging", "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
                   "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
                   "Stack", "Sub", "UnaryOp", "Unsqueeze"}
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])

@@ -353,19 +353,101 @@ layers:
     cs.verify(TwoInputs(), spec)
 
 
-def test_max_unpool_is_refused_by_name():
-    class AutoEncoder(nn.Module):
+class AutoEncoder(nn.Module):
+    """A SegNet-style conv autoencoder: the decoder unpools with the encoder's argmax indices; the
+    odd 9x9 input is restored by output_size (module call) and F.max_unpool2d (functional)."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1, self.enc2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 16, 3, padding=1)
+        self.pool1, self.pool2 = nn.MaxPool2d(2, return_indices=True), nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.dec2, self.dec1 = nn.Conv2d(16, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+
+    def forward(self, x):
+        a = self.enc1(x)
+        y1, i1 = self.pool1(a)
+        y2, i2 = self.pool2(self.enc2(y1))
+        d = self.dec2(self.unpool(y2, i2))
+        return self.dec1(nn.functional.max_unpool2d(d, i1, 2, output_size=a.size()))
+
+
+def test_a_conv_autoencoder_with_max_unpool_imports_exactly():
+    from convshape.torch import memtrack
+    model = AutoEncoder()
+    net = from_torch(model, (1, 3, 9, 9))
+    r = round_trip(net)
+    assert [(n.name, n.kind) for n in net.nodes if "ool" in n.kind] == [
+        ("pool1", "MaxPool2d"), ("pool2", "MaxPool2d"), ("unpool", "MaxUnpool2d"), ("maxunpool2d_1", "MaxUnpool2d")]
+    # each unpool reads its values, then the pool whose indices it takes
+    assert net.node("unpool").inputs == ("pool2", "pool2")
+    assert net.node("maxunpool2d_1").inputs == ("dec2", "pool1")
+    # 9 -> 4 -> 2 -> (2-1)*2 + 2 = 4 -> output_size restores 9 (the default 8 lies in (8-2, 8+2))
+    assert [r.layer(n).output_shape for n in ("pool1", "pool2", "unpool", "maxunpool2d_1")] == \
+        [(1, 8, 4, 4), (1, 16, 2, 2), (1, 16, 4, 4), (1, 8, 9, 9)]
+    assert r.layer("dec1").output_shape == tuple(model(torch.randn(1, 3, 9, 9)).shape) == (1, 3, 9, 9)
+    # 8*27 + 8 = 224, 16*72 + 16 = 1_168, 8*144 + 8 = 1_160, 3*72 + 3 = 219
+    assert r.totals.params == n_params(model) == 224 + 1_168 + 1_160 + 219 == 2_771
+    # pools and unpools: 0 MACs (FlopCounterMode counts none); enc1 81*8*27 = 17_496, enc2 16*16*72 = 18_432,
+    # dec2 16*8*144 = 18_432, dec1 81*3*72 = 17_496
+    assert r.layer("unpool").macs == r.layer("pool1").macs == 0
+    assert r.totals.macs == 17_496 + 18_432 + 18_432 + 17_496 == 71_856
+    # backward: enc1 its weight gradient only (the input needs none), the others weight + input:
+    # 2 * (17_496 + 2*18_432 + 2*18_432 + 2*17_496) = 252_432
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 9, 9)) == (143_712, 252_432)
+    # a pool's act. bytes hold its values (float32) and its indices (int64): pool1 128 * (4 + 8) = 1_536
+    assert r.layer("pool1").activation_bytes == 1_536
+    # memory referees on the built module: the indices live until their unpool, the values until theirs
+    spec = cs.loads(to_yaml(net), "imported.yaml")
+    built, x = cs.to_torch(spec), torch.randn(1, 3, 9, 9)
+    assert r.totals.inference_peak_bytes == memtrack.inference_peak(built, x) == 16_184
+    # saved: the pools keep their input and indices, the unpools the same indices again (one storage)
+    assert r.totals.saved_bytes == memtrack.saved_bytes(built.train(), x)[0] == 10_252
+    result = check(spec)
+    assert result.ok, result.mismatches
+    assert not result.notes  # receptive fields probed through the unpools too, memory compared
+    cs.verify(model, spec)
+
+
+def test_pooling_indices_read_as_a_tensor_are_refused_by_name():
+    class IndicesOut(nn.Module):
         def __init__(self):
             super().__init__()
-            self.pool, self.unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+            self.pool = nn.MaxPool2d(2, return_indices=True)
 
         def forward(self, x):
             y, i = self.pool(x)
-            return self.unpool(y, i)
+            return y, i
 
-    # no layer kind carries pooling indices yet: refused, naming the op and the module it is in
-    with pytest.raises(UnmappedOps, match=r"max_unpool2d \(function max_unpool2d in 'unpool'\)"):
-        from_torch(AutoEncoder(), (1, 3, 8, 8))
+    class IndicesAsFloat(IndicesOut):
+        def forward(self, x):
+            y, i = self.pool(x)
+            return y + i.float()
+
+    with pytest.raises(UnmappedOps, match=r"an output is the argmax indices of pooling 'pool'"):
+        from_torch(IndicesOut(), (1, 3, 8, 8))
+    with pytest.raises(UnmappedOps, match=r"reads the argmax indices of pooling 'pool' \(only MaxUnpool reads them\)"):
+        from_torch(IndicesAsFloat(), (1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_max_unpool_1d_and_3d_import_exactly(n):
+    conv, pool, unpool = (getattr(nn, f"{k}{n}d") for k in ("Conv", "MaxPool", "MaxUnpool"))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c, self.p, self.u = conv(2, 4, 3, padding=1), pool(2, return_indices=True), unpool(2)
+
+        def forward(self, x):
+            return self.u(*self.p(self.c(x)))
+
+    shape = (1, 2) + (6,) * n
+    r = round_trip(from_torch(Net(), shape))
+    # 6 -> 3 -> (3-1)*2 + 2 = 6
+    assert r.layer("u").output_shape == tuple(Net()(torch.randn(shape)).shape) == (1, 4) + (6,) * n
+    # 6^n outputs * 4 channels * 2*3^n
+    assert r.totals.macs == 6 ** n * 4 * 2 * 3 ** n == torch_flops(Net(), shape)[0] // 2
 
 
 def test_ssdlite_features_follow_all_six_outputs():

@@ -18,7 +18,7 @@ from ..analysis import analyze
 from ..dims import prod
 from ..errors import SpecError
 from ..graph import INPUT, Network
-from ..memory.schedule import last_uses  # the liveness schedule shared with the memory figures
+from ..memory.schedule import indices_of, last_uses, produced  # the liveness schedule shared with the memory figures
 from ..report import DTYPE_BYTES
 from .kernels import KERNELS, kernel_for
 from .result import LayerRun, RunReport, RunTotals
@@ -191,7 +191,9 @@ def _state(module) -> dict:
 
 def missing_kernels(network: Network) -> list[str]:
     """The layer kinds of `network` that have no reference kernel, sorted."""
-    return sorted({n.kind for n in network.nodes} - set(KERNELS))
+    # a pool that also yields indices needs a kernel for them; the MaxPool kernel returns values only
+    return sorted({n.kind for n in network.nodes} - set(KERNELS)
+                  | {f"{n.kind} (return_indices)" for n in network.nodes if n.layer.has_indices()})
 
 
 def _reference_call(node, state):
@@ -353,11 +355,14 @@ def predicted_peak_bytes(network: Network, report) -> int:
     sizes = {INPUT: prod(report.input_shape) * width}
     for node, lr in zip(network.nodes, report.layers):
         sizes[node.name] = lr.activation_bytes
+        if node.layer.has_indices():  # the indices live until their own last reader
+            sizes[indices_of(node.name)] = 8 * prod(lr.output_shape)
+            sizes[node.name] -= sizes[indices_of(node.name)]
     frees = last_uses(network)
     live = sizes[INPUT]
     peak = live
     for i, node in enumerate(network.nodes):
-        live += sizes[node.name]
+        live += sum(sizes[name] for name in produced(node))
         peak = max(peak, live)
         live -= sum(sizes[name] for name in frees[i])
     return int(peak + (report.totals.params + report.totals.buffers) * width)
