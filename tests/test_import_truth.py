@@ -349,8 +349,43 @@ layers:
   - Conv2d: {out_channels: 2, kernel_size: 1}
     name: head
 """)
-    assert check(spec).ok
+    result = check(spec)
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    assert result.notes == []  # nothing skipped: receptive fields probed, sizes sampled on both inputs
+    # rf_layers=8 covers all 4 layers, each probed on both inputs (the union of their gradients)
+    assert result.compared["receptive_field"] == 4 * 2  # 4 layers, 2 spatial axes each
+    # both inputs follow every sampled size (1, 3, L, L): the minimal valid L is 3 (a 3x3 kernel)
+    assert [s for s, ok in result.sizes][:3] == [(1, 3, 3, 3), (1, 3, 4, 4), (1, 3, 2, 2)]
+    assert result.compared["output_shape(symbolic)"] > 0
     cs.verify(TwoInputs(), spec)
+
+
+def test_check_names_an_input_of_another_spatial_size_where_it_cannot_follow_it():
+    spec = cs.loads("""
+input: {image: [1, 3, 16, 16], mask: [1, 1, 8, 8]}
+layers:
+  - Conv2d: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+    name: img
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: msk
+    inputs: mask
+  - Concat: {}
+    inputs: [img, msk]
+    name: cat
+  - Conv2d: {out_channels: 2, kernel_size: 3}
+    name: head
+""")
+    result = check(spec)
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    # 'img' reads the image only: probed (2 axes); the rest read the 8x8 mask, whose pixels are not the image's
+    assert result.compared["receptive_field"] == 2
+    assert result.notes == [
+        "receptive field of msk, cat, head not probed: they read input(s) 'mask' (8×8) of another spatial size "
+        "than the first input's 16×16, whose pixels a field counts",
+        "sampled sizes vary the spatial sizes of input(s) 'image' together; 'mask' keep their declared spatial "
+        "sizes (not the first input's)"]
+    # batch 2 follows on both inputs: torch and convshape agree it is valid
+    assert ((2, 3, 16, 16), True) in result.sizes
 
 
 class AutoEncoder(nn.Module):

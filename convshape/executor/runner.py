@@ -63,7 +63,7 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
     missing = missing_kernels(network)
     if missing:  # refused before anything runs, by name, rather than part-way through
         raise SpecError(f"run has no reference kernel yet for {', '.join(missing)} "
-                        f"(layers {', '.join(n.name for n in network.nodes if n.kind in missing)[:200]})",
+                        f"(layers {', '.join(n.name for n in network.nodes if kernel_label(n) in missing)[:200]})",
                         file=network.file)
     if calibration is None:
         from .calibrate import calibration_for
@@ -189,11 +189,14 @@ def _state(module) -> dict:
     return state
 
 
+def kernel_label(node) -> str:
+    """The node's kind, or `MaxPool2d (return_indices)`: the MaxPool kernels return the values only."""
+    return f"{node.kind} (return_indices)" if node.layer.has_indices() else node.kind
+
+
 def missing_kernels(network: Network) -> list[str]:
     """The layer kinds of `network` that have no reference kernel, sorted."""
-    # a pool that also yields indices needs a kernel for them; the MaxPool kernel returns values only
-    return sorted({n.kind for n in network.nodes} - set(KERNELS)
-                  | {f"{n.kind} (return_indices)" for n in network.nodes if n.layer.has_indices()})
+    return sorted({kernel_label(n) for n in network.nodes} - set(KERNELS))
 
 
 def _reference_call(node, state):
