@@ -177,18 +177,59 @@ def test_a_head_whose_result_is_unused_is_counted_as_torch_runs_it():
     assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 8, 8))
 
 
-def test_a_forward_returning_no_tensor_is_a_clear_error():
-    class NoTensor(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c = nn.Conv2d(3, 4, 3)
+class _Conv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
 
-        def forward(self, x):
-            self.c(x)
-            return None
 
-    with pytest.raises(UnmappedOps, match="the module returns no tensor"):
-        from_torch(NoTensor(), (1, 3, 8, 8))
+class ReturnsNone(_Conv):
+    def forward(self, x):
+        self.c(x)
+
+
+class ReturnsSize(_Conv):
+    def forward(self, x):
+        return self.c(x).shape
+
+
+class ReturnsInt(_Conv):
+    def forward(self, x):
+        return self.c(x).shape[1]
+
+
+class ReturnsDictOfInts(_Conv):
+    def forward(self, x):
+        return {"n": self.c(x).shape[0]}
+
+
+@pytest.mark.parametrize("cls, what", [
+    (ReturnsNone, "None"),
+    (ReturnsSize, r"a torch.Size \(\[1, 4, 6, 6\]\)"),  # (8 - 3) + 1 = 6
+    (ReturnsInt, r"an int \(4\)"),
+    (ReturnsDictOfInts, "a dict holding no tensor"),
+])
+def test_a_forward_returning_no_tensor_is_a_clear_error(cls, what):
+    with pytest.raises(UnmappedOps, match=f"the module returns no tensor: forward returned {what} \\(it must "
+                                          f"return a tensor, or a tuple, list or dict of them\\) at {cls.__name__}$") as e:
+        from_torch(cls(), (1, 3, 8, 8))
+    assert "\n" not in str(e.value)
+
+
+def test_cli_import_of_a_forward_returning_no_tensor_says_so_in_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from convshape.cli import main
+    (tmp_path / "none_models.py").write_text(
+        "from torch import nn\n\n\nclass Nothing(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.c = nn.Conv2d(3, 4, 3)\n\n"
+        "    def forward(self, x):\n        self.c(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res = CliRunner().invoke(main, ["import", "none_models:Nothing", "--input", "1,3,8,8"])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        "error: cannot import 1 operation(s): the module returns no tensor: forward returned None (it must return "
+        "a tensor, or a tuple, list or dict of them) at Nothing"]
 
 
 # ------------------------------------------------------------------ crashes that are now imports or clear refusals

@@ -168,6 +168,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
+    returned = None
     alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
     nodes: list = []
     used: set = set(named or ())  # layer names never take an input's name
@@ -181,12 +182,13 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
                 alias[op.name] = key
         elif op.kind == "output":
             output_refs = _output_refs(op.args, mapper)
+            returned = op.args[0] if op.args else None
         elif op.kind != "param" and isinstance(op.value, torch.Tensor):
             alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
     where = type(root).__name__
     if not output_refs:
-        raise UnmappedOps([("the module returns no tensor (forward must return a tensor, or a tuple, list or "
-                            "dict of them)", where)])
+        raise UnmappedOps([(f"the module returns no tensor: forward returned {_what(returned, mapper)} (it must "
+                            f"return a tensor, or a tuple, list or dict of them)", where)])
     causes = set()
     for ref in output_refs:
         if ref.name in mapper.indices:
@@ -230,6 +232,24 @@ class _Root(nn.Module):
 
     def forward(self, x):
         return self.get_submodule(self.name)(x)
+
+
+def _what(value, mapper) -> str:
+    """What a forward returned instead of a tensor, in a few words: None, an int (4), a torch.Size."""
+    from .trace import Ref
+    if isinstance(value, Ref):
+        value = mapper.ops[value.name].value
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Size):
+        return f"a torch.Size ({list(value)})"
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    if isinstance(value, (bool, int, float, str)):
+        return f"{article} {name} ({value!r:.40})"
+    if isinstance(value, (tuple, list, dict)):
+        return f"{article} {name} holding no tensor"
+    return f"{article} {name}"
 
 
 def _output_refs(args, mapper) -> list:
