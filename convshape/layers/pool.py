@@ -164,8 +164,9 @@ MaxPool1d, MaxPool2d, MaxPool3d = register_ranks(_MaxPoolNd, name="MaxPool")
 
 
 class _MaxUnpoolNd(Layer):
-    """The partial inverse of MaxPool: each value goes to the position its pooling index names, zeros
-    elsewhere. Inputs: the values, then the MaxPool (return_indices: true) whose indices it reads.
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere (inputs: values, pool).
+
+    The second input names the MaxPool (return_indices: true) whose indices it reads.
 
     Output size per axis (torch's _unpool_output_size): (L - 1) * stride - 2 * padding + kernel_size,
     or output_size (ndim entries, or ndim + 2 whose first two are ignored), which must lie strictly
