@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ..dims import ceildiv, floordiv, prod, require_eq, require_ge, total
 from ..errors import ShapeError
-from .base import (GlobalOver, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
+from .base import (GlobalOver, Int, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
                    check_rank, ntuple, register_ranks)
 from .examples import WRONG_RANK, Example, PerAxis, Rejected
 from .window import window_output
@@ -183,9 +183,10 @@ class _MaxUnpoolNd(Layer):
     torch_module: ClassVar[str] = "convshape.torch.modules"  # imported back from to_torch's module too
     forward_args: ClassVar[tuple] = ("output_size",)         # read from the module call on import
 
-    kernel_size: IntOrTuple
-    stride: IntOrTuple | None = None
-    padding: NonNegIntOrTuple = 0
+    # torch checks none of these: any int goes, as long as every output size is >= 0
+    kernel_size: Int | tuple[Int, ...]
+    stride: Int | tuple[Int, ...] | None = None
+    padding: Int | tuple[Int, ...] = 0
     output_size: tuple[NonNegInt, ...] | None = None
 
     examples: ClassVar[tuple] = (
@@ -200,6 +201,8 @@ class _MaxUnpoolNd(Layer):
         Example({"kernel_size": 2}, ((3, PerAxis(4, 4, 4)), (3, PerAxis(4, 4, 4))), note="unbatched"),
         # unlike MaxPool, no padding <= kernel_size / 2 check: (3 - 1)*2 - 2*2 + 3 = 3
         Example({"kernel_size": 3, "stride": 2, "padding": 2}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(3, 3, 3)))),
+        # what torch does not check: negative padding (-1: (4 - 1)*2 + 2 + 2 = 10)
+        Example({"kernel_size": 2, "padding": -1}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4)))),
         Rejected({"kernel_size": 2, "output_size": PerAxis(8, 6, 6)}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(3, 3, 3))),
                  torch_says="invalid output_size"),
         Rejected({"kernel_size": 2, "output_size": PerAxis((7, 7), (7,), (7,))}, ((1, 2, PerAxis(3, 3, 3)),
@@ -208,6 +211,9 @@ class _MaxUnpoolNd(Layer):
         Rejected({"kernel_size": 2}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(2, 2, 2))), torch_says="shape of indices"),
         Rejected({"kernel_size": 2}, ((PerAxis(3, 3, 3),), (PerAxis(3, 3, 3),)), torch_says=WRONG_RANK),
     )
+
+    # max_unpool3d refuses a stride <= 0; the 1-d and 2-d kernels take any stride
+    positive_stride: ClassVar[bool] = False
 
     def k(self):
         return ntuple(self.kernel_size, self.ndim, "kernel_size")
@@ -231,6 +237,8 @@ class _MaxUnpoolNd(Layer):
             v = getattr(self, name)
             if isinstance(v, tuple) and len(v) not in (1, self.ndim):
                 raise ValueError(f"{name} must have 1 or {self.ndim} entries, got {len(v)}")
+        if self.positive_stride and any(s <= 0 for s in self.s()):
+            raise ValueError(f"strides should be greater than zero, but got stride: {list(self.s())}")
         if self.output_size is not None and len(self.output_size) not in (self.ndim, self.ndim + 2):
             raise ValueError(f"output_size should be a sequence containing {self.ndim} or {self.ndim + 2} "
                              f"elements, but it has a length of '{len(self.output_size)}'")
@@ -249,8 +257,8 @@ class _MaxUnpoolNd(Layer):
         default = [(L - 1) * s - 2 * p + k for L, k, s, p in zip(x[-self.ndim:], self.k(), self.s(), self.p())]
         if self.output_size is None:
             for a, d in enumerate(default):
-                require_ge(d, 0, f"output size {d} on spatial axis {a} is negative", argument="padding",
-                           received=self.padding)
+                require_ge(d, 0, f"output size {d} on spatial axis {a} is negative (torch: output_size must "
+                           f"contain non-negative spatial dimensions)", argument="stride", received=self.stride)
             return tuple(x[:-self.ndim]) + tuple(default)
         want = tuple(self.output_size[-self.ndim:])
         for a, (o, d, s) in enumerate(zip(want, default, self.s())):
@@ -262,13 +270,39 @@ class _MaxUnpoolNd(Layer):
     def receptive_field(self, inputs, output):
         # output o takes input i when o lies in i's pooling window [i*s - p, i*s - p + k - 1], as a
         # transposed convolution's: stride 1/s, span (k - 1)/s + 1, offset (k - 1 - p)/s (input units)
+        if any(k < 1 or s < 1 for k, s in zip(self.k(), self.s())):
+            # stride <= 0 writes every value into the same window: each output may hold any input
+            return GlobalOver(dims=tuple(range(len(output) - self.ndim, len(output))))
         kern = tuple(Fraction(k - 1, s) + 1 for k, s in zip(self.k(), self.s()))
         stride = tuple(Fraction(1, s) for s in self.s())
         pad = tuple(Fraction(k - 1 - p, s) for k, s, p in zip(self.k(), self.s(), self.p()))
         return Window(kernel=kern, stride=stride, padding=pad)
 
 
-MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = register_ranks(_MaxUnpoolNd, name="MaxUnpool")
+class _MaxUnpool12(_MaxUnpoolNd):
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere (inputs: values, pool)."""
+    examples: ClassVar[tuple] = _MaxUnpoolNd.examples + (
+        # stride 0 (the 1-d and 2-d kernels take it): (4 - 1)*0 + 2 = 2, every value into one window
+        Example({"kernel_size": 2, "stride": 0}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4)))),
+        # stride -1: (4 - 1)*(-1) + 2 = -1 < 0
+        Rejected({"kernel_size": 2, "stride": -1}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4))),
+                 torch_says="non-negative"),
+    )
+
+
+class _MaxUnpool3(_MaxUnpoolNd):
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere; strides must be > 0."""
+    positive_stride: ClassVar[bool] = True
+    examples: ClassVar[tuple] = _MaxUnpoolNd.examples + (
+        Rejected({"kernel_size": 2, "stride": (1, 0, 1)}, ((1, 3, 4, 4, 4), (1, 3, 4, 4, 4)),
+                 torch_says="strides should be greater than zero"),
+        Rejected({"kernel_size": 0}, ((1, 3, 4, 4, 4), (1, 3, 4, 4, 4)), torch_says="strides should be greater than zero",
+                 note="the stride defaults to kernel_size"),
+    )
+
+
+MaxUnpool1d, MaxUnpool2d = register_ranks(_MaxUnpool12, ranks=(1, 2), name="MaxUnpool")
+(MaxUnpool3d,) = register_ranks(_MaxUnpool3, ranks=(3,), name="MaxUnpool")
 (AvgPool1d,) = register_ranks(_AvgPoolNd, ranks=(1,), name="AvgPool")
 (AvgPool2d,) = register_ranks(_AvgPool23, ranks=(2,), name="AvgPool")
 (AvgPool3d,) = register_ranks(_AvgPool3, ranks=(3,), name="AvgPool")
