@@ -506,6 +506,37 @@ def test_pooling_indices_read_as_a_tensor_are_refused_by_name():
         from_torch(IndicesAsFloat(), (1, 3, 8, 8))
 
 
+class FunctionalPool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y, i = nn.functional.max_pool2d(self.c(x), 2, return_indices=True)
+        return nn.functional.max_unpool2d(y * 2, i, 2)
+
+
+class FunctionalPoolEager(FunctionalPool):
+    def forward(self, x):
+        h = self.c(x)
+        if h.shape[-1] > 2:  # Python on a size: torch.fx cannot trace it, the eager tracer does
+            y, i = nn.functional.max_pool2d(h, 2, return_indices=True)
+        return nn.functional.max_unpool2d(y, i, kernel_size=2, output_size=h.shape[-2:])
+
+
+@pytest.mark.parametrize("cls, frontend", [(FunctionalPool, "fx"), (FunctionalPoolEager, "eager")])
+def test_functional_max_pool_with_indices_and_unpool_import(cls, frontend):
+    net = from_torch(cls(), (1, 3, 8, 8))
+    assert net.frontend.startswith(frontend)
+    pool, unpool = net.nodes[1], net.nodes[-1]
+    assert (pool.kind, pool.layer.return_indices, unpool.kind, unpool.inputs[1]) == \
+        ("MaxPool2d", True, "MaxUnpool2d", pool.name)
+    r = round_trip(net)
+    # 8 -> 4 -> (4 - 1)*2 + 2 = 8; MACs: the conv only, 64 * 4*27 = 6_912
+    assert r.layer(unpool.name).output_shape == tuple(cls()(torch.randn(1, 3, 8, 8)).shape) == (1, 4, 8, 8)
+    assert 2 * r.totals.macs == 2 * 6_912 == torch_flops(cls(), (1, 3, 8, 8))[0]
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_max_unpool_1d_and_3d_import_exactly(n):
     conv, pool, unpool = (getattr(nn, f"{k}{n}d") for k in ("Conv", "MaxPool", "MaxUnpool"))
