@@ -505,6 +505,18 @@ def test_pooling_indices_read_as_a_tensor_are_refused_by_name():
     with pytest.raises(UnmappedOps, match=r"reads the argmax indices of pooling 'pool' \(only MaxUnpool reads them\)"):
         from_torch(IndicesAsFloat(), (1, 3, 8, 8))
 
+    class AdaptiveIndices(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.AdaptiveMaxPool2d(2, return_indices=True)
+
+        def forward(self, x):
+            return self.pool(x)[0]
+
+    with pytest.raises(UnmappedOps, match=r"AdaptiveMaxPool2d with return_indices \(only MaxPool's indices are "
+                                          r"modelled\)"):
+        from_torch(AdaptiveIndices(), (1, 3, 8, 8))
+
 
 class FunctionalPool(nn.Module):
     def __init__(self):

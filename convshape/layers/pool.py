@@ -510,7 +510,8 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     @model_validator(mode="after")
     def _no_indices(self):
         if self.return_indices:
-            raise ValueError("return_indices=True returns a tuple, which a network spec cannot carry")
+            raise ValueError("return_indices=True: the indices of adaptive max pooling are not modelled "
+                             "(MaxPool's are)")
         return self
 
     def other_ops(self, inputs, output):

@@ -388,9 +388,8 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     shapes[current[0]] = tuple(op.value.shape)
     if result.part is not None:
         mapper.parts[result.part[0]] = current[0]
-        if result.part[1] == 1:
+        if result.part[1] == 1:  # the indices have the values' shape: shapes checks hold for them too
             mapper.indices[op.name] = current[0]
-            shapes[current[0]] = tuple(op.value.shape)  # the indices have the values' shape
     return current[0]
 
 

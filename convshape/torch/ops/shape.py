@@ -97,6 +97,9 @@ def getitem(m, name, a, out):
     if isinstance(src, Ref) and _is_pool_with_indices(m.ops[src.name]):
         from .pool import pool_part
         return pool_part(m, m.ops[src.name], a["index"])
+    if isinstance(src, Ref) and m.ops[src.name].kind == "module" and getattr(m.ops[src.name].target, "return_indices",
+                                                                              False):
+        return f"{type(m.ops[src.name].target).__name__} with return_indices (only MaxPool's indices are modelled)"
     if not (isinstance(src, Ref) and m.ops[src.name].kind in ("function", "method")):
         return "indexing a tensor"
     split = m.ops[src.name]
