@@ -52,6 +52,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
             ins = [shapes[i] for i in node.inputs]
             start = len(bucket)
             try:
+                _check_index_inputs(network, node)
                 inferred = layer.check_inferred(ins)
                 out = tuple(layer.output_shape(ins))
                 p = layer.params(ins)
@@ -66,7 +67,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 buffers = layer.buffers(ins)
                 macs = layer.macs(ins, out)
                 other = layer.other_ops(ins, out)
-                input_grad = any(needs_grad[i] for i in node.inputs)
+                input_grad = any(needs_grad[i] for j, i in enumerate(node.inputs) if j not in layer.index_inputs)
                 bwd = 0 if node.name in unread else layer.backward_macs(ins, out, input_grad, weight_grad)
                 op = layer.receptive_field(ins, out)
             except ShapeError as e:
@@ -87,6 +88,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
             rf_states[node.name] = state
             shapes[node.name] = out
             elements = prod(out)
+            index_bytes = 8 * elements if layer.has_indices() else 0  # int64 argmax indices beside the output
             conds = _unique(bucket[start:])  # rules may ask the same question more than once
             del bucket[start:]
             for c in conds:
@@ -96,7 +98,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 name=node.name, type=layer.kind, inputs=node.inputs, output_shape=out,
                 params=trainable + frozen, trainable_params=trainable, buffers=buffers, macs=macs,
                 other_ops=other, flops_backward=2 * bwd, activation_elements=elements,
-                activation_bytes=elements * width, receptive_field=rfmod.to_report(state, x0, aligned),
+                activation_bytes=elements * width + index_bytes, receptive_field=rfmod.to_report(state, x0, aligned),
                 line=node.line, column=node.column, groups=node.groups, conditions=list(conds),
                 inferred=inferred, scopes=node.scopes, shares=node.shares,
                 frozen=node.frozen,
@@ -126,6 +128,16 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                   file=network.file, conditions=all_conditions, symbols=symbols, failure=failure,
                   outputs=outputs, unread=unread, unused_params=unused,
                   inputs={n: shapes[n] for n, _ in network.inputs}, source_network=network)
+
+
+def _check_index_inputs(network: Network, node):
+    """An index input (MaxUnpool's second) must name a node that yields indices, and only it may."""
+    layer = node.layer
+    for j, name in enumerate(node.inputs):
+        source = network.nodes[network.index[name]].layer if name in network.index else None
+        if j in layer.index_inputs and not (source is not None and source.has_indices()):
+            raise ShapeError(f"input {j + 1} ('{name}') must be a MaxPool with return_indices: true, whose "
+                             f"indices {layer.kind} reads", argument="inputs", value=name)
 
 
 def _owner(results, node, layer, params):

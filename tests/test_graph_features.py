@@ -231,3 +231,130 @@ layers:
     assert str(e.value).startswith("n.yaml:1:")
     with pytest.raises(SpecError, match=r"'input' must be a list of sizes") as e:
         cs.loads("input: {a: [1, 3, 8, 8], b: 3}\nlayers: [ReLU]\n", "n.yaml")
+
+
+# ------------------------------------------------------------------ lint with several outputs and inputs
+def lint_codes(text):
+    from convshape.lint.runner import lint
+    return [(f.code, f.message) for f in lint(cs.loads(text, "n.yaml"))]
+
+
+def test_channel_rule_exempts_the_head_of_every_output():
+    text = """
+input: [1, 3, 16, 16]
+layers:
+  - Conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+    name: stem
+  - Conv2d: {out_channels: 10, kernel_size: 1}
+    name: classes
+  - Conv2d: {out_channels: 4, kernel_size: 1}
+    name: boxes
+    inputs: stem
+outputs: [classes, boxes]
+"""
+    # both heads' sizes are the task's (10 classes, 4 box coordinates): CS402 flags neither
+    assert [c for c, _ in lint_codes(text) if c == "CS402"] == []
+    # with 'boxes' the only output, 'classes' is an ordinary layer doing 256 * 10*64 = 163_840 of the
+    # 442_368 + 163_840 + 65_536 = 671_744 MACs (24%, over the 1% floor): flagged
+    one = [m for c, m in lint_codes(text.replace("outputs: [classes, boxes]", "")) if c == "CS402"]
+    assert one == ["Conv2d 'classes' has out_channels=10, not a multiple of 8: tensor cores (fp16/bf16) work in "
+                   "tiles of 8, so this size is padded or runs on slower kernels. Consider 8 or 16."]
+
+
+def test_min_receptive_field_budget_checks_every_output():
+    text = """
+input: [1, 3, 32, 32]
+lint: {min-receptive-field: 8}
+layers:
+  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+    name: shallow
+  - Conv2d: {out_channels: 8, kernel_size: 5, padding: 2}
+    name: c2
+  - Conv2d: {out_channels: 8, kernel_size: 5, padding: 2}
+    name: deep
+outputs: [deep, shallow]
+"""
+    # deep: 3 + 4 + 4 = 11 >= 8; shallow: 3 < 8; before, only the first output ('deep') was looked at
+    found = [m for c, m in lint_codes(text) if c == "CS604"]
+    assert found == ["the receptive field of 'shallow' is 3×3 input pixels, below the min-receptive-field budget "
+                     "of 8: its features cannot see objects larger than that."]
+
+
+def test_classifier_rf_rule_follows_a_head_to_any_output():
+    text = """
+input: [1, 3, 64, 64]
+layers:
+  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+    name: stem
+  - Conv2d: {out_channels: 2, kernel_size: 1}
+    name: seg
+  - AdaptiveAvgPool2d: {output_size: 1}
+    inputs: stem
+  - Flatten
+  - Linear: {out_features: 10}
+    name: cls
+outputs: [seg, cls]
+"""
+    # the pool's features see 3×3 of 64×64; its head ends at 'cls', the second output
+    assert [c for c, _ in lint_codes(text) if c == "CS301"] == ["CS301"]
+
+
+def test_input_pixels_never_read_are_found_on_every_input():
+    text = """
+input: {image: [1, 3, 35, 35], mask: [1, 1, 36, 36]}
+layers:
+  - Conv2d: {out_channels: 8, kernel_size: 3, stride: 2}
+    name: a
+    noqa: CS201
+  - Conv2d: {out_channels: 8, kernel_size: 3, stride: 2}
+    name: b
+    inputs: mask
+    noqa: CS201
+  - Add: {}
+    inputs: [a, b]
+"""
+    # image: (35 - 3)/2 + 1 = 17 windows read rows 0..34, all of them; mask: floor((36 - 3)/2) + 1 = 17
+    # windows read rows 0..34 too, so its row 35 (and column 35) is never read
+    found = [m for c, m in lint_codes(text) if c == "CS502"]
+    assert found == ["the last row of input 'mask' on H never reaches the output at this size, by any path: the "
+                     "windows of b stop short of the border.",
+                     "the last column of input 'mask' on W never reaches the output at this size, by any path: the "
+                     "windows of b stop short of the border."]
+
+
+# ------------------------------------------------------------------ max pooling indices and unpooling
+UNPOOL = """
+input: [1, 3, 9, 9]
+layers:
+  - MaxPool2d: {kernel_size: 2, return_indices: true}
+    name: pool
+  - Conv2d: {out_channels: 3, kernel_size: 3, padding: 1}
+    name: mid
+  - MaxUnpool2d: {kernel_size: 2, output_size: [9, 9]}
+    inputs: [mid, pool]
+    name: unpool
+"""
+
+
+def test_max_unpool_reads_the_indices_of_a_pool():
+    r = analyze(UNPOOL)
+    # 9 -> floor(9/2) = 4 -> (4 - 1)*2 + 2 = 8, and output_size 9 lies strictly between 8 - 2 and 8 + 2
+    assert [x.output_shape for x in r.layers] == [(1, 3, 4, 4), (1, 3, 4, 4), (1, 3, 9, 9)]
+    assert (r.layer("unpool").params, r.layer("unpool").macs, r.layer("unpool").other_ops) == (0, 0, 0)
+    # the pool's act. bytes: its values 48 * 4 and its int64 indices 48 * 8 = 576
+    assert r.layer("pool").activation_bytes == 48 * 4 + 48 * 8 == 576
+    # the unpool's field: pool 2 (stride 2) -> conv 3 at stride 2: 2 + 2*2 = 6 -> back to stride 1
+    assert r.layer("unpool").receptive_field.stride == (1, 1)
+    table = cs.render.table.render(r) if hasattr(cs, "render") else str(r)
+    assert "MaxUnpool2d" in str(r) and "1×3×9×9" in str(r)
+
+
+@pytest.mark.parametrize("change, message", [
+    ("return_indices: true", r"input 2 \('pool'\) must be a MaxPool with return_indices: true, whose indices "
+                             "MaxUnpool2d reads"),
+    ("output_size: [9, 9]", r"invalid output_size \(11, 11\): dim 0 must be strictly between 6 and 10"),
+])
+def test_max_unpool_refuses_what_torch_refuses(change, message):
+    replaced = {"return_indices: true": "return_indices: false", "output_size: [9, 9]": "output_size: [11, 11]"}
+    with pytest.raises(ShapeError, match=message):
+        analyze(UNPOOL.replace(change, replaced[change]))

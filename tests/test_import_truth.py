@@ -177,18 +177,59 @@ def test_a_head_whose_result_is_unused_is_counted_as_torch_runs_it():
     assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 8, 8))
 
 
-def test_a_forward_returning_no_tensor_is_a_clear_error():
-    class NoTensor(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c = nn.Conv2d(3, 4, 3)
+class _Conv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
 
-        def forward(self, x):
-            self.c(x)
-            return None
 
-    with pytest.raises(UnmappedOps, match="the module returns no tensor"):
-        from_torch(NoTensor(), (1, 3, 8, 8))
+class ReturnsNone(_Conv):
+    def forward(self, x):
+        self.c(x)
+
+
+class ReturnsSize(_Conv):
+    def forward(self, x):
+        return self.c(x).shape
+
+
+class ReturnsInt(_Conv):
+    def forward(self, x):
+        return self.c(x).shape[1]
+
+
+class ReturnsDictOfInts(_Conv):
+    def forward(self, x):
+        return {"n": self.c(x).shape[0]}
+
+
+@pytest.mark.parametrize("cls, what", [
+    (ReturnsNone, "None"),
+    (ReturnsSize, r"a torch.Size \(\[1, 4, 6, 6\]\)"),  # (8 - 3) + 1 = 6
+    (ReturnsInt, r"an int \(4\)"),
+    (ReturnsDictOfInts, "a dict holding no tensor"),
+])
+def test_a_forward_returning_no_tensor_is_a_clear_error(cls, what):
+    with pytest.raises(UnmappedOps, match=f"the module returns no tensor: forward returned {what} \\(it must "
+                                          f"return a tensor, or a tuple, list or dict of them\\) at {cls.__name__}$") as e:
+        from_torch(cls(), (1, 3, 8, 8))
+    assert "\n" not in str(e.value)
+
+
+def test_cli_import_of_a_forward_returning_no_tensor_says_so_in_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from convshape.cli import main
+    (tmp_path / "none_models.py").write_text(
+        "from torch import nn\n\n\nclass Nothing(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.c = nn.Conv2d(3, 4, 3)\n\n"
+        "    def forward(self, x):\n        self.c(x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res = CliRunner().invoke(main, ["import", "none_models:Nothing", "--input", "1,3,8,8"])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        "error: cannot import 1 operation(s): the module returns no tensor: forward returned None (it must return "
+        "a tensor, or a tuple, list or dict of them) at Nothing"]
 
 
 # ------------------------------------------------------------------ crashes that are now imports or clear refusals
@@ -349,23 +390,191 @@ layers:
   - Conv2d: {out_channels: 2, kernel_size: 1}
     name: head
 """)
-    assert check(spec).ok
+    result = check(spec)
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    assert result.notes == []  # nothing skipped: receptive fields probed, sizes sampled on both inputs
+    # rf_layers=8 covers all 4 layers, each probed on both inputs (the union of their gradients)
+    assert result.compared["receptive_field"] == 4 * 2  # 4 layers, 2 spatial axes each
+    # both inputs follow every sampled size (1, 3, L, L): the minimal valid L is 3 (a 3x3 kernel)
+    assert [s for s, ok in result.sizes][:3] == [(1, 3, 3, 3), (1, 3, 4, 4), (1, 3, 2, 2)]
+    assert result.compared["output_shape(symbolic)"] > 0
     cs.verify(TwoInputs(), spec)
 
 
-def test_max_unpool_is_refused_by_name():
-    class AutoEncoder(nn.Module):
+def test_check_names_an_input_of_another_spatial_size_where_it_cannot_follow_it():
+    spec = cs.loads("""
+input: {image: [1, 3, 16, 16], mask: [1, 1, 8, 8]}
+layers:
+  - Conv2d: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+    name: img
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: msk
+    inputs: mask
+  - Concat: {}
+    inputs: [img, msk]
+    name: cat
+  - Conv2d: {out_channels: 2, kernel_size: 3}
+    name: head
+""")
+    result = check(spec)
+    assert result.ok, [m.to_dict() for m in result.mismatches]
+    # 'img' reads the image only: probed (2 axes); the rest read the 8x8 mask, whose pixels are not the image's
+    assert result.compared["receptive_field"] == 2
+    assert result.notes == [
+        "receptive field of msk, cat, head not probed: they read input(s) 'mask' (8×8) of another spatial size "
+        "than the first input's 16×16, whose pixels a field counts",
+        "sampled sizes vary the spatial sizes of input(s) 'image' together; 'mask' keep their declared spatial "
+        "sizes (not the first input's)"]
+    # batch 2 follows on both inputs: torch and convshape agree it is valid
+    assert ((2, 3, 16, 16), True) in result.sizes
+
+
+class AutoEncoder(nn.Module):
+    """A SegNet-style conv autoencoder: the decoder unpools with the encoder's argmax indices; the
+    odd 9x9 input is restored by output_size (module call) and F.max_unpool2d (functional)."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1, self.enc2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 16, 3, padding=1)
+        self.pool1, self.pool2 = nn.MaxPool2d(2, return_indices=True), nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.dec2, self.dec1 = nn.Conv2d(16, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+
+    def forward(self, x):
+        a = self.enc1(x)
+        y1, i1 = self.pool1(a)
+        y2, i2 = self.pool2(self.enc2(y1))
+        d = self.dec2(self.unpool(y2, i2))
+        return self.dec1(nn.functional.max_unpool2d(d, i1, 2, output_size=a.size()))
+
+
+def test_a_conv_autoencoder_with_max_unpool_imports_exactly():
+    from convshape.torch import memtrack
+    model = AutoEncoder()
+    net = from_torch(model, (1, 3, 9, 9))
+    r = round_trip(net)
+    assert [(n.name, n.kind) for n in net.nodes if "ool" in n.kind] == [
+        ("pool1", "MaxPool2d"), ("pool2", "MaxPool2d"), ("unpool", "MaxUnpool2d"), ("maxunpool2d_1", "MaxUnpool2d")]
+    # each unpool reads its values, then the pool whose indices it takes
+    assert net.node("unpool").inputs == ("pool2", "pool2")
+    assert net.node("maxunpool2d_1").inputs == ("dec2", "pool1")
+    # 9 -> 4 -> 2 -> (2-1)*2 + 2 = 4 -> output_size restores 9 (the default 8 lies in (8-2, 8+2))
+    assert [r.layer(n).output_shape for n in ("pool1", "pool2", "unpool", "maxunpool2d_1")] == \
+        [(1, 8, 4, 4), (1, 16, 2, 2), (1, 16, 4, 4), (1, 8, 9, 9)]
+    assert r.layer("dec1").output_shape == tuple(model(torch.randn(1, 3, 9, 9)).shape) == (1, 3, 9, 9)
+    # 8*27 + 8 = 224, 16*72 + 16 = 1_168, 8*144 + 8 = 1_160, 3*72 + 3 = 219
+    assert r.totals.params == n_params(model) == 224 + 1_168 + 1_160 + 219 == 2_771
+    # pools and unpools: 0 MACs (FlopCounterMode counts none); enc1 81*8*27 = 17_496, enc2 16*16*72 = 18_432,
+    # dec2 16*8*144 = 18_432, dec1 81*3*72 = 17_496
+    assert r.layer("unpool").macs == r.layer("pool1").macs == 0
+    assert r.totals.macs == 17_496 + 18_432 + 18_432 + 17_496 == 71_856
+    # backward: enc1 its weight gradient only (the input needs none), the others weight + input:
+    # 2 * (17_496 + 2*18_432 + 2*18_432 + 2*17_496) = 252_432
+    assert (2 * r.totals.macs, r.totals.flops_backward) == torch_flops(model, (1, 3, 9, 9)) == (143_712, 252_432)
+    # a pool's act. bytes hold its values (float32) and its indices (int64): pool1 128 * (4 + 8) = 1_536
+    assert r.layer("pool1").activation_bytes == 1_536
+    # memory referees on the built module: the indices live until their unpool, the values until theirs
+    spec = cs.loads(to_yaml(net), "imported.yaml")
+    built, x = cs.to_torch(spec), torch.randn(1, 3, 9, 9)
+    assert r.totals.inference_peak_bytes == memtrack.inference_peak(built, x) == 16_184
+    # saved: the pools keep their input and indices, the unpools the same indices again (one storage)
+    assert r.totals.saved_bytes == memtrack.saved_bytes(built.train(), x)[0] == 10_252
+    # a training step (SGD), within 1% as tests/test_memory.py holds the zoo: 28_964 vs torch's 28_972, the
+    # same 8 B short as this network with plain pools and Upsample in place of the unpools
+    from convshape.memory.training import training_step
+    predicted = training_step(spec, cs.analyze(spec), "sgd").peak_bytes
+    torch.manual_seed(0)
+    built = cs.to_torch(spec)
+    measured = memtrack.training_step_peak(built, x, torch.optim.SGD(built.parameters(), lr=0.01))
+    assert (predicted, measured) == (28_964, 28_972)
+    result = check(spec)
+    assert result.ok, result.mismatches
+    assert not result.notes  # receptive fields probed through the unpools too, memory compared
+    cs.verify(model, spec)
+
+
+def test_pooling_indices_read_as_a_tensor_are_refused_by_name():
+    class IndicesOut(nn.Module):
         def __init__(self):
             super().__init__()
-            self.pool, self.unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+            self.pool = nn.MaxPool2d(2, return_indices=True)
 
         def forward(self, x):
             y, i = self.pool(x)
-            return self.unpool(y, i)
+            return y, i
 
-    # no layer kind carries pooling indices yet: refused, naming the op and the module it is in
-    with pytest.raises(UnmappedOps, match=r"max_unpool2d \(function max_unpool2d in 'unpool'\)"):
-        from_torch(AutoEncoder(), (1, 3, 8, 8))
+    class IndicesAsFloat(IndicesOut):
+        def forward(self, x):
+            y, i = self.pool(x)
+            return y + i.float()
+
+    with pytest.raises(UnmappedOps, match=r"an output is the argmax indices of pooling 'pool'"):
+        from_torch(IndicesOut(), (1, 3, 8, 8))
+    with pytest.raises(UnmappedOps, match=r"reads the argmax indices of pooling 'pool' \(only MaxUnpool reads them\)"):
+        from_torch(IndicesAsFloat(), (1, 3, 8, 8))
+
+    class AdaptiveIndices(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.AdaptiveMaxPool2d(2, return_indices=True)
+
+        def forward(self, x):
+            return self.pool(x)[0]
+
+    with pytest.raises(UnmappedOps, match=r"AdaptiveMaxPool2d with return_indices \(only MaxPool's indices are "
+                                          r"modelled\)"):
+        from_torch(AdaptiveIndices(), (1, 3, 8, 8))
+
+
+class FunctionalPool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y, i = nn.functional.max_pool2d(self.c(x), 2, return_indices=True)
+        return nn.functional.max_unpool2d(y * 2, i, 2)
+
+
+class FunctionalPoolEager(FunctionalPool):
+    def forward(self, x):
+        h = self.c(x)
+        if h.shape[-1] > 2:  # Python on a size: torch.fx cannot trace it, the eager tracer does
+            y, i = nn.functional.max_pool2d(h, 2, return_indices=True)
+        return nn.functional.max_unpool2d(y, i, kernel_size=2, output_size=h.shape[-2:])
+
+
+@pytest.mark.parametrize("cls, frontend", [(FunctionalPool, "fx"), (FunctionalPoolEager, "eager")])
+def test_functional_max_pool_with_indices_and_unpool_import(cls, frontend):
+    net = from_torch(cls(), (1, 3, 8, 8))
+    assert net.frontend.startswith(frontend)
+    pool, unpool = net.nodes[1], net.nodes[-1]
+    assert (pool.kind, pool.layer.return_indices, unpool.kind, unpool.inputs[1]) == \
+        ("MaxPool2d", True, "MaxUnpool2d", pool.name)
+    r = round_trip(net)
+    # 8 -> 4 -> (4 - 1)*2 + 2 = 8; MACs: the conv only, 64 * 4*27 = 6_912
+    assert r.layer(unpool.name).output_shape == tuple(cls()(torch.randn(1, 3, 8, 8)).shape) == (1, 4, 8, 8)
+    assert 2 * r.totals.macs == 2 * 6_912 == torch_flops(cls(), (1, 3, 8, 8))[0]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_max_unpool_1d_and_3d_import_exactly(n):
+    conv, pool, unpool = (getattr(nn, f"{k}{n}d") for k in ("Conv", "MaxPool", "MaxUnpool"))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c, self.p, self.u = conv(2, 4, 3, padding=1), pool(2, return_indices=True), unpool(2)
+
+        def forward(self, x):
+            return self.u(*self.p(self.c(x)))
+
+    shape = (1, 2) + (6,) * n
+    r = round_trip(from_torch(Net(), shape))
+    # 6 -> 3 -> (3-1)*2 + 2 = 6
+    assert r.layer("u").output_shape == tuple(Net()(torch.randn(shape)).shape) == (1, 4) + (6,) * n
+    # 6^n outputs * 4 channels * 2*3^n
+    assert r.totals.macs == 6 ** n * 4 * 2 * 3 ** n == torch_flops(Net(), shape)[0] // 2
 
 
 def test_ssdlite_features_follow_all_six_outputs():

@@ -38,7 +38,7 @@ import pytest
 from pydantic import ValidationError
 
 from convshape import rf
-from convshape.dims import collect_conditions, release_conditions, substitute, symbol
+from convshape.dims import collect_conditions, prod, release_conditions, substitute, symbol
 from convshape.errors import ShapeError
 from convshape.layers import REGISTRY, Layer
 from convshape.layers.examples import examples_of
@@ -72,16 +72,28 @@ def at(figures, values):
             for k, v in figures.items()}
 
 
-def run(module, shapes, device):
+def run(module, shapes, device, index_inputs=(), plane=1):
+    """The module's output on inputs of these shapes; an index input (MaxUnpool's) gets int64
+    positions below `plane`, the size of one output plane, as a pool's argmax indices are."""
     module.eval()
     if device == "meta":
-        xs = [torch.empty(s, device="meta") for s in shapes]
+        xs = [torch.empty(s, device="meta", dtype=torch.int64 if j in index_inputs else None)
+              for j, s in enumerate(shapes)]
     else:
         torch.manual_seed(0)
-        xs = [torch.randn(s) for s in shapes]
+        xs = [torch.randint(0, plane, s) if j in index_inputs else torch.randn(s) for j, s in enumerate(shapes)]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. Softmax's implicit dim, Dropout2d on a 2-D input
         return module(*xs)
+
+
+def values_of(y, layer, where):
+    """The output tensor; a layer that also yields indices returns (values, int64 indices of its shape)."""
+    if not layer.has_indices():
+        return y
+    values, indices = y
+    assert indices.dtype == torch.int64 and indices.shape == values.shape, f"{where}: indices beside the output"
+    return values
 
 
 def check_against_torch(cls, layer, ex, where):
@@ -90,17 +102,19 @@ def check_against_torch(cls, layer, ex, where):
 
     with torch.device("meta"):
         meta_module = layer.to_torch(shapes)
+    idx = cls.index_inputs
+    plane = prod(mine["output_shape"][-getattr(cls, "ndim", 1):]) if idx else 1
     if ex.meta_says:  # a torch inconsistency: its meta shape function refuses what the CPU kernel runs
         with pytest.raises(Exception, match=ex.meta_says):
-            run(meta_module, shapes, "meta")
+            run(meta_module, shapes, "meta", idx)
     else:
         with FlopCounterMode(display=False) as counter:
-            y_meta = run(meta_module, shapes, "meta")
+            y_meta = values_of(run(meta_module, shapes, "meta", idx), layer, where)
         assert tuple(y_meta.shape) == mine["output_shape"], f"{where}: meta-device output shape"
         assert counter.get_total_flops() == 2 * mine["macs"], f"{where}: MACs vs FlopCounterMode / 2"
 
     module = layer.to_torch(shapes)
-    y = run(module, shapes, "cpu")
+    y = values_of(run(module, shapes, "cpu", idx, plane), layer, where)
     assert tuple(y.shape) == mine["output_shape"], f"{where}: CPU output shape"
     params = list(module.parameters())
     assert sum(p.numel() for p in params if p.requires_grad) == mine["trainable"], f"{where}: trainable params"
@@ -148,7 +162,7 @@ def check_rejected(cls, ex, where):
         evaluate(cls.model_validate(ex.args), shapes)
     with pytest.raises(Exception, match=ex.torch_says) as caught, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run(unchecked_module(cls, ex, shapes), shapes, "cpu")
+        run(unchecked_module(cls, ex, shapes), shapes, "cpu", cls.index_inputs)
     assert not isinstance(caught.value, (ShapeError, ValidationError)), f"{where}: torch must be the one refusing"
 
 

@@ -39,7 +39,7 @@ def measured(module, xs) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = module(*xs)
-    return sum(seen.values()), out
+    return sum(seen.values()), out[0] if isinstance(out, tuple) else out  # a pool's (values, indices)
 
 
 def test_every_kind_has_a_rule_or_is_listed():
@@ -66,7 +66,9 @@ def test_saved_tensor_rule(kind):
                     trainable = any(p.requires_grad for p in module.parameters())
                     if getattr(layer, "inplace", False) and input_grad:
                         continue   # torch refuses in-place on a leaf that needs a gradient
-                    xs = [torch.randn(s, requires_grad=input_grad) for s in shapes]
+                    # an index input (MaxUnpool's) holds int64 positions in an output plane: no gradient
+                    xs = [torch.zeros(s, dtype=torch.int64) if j in cls.index_inputs else
+                          torch.randn(s, requires_grad=input_grad) for j, s in enumerate(shapes)]
                     try:
                         want, out = measured(module, xs)
                     except (RuntimeError, ValueError):
@@ -88,16 +90,19 @@ def _rule_bytes(layer, shapes, out_shape, input_grad, trainable, training, width
     """The rule's bytes for one layer, by the same storage accounting as saved_for_backward."""
     from convshape.memory.rules import Grads
     from convshape.dims import prod
-    grads = Grads(inputs=(input_grad,) * len(shapes), weight=trainable, training=training)
+    grads = Grads(inputs=tuple(input_grad and i not in layer.index_inputs for i in range(len(shapes))),
+                  weight=trainable, training=training)
     if not grads.any:
         return 0
     saved = SAVED[layer.kind](layer, shapes, out_shape, grads, width)
     if saved is None:
         return None
-    keys = {("in", i): prod(shapes[i]) * width for i in saved.inputs}
+    keys = {("in", i): prod(shapes[i]) * (8 if i in layer.index_inputs else width) for i in saved.inputs}
     if saved.output:
         key = ("in", 0) if output_alias(layer, training) else ("out",)
         keys[key] = prod(out_shape) * width
+    if saved.indices:  # the int64 indices the layer returns beside its output
+        keys[("indices",)] = prod(out_shape) * 8
     return sum(keys.values()) + sum(saved.extra)
 
 

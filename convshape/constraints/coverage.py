@@ -65,8 +65,9 @@ class Coverage:
         """(tensor name, axis index) of every tensor that still carries the tracked axis."""
         return [(t, a) for t, a in self.axis.items() if isinstance(a, int)]
 
-    def unread(self, length) -> tuple:
-        """(number of trailing input positions no output reads, layers whose windows stop short).
+    def unread(self, length, source: str | None = None) -> tuple:
+        """(number of trailing positions of input `source` (default: the first) no output reads,
+        layers whose windows stop short).
 
         `length(t)` gives the size of tensor t along the tracked axis at the size being checked.
         A backward pass from the output collects, per tensor, the positions that reach it (sets,
@@ -98,7 +99,7 @@ class Coverage:
                     cut.append(node.name)
                 have = needed.get(i)
                 needed[i] = got if have is None else (have | got if have is not ALL else ALL)
-        first = self.network.input_names[0]  # INPUT, or the first of several named inputs
+        first = source or self.network.input_names[0]  # INPUT, or one of several named inputs
         reached = needed.get(first, set())
         top = length(first) - 1 if reached is ALL else max(reached, default=-1)
         return (length(first) - 1) - top, list(dict.fromkeys(reversed(cut)))
@@ -152,9 +153,11 @@ def _adaptive(layer) -> bool:
 def lost_pixels(network, report, search: int = 256) -> list:
     """Spatial axes whose trailing input pixels never reach the output, for a lint finding.
 
-    Returns [(axis name, count, cut layers, nearest size below, above, when)]: for a concrete input,
-    `count` pixels are lost at the declared size and below/above are the nearest valid sizes that
-    lose none; for a symbolic input, `when` says at which valid sizes (in 1..search) pixels are lost.
+    Returns [(axis name, count, cut layers, nearest size below, above, when, input)]: for a concrete
+    input, `count` pixels are lost at the declared size and below/above are the nearest valid sizes
+    that lose none; for a symbolic input, `when` says at which valid sizes (in 1..search) pixels are
+    lost. `input` is None for the first input; each further named input of the same rank is checked
+    at its declared size (input = its name; the nearest sizes are searched for the first input only).
     """
     from .model import SPATIAL_NAMES, intervals_text, spatial_rank
 
@@ -164,14 +167,19 @@ def lost_pixels(network, report, search: int = 256) -> list:
         n = spatial_rank(network, len(shape))
         axes = list(range(len(shape) - n, len(shape)))
         names = SPATIAL_NAMES.get(n) or tuple(f"S{i + 1}" for i in range(n))
-        lost = []
+        lost, others = [], []
+        further = [n for n, s in network.inputs[1:] if len(s) == len(shape)]
         for k, name in zip(axes, names):
             cov = Coverage(network, report, k)
             count, cut = cov.unread(lambda t, cov=cov: cov.shapes[t][cov.axis[t]])
             if count > 0:
                 lost.append((k, name, count, cut))
+            for source in further:  # the other inputs' borders, at their declared sizes
+                n_lost, n_cut = cov.unread(lambda t, cov=cov: cov.shapes[t][cov.axis[t]], source)
+                if n_lost > 0:
+                    others.append((name, n_lost, n_cut, None, None, None, source))
         if not lost:
-            return []
+            return others
     # sympy from here on: only when pixels are lost, or for a symbolic input
     from .compile import compile_values
     from .derivation import derive
@@ -203,10 +211,10 @@ def lost_pixels(network, report, search: int = 256) -> list:
                 valid = sum(1 for x in range(1, search + 1) if rule.is_valid(x))
                 out.append((name, 0, cut, None, None,
                             f"at {len(losing)} of the {valid} valid sizes of {name} in 1..{search}: "
-                            f"{intervals_text(losing, 4)}"))
+                            f"{intervals_text(losing, 4)}", None))
             continue
         x0 = shape[k]
         below = next((x for x in range(x0 - 1, 0, -1) if rule.is_valid(x) and loss(x)[0] == 0), None)
         above = next((x for x in range(x0 + 1, 4 * x0 + 64) if rule.is_valid(x) and loss(x)[0] == 0), None)
-        out.append((name, count, cut, below, above, None))
-    return out
+        out.append((name, count, cut, below, above, None, None))
+    return out + ([] if symbolic else others)

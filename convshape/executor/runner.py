@@ -18,7 +18,7 @@ from ..analysis import analyze
 from ..dims import prod
 from ..errors import SpecError
 from ..graph import INPUT, Network
-from ..memory.schedule import last_uses  # the liveness schedule shared with the memory figures
+from ..memory.schedule import indices_of, last_uses, produced  # the liveness schedule shared with the memory figures
 from ..report import DTYPE_BYTES
 from .kernels import KERNELS, kernel_for
 from .result import LayerRun, RunReport, RunTotals
@@ -63,7 +63,7 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
     missing = missing_kernels(network)
     if missing:  # refused before anything runs, by name, rather than part-way through
         raise SpecError(f"run has no reference kernel yet for {', '.join(missing)} "
-                        f"(layers {', '.join(n.name for n in network.nodes if n.kind in missing)[:200]})",
+                        f"(layers {', '.join(n.name for n in network.nodes if kernel_label(n) in missing)[:200]})",
                         file=network.file)
     if calibration is None:
         from .calibrate import calibration_for
@@ -189,9 +189,14 @@ def _state(module) -> dict:
     return state
 
 
+def kernel_label(node) -> str:
+    """The node's kind, or `MaxPool2d (return_indices)`: the MaxPool kernels return the values only."""
+    return f"{node.kind} (return_indices)" if node.layer.has_indices() else node.kind
+
+
 def missing_kernels(network: Network) -> list[str]:
     """The layer kinds of `network` that have no reference kernel, sorted."""
-    return sorted({n.kind for n in network.nodes} - set(KERNELS))
+    return sorted({kernel_label(n) for n in network.nodes} - set(KERNELS))
 
 
 def _reference_call(node, state):
@@ -353,11 +358,14 @@ def predicted_peak_bytes(network: Network, report) -> int:
     sizes = {INPUT: prod(report.input_shape) * width}
     for node, lr in zip(network.nodes, report.layers):
         sizes[node.name] = lr.activation_bytes
+        if node.layer.has_indices():  # the indices live until their own last reader
+            sizes[indices_of(node.name)] = 8 * prod(lr.output_shape)
+            sizes[node.name] -= sizes[indices_of(node.name)]
     frees = last_uses(network)
     live = sizes[INPUT]
     peak = live
     for i, node in enumerate(network.nodes):
-        live += sizes[node.name]
+        live += sum(sizes[name] for name in produced(node))
         peak = max(peak, live)
         live -= sum(sizes[name] for name in frees[i])
     return int(peak + (report.totals.params + report.totals.buffers) * width)

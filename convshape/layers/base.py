@@ -108,6 +108,11 @@ class Layer(BaseModel):
     has_weight_macs: ClassVar[bool] = False
     # Worked configurations (layers/examples.py) checked against torch by tests/test_layer_contract.py.
     examples: ClassVar[tuple] = ()
+    # Positions of inputs that read the argmax indices of the node named there (MaxUnpool's second),
+    # not its values; that node must yield them (has_indices).
+    index_inputs: ClassVar[tuple] = ()
+    # Fields that torch takes in the module's forward, after the tensors (MaxUnpool's output_size).
+    forward_args: ClassVar[tuple] = ()
 
     # ---- inference of input-side sizes
     def infer(self, inputs: list[Shape]) -> dict:
@@ -151,6 +156,10 @@ class Layer(BaseModel):
 
     def receptive_field(self, inputs: list[Shape], output: Shape):
         return POINTWISE
+
+    def has_indices(self) -> bool:
+        """True when the layer also yields int64 argmax indices of its output's shape."""
+        return False
 
     # ---- torch bridge
     def torch_kwargs(self, inputs: list[Shape]) -> dict:

@@ -6,6 +6,10 @@ Operation counts per output element (other_ops; docs/conventions.md):
   LPPool          window powers + window - 1 adds, then a scale and a p-th root: 2 * window + 1
   AdaptiveAvg     the same as AvgPool over each (variable) window: sum of window lengths
   AdaptiveMax     sum of window lengths - outputs comparisons
+  MaxUnpool       0: a zero fill and a scatter move values, they compute nothing (FlopCounterMode: 0)
+
+MaxPool with return_indices: true also yields the argmax indices (int64, the output's shape); they
+are read only by a MaxUnpool whose second input names that pool (`index_inputs`).
 """
 from __future__ import annotations
 
@@ -15,9 +19,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..dims import ceildiv, floordiv, prod, require_ge, total
+from ..dims import ceildiv, floordiv, prod, require_eq, require_ge, total
 from ..errors import ShapeError
-from .base import (GlobalOver, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
+from .base import (GlobalOver, Int, IntOrTuple, Layer, NonNegInt, NonNegIntOrTuple, POINTWISE, PosInt, Window,
                    check_rank, ntuple, register_ranks)
 from .examples import WRONG_RANK, Example, PerAxis, Rejected
 from .window import window_output
@@ -111,13 +115,14 @@ class _MaxPoolNd(_PaddedPoolNd):
         Example({"kernel_size": 3, "stride": 2, "dilation": 2}, ((1, 3, PerAxis(11, 11, 11)),)),
         # torch checks padding against the kernel size, not the dilated span: 2 > 3 // 2
         Rejected({"kernel_size": 3, "dilation": 2, "padding": 2}, ((1, 2, PerAxis(9, 9, 9)),), torch_says="half"),
+        # the indices (int64, the output's shape) come beside the output; same figures otherwise
+        Example({"kernel_size": 2, "return_indices": True}, ((1, 3, PerAxis(8, 6, 4)),)),
+        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "return_indices": True},
+                ((2, PerAxis(7, 7, 7)),), note="unbatched"),
     )
 
-    @model_validator(mode="after")
-    def _no_indices(self):
-        if self.return_indices:
-            raise ValueError("return_indices=True returns a tuple, which a network spec cannot carry")
-        return self
+    def has_indices(self) -> bool:
+        return self.return_indices
 
     def other_ops(self, inputs, output):
         return prod(output) * (prod(self.k()) - 1)
@@ -156,6 +161,148 @@ class _AvgPool3(_AvgPool23):
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = register_ranks(_MaxPoolNd, name="MaxPool")
+
+
+class _MaxUnpoolNd(Layer):
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere (inputs: values, pool).
+
+    The second input names the MaxPool (return_indices: true) whose indices it reads.
+
+    Output size per axis (torch's _unpool_output_size): (L - 1) * stride - 2 * padding + kernel_size,
+    or output_size (ndim entries, or ndim + 2 whose first two are ignored), which must lie strictly
+    between that default - stride and default + stride. output_size is an argument of torch's forward,
+    so a written one builds convshape.torch.modules' MaxUnpoolNd, which passes it on.
+    """
+
+    family: ClassVar[str] = "pool"
+    ndim: ClassVar[int] = 2
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = 2
+    index_inputs: ClassVar[tuple] = (1,)
+    torch_class: ClassVar[str | None] = None
+    torch_module: ClassVar[str] = "convshape.torch.modules"  # imported back from to_torch's module too
+    forward_args: ClassVar[tuple] = ("output_size",)         # read from the module call on import
+
+    # torch checks none of these: any int goes, as long as every output size is >= 0
+    kernel_size: Int | tuple[Int, ...]
+    stride: Int | tuple[Int, ...] | None = None
+    padding: Int | tuple[Int, ...] = 0
+    output_size: tuple[NonNegInt, ...] | None = None
+
+    examples: ClassVar[tuple] = (
+        # (4 - 1)*2 - 0 + 2 = 8
+        Example({"kernel_size": 2}, ((1, 3, PerAxis(4, 3, 2)), (1, 3, PerAxis(4, 3, 2)))),
+        # (5 - 1)*2 - 2*1 + 3 = 9 on axis 1
+        Example({"kernel_size": 3, "stride": 2, "padding": 1}, ((2, 2, PerAxis(5, 4, 3)), (2, 2, PerAxis(5, 4, 3)))),
+        # default (3 - 1)*2 + 2 = 6; 7 lies strictly between 6 - 2 and 6 + 2 (an odd input size restored)
+        Example({"kernel_size": 2, "output_size": PerAxis(7, 6, 5)}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(3, 3, 3)))),
+        Example({"kernel_size": 2, "output_size": PerAxis((1, 2, 7), (7,), (7,))}, ((1, 2, PerAxis(3, 3, 3)),
+                (1, 2, PerAxis(3, 3, 3))), note="N and C entries of an output_size are ignored"),
+        Example({"kernel_size": 2}, ((3, PerAxis(4, 4, 4)), (3, PerAxis(4, 4, 4))), note="unbatched"),
+        # unlike MaxPool, no padding <= kernel_size / 2 check: (3 - 1)*2 - 2*2 + 3 = 3
+        Example({"kernel_size": 3, "stride": 2, "padding": 2}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(3, 3, 3)))),
+        # what torch does not check: negative padding (-1: (4 - 1)*2 + 2 + 2 = 10)
+        Example({"kernel_size": 2, "padding": -1}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4)))),
+        Rejected({"kernel_size": 2, "output_size": PerAxis(8, 6, 6)}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(3, 3, 3))),
+                 torch_says="invalid output_size"),
+        Rejected({"kernel_size": 2, "output_size": PerAxis((7, 7), (7,), (7,))}, ((1, 2, PerAxis(3, 3, 3)),
+                 (1, 2, PerAxis(3, 3, 3))),
+                 torch_says="output_size should be a sequence containing"),
+        Rejected({"kernel_size": 2}, ((1, 2, PerAxis(3, 3, 3)), (1, 2, PerAxis(2, 2, 2))), torch_says="shape of indices"),
+        Rejected({"kernel_size": 2}, ((PerAxis(3, 3, 3),), (PerAxis(3, 3, 3),)), torch_says=WRONG_RANK),
+    )
+
+    # max_unpool3d refuses a stride <= 0; the 1-d and 2-d kernels take any stride
+    positive_stride: ClassVar[bool] = False
+
+    def k(self):
+        return ntuple(self.kernel_size, self.ndim, "kernel_size")
+
+    def s(self):
+        return ntuple(self.stride if self.stride is not None else self.kernel_size, self.ndim, "stride")
+
+    def p(self):
+        return ntuple(self.padding, self.ndim, "padding")
+
+    @classmethod
+    def args_from_forward(cls, values: dict) -> dict:
+        """output_size given to torch's forward (often x.size()): its last ndim entries, which are all
+        torch reads."""
+        size = values.get("output_size")
+        return {} if size is None else {"output_size": tuple(int(d) for d in size)[-cls.ndim:]}
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        for name in ("kernel_size", "stride", "padding"):
+            v = getattr(self, name)
+            if isinstance(v, tuple) and len(v) not in (1, self.ndim):
+                raise ValueError(f"{name} must have 1 or {self.ndim} entries, got {len(v)}")
+        if self.positive_stride and any(s <= 0 for s in self.s()):
+            raise ValueError(f"strides should be greater than zero, but got stride: {list(self.s())}")
+        if self.output_size is not None and len(self.output_size) not in (self.ndim, self.ndim + 2):
+            raise ValueError(f"output_size should be a sequence containing {self.ndim} or {self.ndim + 2} "
+                             f"elements, but it has a length of '{len(self.output_size)}'")
+        return self
+
+    def output_shape(self, inputs):
+        x, indices = inputs
+        # max_unpool1d runs max_unpool2d on (x.unsqueeze(-1)): 2 or 3 dims, like the 2-d kind's 3 or 4
+        check_rank(self, x, (self.ndim + 1, self.ndim + 2))
+        if len(indices) != len(x):
+            raise ShapeError(f"the indices must have the values' shape {list(x)}, got {list(indices)}",
+                             argument="indices", value=list(indices))
+        for a, (v, i) in enumerate(zip(x, indices)):
+            require_eq(i, v, f"the indices must have the values' shape: dim {a} is {i}, the values' {v}",
+                       argument="indices", received=i)
+        default = [(L - 1) * s - 2 * p + k for L, k, s, p in zip(x[-self.ndim:], self.k(), self.s(), self.p())]
+        if self.output_size is None:
+            for a, d in enumerate(default):
+                require_ge(d, 0, f"output size {d} on spatial axis {a} is negative (torch: output_size must "
+                           f"contain non-negative spatial dimensions)", argument="stride", received=self.stride)
+            return tuple(x[:-self.ndim]) + tuple(default)
+        want = tuple(self.output_size[-self.ndim:])
+        for a, (o, d, s) in enumerate(zip(want, default, self.s())):
+            message = f"invalid output_size {want}: dim {a} must be strictly between {d - s} and {d + s}"
+            require_ge(o, d - s + 1, message, argument="output_size", received=o)
+            require_ge(d + s - 1, o, message, argument="output_size", received=o)
+        return tuple(x[:-self.ndim]) + want
+
+    def receptive_field(self, inputs, output):
+        # output o takes input i when o lies in i's pooling window [i*s - p, i*s - p + k - 1], as a
+        # transposed convolution's: stride 1/s, span (k - 1)/s + 1, offset (k - 1 - p)/s (input units)
+        if any(k < 1 or s < 1 for k, s in zip(self.k(), self.s())):
+            # stride <= 0 writes every value into the same window: each output may hold any input
+            return GlobalOver(dims=tuple(range(len(output) - self.ndim, len(output))))
+        kern = tuple(Fraction(k - 1, s) + 1 for k, s in zip(self.k(), self.s()))
+        stride = tuple(Fraction(1, s) for s in self.s())
+        pad = tuple(Fraction(k - 1 - p, s) for k, s, p in zip(self.k(), self.s(), self.p()))
+        return Window(kernel=kern, stride=stride, padding=pad)
+
+
+class _MaxUnpool12(_MaxUnpoolNd):
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere (inputs: values, pool)."""
+    examples: ClassVar[tuple] = _MaxUnpoolNd.examples + (
+        # stride 0 (the 1-d and 2-d kernels take it): (4 - 1)*0 + 2 = 2, every value into one window
+        Example({"kernel_size": 2, "stride": 0}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4)))),
+        # stride -1: (4 - 1)*(-1) + 2 = -1 < 0
+        Rejected({"kernel_size": 2, "stride": -1}, ((1, 3, PerAxis(4, 4, 4)), (1, 3, PerAxis(4, 4, 4))),
+                 torch_says="non-negative"),
+    )
+
+
+class _MaxUnpool3(_MaxUnpoolNd):
+    """Max unpooling: each value goes where its pooling index says, zeros elsewhere; strides must be > 0."""
+    positive_stride: ClassVar[bool] = True
+    examples: ClassVar[tuple] = _MaxUnpoolNd.examples + (
+        Rejected({"kernel_size": 2, "stride": (1, 0, 1)}, ((1, 3, 4, 4, 4), (1, 3, 4, 4, 4)),
+                 torch_says="strides should be greater than zero"),
+        Rejected({"kernel_size": 0}, ((1, 3, 4, 4, 4), (1, 3, 4, 4, 4)), torch_says="strides should be greater than zero",
+                 note="the stride defaults to kernel_size"),
+    )
+
+
+MaxUnpool1d, MaxUnpool2d = register_ranks(_MaxUnpool12, ranks=(1, 2), name="MaxUnpool")
+(MaxUnpool3d,) = register_ranks(_MaxUnpool3, ranks=(3,), name="MaxUnpool")
 (AvgPool1d,) = register_ranks(_AvgPoolNd, ranks=(1,), name="AvgPool")
 (AvgPool2d,) = register_ranks(_AvgPool23, ranks=(2,), name="AvgPool")
 (AvgPool3d,) = register_ranks(_AvgPool3, ranks=(3,), name="AvgPool")
@@ -363,7 +510,8 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     @model_validator(mode="after")
     def _no_indices(self):
         if self.return_indices:
-            raise ValueError("return_indices=True returns a tuple, which a network spec cannot carry")
+            raise ValueError("return_indices=True: the indices of adaptive max pooling are not modelled "
+                             "(MaxPool's are)")
         return self
 
     def other_ops(self, inputs, output):

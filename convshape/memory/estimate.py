@@ -8,7 +8,7 @@ from typing import Any
 from ..dims import prod, total
 from ..graph import INPUT
 from .rules import SAVED, Grads, buffer_bytes, output_alias, temporaries
-from .schedule import live_peak
+from .schedule import indices_of, live_peak, read_values
 
 
 @dataclass
@@ -31,6 +31,10 @@ def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool)
         else:
             storage_of[node.name] = node.name
             sizes[node.name] = out_bytes[node.name]
+        if node.layer.has_indices():  # its own storage, freed after its own last reader
+            key = indices_of(node.name)
+            storage_of[key], sizes[key] = key, 8 * prod(shapes[node.name])
+            sizes[node.name] -= sizes[key]
     return storage_of, sizes
 
 
@@ -84,7 +88,8 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     unknown = []
     for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
-        grads = Grads(inputs=tuple(needs_grad[i] for i in node.inputs), weight=r.trainable_params != 0,
+        grads = Grads(inputs=tuple(needs_grad[i] and j not in layer.index_inputs for j, i in enumerate(node.inputs)),
+                      weight=r.trainable_params != 0,
                       training=training)
         needs_grad[node.name] = grads.any
         mine = 0
@@ -94,9 +99,12 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
             if saved is None:
                 unknown.append(node.name)
             else:
-                keys = [storage_of[node.inputs[i]] for i in saved.inputs]
+                reads = read_values(node)
+                keys = [storage_of[reads[i]] for i in saved.inputs]
                 if saved.output:
                     keys.append(storage_of[node.name])
+                if saved.indices:
+                    keys.append(storage_of[indices_of(node.name)])
                 for j, b in enumerate(saved.extra):
                     sizes[(node.name, j)] = b
                     keys.append((node.name, j))

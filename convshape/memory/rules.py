@@ -35,6 +35,7 @@ class Saved:
     inputs: tuple = ()     # indices of the inputs whose storage is kept
     output: bool = False   # the output's storage is kept
     extra: tuple = ()      # bytes of each new tensor kept (indices, masks, statistics, padded copies)
+    indices: bool = False  # the storage of the indices the layer yields as a second output is kept
 
 
 NOTHING = Saved()
@@ -91,8 +92,19 @@ def _adaptive_avg(layer, inputs, output, grads, width):
 
 @saves(*ranks("MaxPool", "AdaptiveMaxPool"))
 def _max_pool(layer, inputs, output, grads, width):
-    # the input and the argmax indices (int64, one per output element)
-    return Saved(inputs=(0,), extra=(8 * prod(output),)) if grads.inputs[0] else NOTHING
+    # the input and the argmax indices (int64, one per output element): with return_indices, the
+    # very tensor it returns beside the output
+    if not grads.inputs[0]:
+        return NOTHING
+    if layer.has_indices():
+        return Saved(inputs=(0,), indices=True)
+    return Saved(inputs=(0,), extra=(8 * prod(output),))
+
+
+@saves(*ranks("MaxUnpool"))
+def _max_unpool(layer, inputs, output, grads, width):
+    # the indices it read (input 1) only: the gradient of the values is grad_output gathered at them
+    return Saved(inputs=(1,)) if grads.inputs[0] else NOTHING
 
 
 @saves("Upsample")
@@ -241,7 +253,8 @@ def temporaries(layer, inputs, output, width: int, training: bool = False):
     if kind in NO_TEMPORARY_RULE or kind not in SAVED or (kind == "Mul" and len(inputs) > 2):
         return None   # a kind with no checked rule (the algebra and attention kinds, so far) is named
     if kind.startswith(("MaxPool", "AdaptiveMaxPool")):
-        return 8 * prod(output)                      # the int64 indices beside the maximum
+        # the int64 indices beside the maximum; with return_indices they are an output instead
+        return 0 if layer.has_indices() else 8 * prod(output)
     if kind.startswith("Conv") and not kind.startswith("ConvTranspose"):
         saved = _conv(layer, inputs, output, Grads((False,), True, training), width)
         return sum(saved.extra)                      # the padded copy F.pad makes first

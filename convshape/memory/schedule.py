@@ -6,11 +6,30 @@ from __future__ import annotations
 from ..graph import INPUT, Network
 
 
+def indices_of(name: str) -> tuple:
+    """The value name of the argmax indices a node yields beside its output (MaxPool return_indices)."""
+    return (name, "indices")
+
+
+def produced(node) -> list:
+    """The values a node makes: its output, and its indices when it yields them."""
+    return [node.name, indices_of(node.name)] if node.layer.has_indices() else [node.name]
+
+
+def read_values(node) -> list:
+    """The values a node reads, in input order: an index input reads the named node's indices."""
+    index_inputs = node.layer.index_inputs
+    return [indices_of(name) if j in index_inputs else name for j, name in enumerate(node.inputs)]
+
+
 def last_uses(network: Network) -> list[list[str]]:
-    """Per node index, the values no later node reads (freed after it runs); the output is kept."""
+    """Per node index, the values no later node reads (freed after it runs); the output is kept.
+    Indices nothing reads are freed right after the node that yields them."""
     last = {INPUT: -1}
     for i, node in enumerate(network.nodes):
-        for name in node.inputs:
+        for name in produced(node)[1:]:
+            last[name] = i
+        for name in read_values(node):
             last[name] = i
     out = [[] for _ in network.nodes]
     final = network.nodes[-1].name
@@ -41,7 +60,8 @@ def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(),
     peak, at = live, -1
     symbolic = {}   # a symbolic peak is the Max of every distinct live sum, left unevaluated:
     for i, node in enumerate(network.nodes):   # sympy's pairwise Max comparisons are quadratic
-        hold(node.name)
+        for name in produced(node):
+            hold(name)
         now = live + (during.get(i, 0) if during else 0)
         if type(now) is int:
             if now > peak:

@@ -12,7 +12,7 @@ from typing import Any
 from ..graph import INPUT
 from .estimate import saved_plan
 from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
-from .schedule import last_uses
+from .schedule import last_uses, produced
 
 # optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
 STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
@@ -113,7 +113,8 @@ def _forward_peak(network, plan):
         by_node.setdefault(i, []).append(key)
     peak, at = live, None
     for i, node in enumerate(network.nodes):
-        hold(plan.storage_of[node.name])
+        for name in produced(node):
+            hold(plan.storage_of[name])
         for key in by_node.get(i, ()):
             hold(key)
             pinned.add(key)
@@ -144,8 +145,8 @@ def _backward_peak(network, results, plan, width, shapes):
             continue
         new = r.trainable_params * width
         made = []
-        for name in node.inputs:
-            if not plan.needs_grad[name]:
+        for j, name in enumerate(node.inputs):
+            if not plan.needs_grad[name] or j in node.layer.index_inputs:  # int64 indices carry no gradient
                 continue
             through = node.kind in PASS_THROUGH or (node.kind in EVAL_IDENTITY and output_alias(node.layer, True)) \
                 or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name]))

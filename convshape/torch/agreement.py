@@ -200,10 +200,11 @@ def _dim_for(name, cls, shape):
 META_COUNTED = ("MultiheadAttention", "ScaledDotProductAttention")
 
 
-def torch_figures(module, inputs) -> dict:
+def torch_figures(module, inputs, index_inputs=()) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
     module.eval()
-    xs = [torch.randn(s) for s in inputs]
+    # an index input (MaxUnpool's) holds int64 positions in an output plane: 0 is one wherever it is not empty
+    xs = [torch.zeros(s, dtype=torch.int64) if j in index_inputs else torch.randn(s) for j, s in enumerate(inputs)]
     with torch.no_grad():
         y = module(*xs)  # validity and shape outside the counter: under FlopCounterMode some ops
         counted, args = (module, xs) if type(module).__name__ not in META_COUNTED else \
@@ -235,7 +236,7 @@ def compare(cls, args: dict, inputs: tuple) -> Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = torch_module(cls, args, inputs)
-            theirs = torch_figures(module, inputs)
+            theirs = torch_figures(module, inputs, cls.index_inputs)
     except Exception as e:  # noqa: BLE001 - any torch error is torch refusing the configuration
         out.torch_ok = False
         out.torch_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..errors import SpecError
 from ..graph import INPUT, Network
+from ..memory.schedule import indices_of, produced, read_values
 
 
 class Container(nn.Module):
@@ -24,16 +25,20 @@ class SpecModule(nn.Module):
         super().__init__()
         self.network_name = network.name
         # (name, input names, names whose value is no longer needed after this node)
+        # (name, values read, whether it yields indices, values no longer needed after this node);
+        # an index input reads the named pool's indices, kept under indices_of(name) beside its output
         self._steps = []
         last_use: dict = {}
         for idx, node in enumerate(network.nodes):
-            for i in node.inputs:
+            for i in produced(node) + read_values(node):
                 last_use[i] = idx
         outputs = network.output_names
         for idx, node in enumerate(network.nodes):
             _attach(self, node.name, modules[node.name])
-            free = tuple(i for i in dict.fromkeys(node.inputs) if last_use.get(i) == idx and i not in outputs)
-            self._steps.append((node.name, tuple(node.inputs), free))
+            reads = read_values(node)
+            free = tuple(i for i in dict.fromkeys(reads + produced(node)[1:])
+                         if last_use.get(i) == idx and i not in outputs)
+            self._steps.append((node.name, tuple(reads), node.layer.has_indices(), free))
         self._outputs = outputs
         self._inputs = network.input_names
 
@@ -41,16 +46,20 @@ class SpecModule(nn.Module):
         return self.get_submodule(name)
 
     def run(self, x, keep: bool = False) -> dict:
-        """Execute the graph; with keep=True return every node's output by name. Several named
+        """Execute the graph; with keep=True return every node's output by name (and a pool's indices
+        under memory.schedule.indices_of(name)). Several named
         inputs: `x` is a tuple of tensors in the spec's order, or a dict by name."""
         if len(self._inputs) > 1 or self._inputs != (INPUT,):
             xs = x if isinstance(x, dict) else dict(zip(self._inputs, x if isinstance(x, (tuple, list)) else (x,)))
             values = {name: xs[name] for name in self._inputs}
         else:
             values = {INPUT: x}
-        for name, inputs, free in self._steps:
+        for name, inputs, indices, free in self._steps:
             module = self.get_submodule(name)
-            values[name] = module(*[values[i] for i in inputs])
+            if indices:  # (output, int64 argmax indices)
+                values[name], values[indices_of(name)] = module(*[values[i] for i in inputs])
+            else:
+                values[name] = module(*[values[i] for i in inputs])
             if not keep:
                 for i in free:
                     del values[i]

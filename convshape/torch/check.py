@@ -15,7 +15,7 @@ size exactly when torch raises).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import torch
@@ -26,6 +26,7 @@ from ..dims import substitute
 from ..errors import ShapeError
 from ..graph import INPUT, Network
 from ..layers.base import Window
+from ..memory.schedule import read_values
 from .build import to_torch
 from .flops import isolated_flops, known_error, module_flops, total_flops
 from .probe import dependency_surrogate, finite, influence_extent, positive_input, readout
@@ -126,13 +127,14 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
     for node in network.nodes:
         r = expected[node.name]
         mod = meta.node_module(node.name)
-        fwd, bwd = isolated_flops(mod, [outs[i] for i in node.inputs])
+        ins = [outs[i] for i in read_values(node)]  # an unpool reads its pool's indices
+        fwd, bwd = isolated_flops(mod, ins)
         compare(node.name, "flops", 2 * r.macs, fwd)
         err = known_error(mod)
         if node.name in unread:
             pass  # no output reads it, so no gradient reaches it: only the network total below tells
         elif err is not None:
-            needs = any(outs[i].requires_grad for i in node.inputs)
+            needs = any(t.requires_grad for t in ins)
             independent = err.independent(mod, tuple(outs[node.inputs[0]].shape), needs)
             compare(node.name, "flops_backward", r.flops_backward, independent,
                     note=f"{err.name}: torch counts {bwd}; compared with an independent count")
@@ -162,11 +164,9 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         if device == "cpu" and not real_report.totals.memory_not_modelled:
             _check_memory(network, real_report, real_shape, result, compare)
 
-    if several and (rf_layers or sizes):
-        result.notes.append("receptive fields and sampled sizes not compared: the network has several inputs")
-    elif rf_layers and len(shape) >= 3:
+    if rf_layers and len(shape) >= 3:
         _check_receptive_fields(network, report, shape, device, rf_layers, result, compare)
-    if sizes and len(shape) >= 3 and not several:
+    if sizes and len(shape) >= 3:
         _check_sizes(network, shape, result, compare, kinds)
     return result
 
@@ -209,8 +209,8 @@ def _axis_states(network: Network, report) -> tuple[dict, set]:
     the names downstream of a fractional-stride window (transposed conv, up-sampling): there the
     composed field is an upper bound whatever the final stride, since which inputs an output reads
     depends on its position modulo the stride."""
-    states = {INPUT: rfmod.initial(report.input_shape)}
-    shapes = {INPUT: report.input_shape}
+    shapes = {INPUT: report.input_shape, **report.inputs}  # several named inputs: each its own
+    states = {n: rfmod.initial(x) for n, x in shapes.items()}
     approx: set = set()
     for node, r in zip(network.nodes, report.layers):
         out = tuple(r.output_shape)
@@ -246,21 +246,53 @@ PROBE_BATCH = 8  # layers probed per forward/backward pass (memory grows with it
 def _check_receptive_fields(network, report, shape, device, rf_layers, result, compare):
     targets = _probe_targets(network, report, rf_layers)
     states, approx = _axis_states(network, report)
+    # several inputs: a field is in input pixels, so it is probed on every input with the first
+    # one's spatial size (the union of their gradients); a layer reading another size is named
+    apart = {n: tuple(s) for n, s in network.inputs[1:] if tuple(s[2:]) != tuple(shape[2:])}
+    if apart:
+        reads = _inputs_read(network)
+        skipped = [t for t in targets if reads[t] & set(apart)]
+        targets = [t for t in targets if t not in skipped]
+        if skipped:
+            result.notes.append(
+                f"receptive field of {', '.join(skipped)} not probed: they read input(s) "
+                f"{', '.join(f'{n!r} ({_dims(s[2:])})' for n, s in apart.items())} of another spatial size than "
+                f"the first input's {_dims(shape[2:])}, whose pixels a field counts")
     model = dependency_surrogate(to_torch(network, shape)).to(device)
     for start in range(0, len(targets), PROBE_BATCH):
         group = targets[start:start + PROBE_BATCH]
-        measured = _probe_group(model, group, states, shape, device, result)
+        measured = _probe_group(model, network, group, states, shape, device, result, set(apart))
         if measured is None:
             return
         _compare_fields(measured, states, approx, report, shape, compare)
 
 
-def _probe_group(model, targets, states, shape, device, result):
-    """One forward and backward pass, one batch element per layer: name -> (unit, extents)."""
+def _inputs_read(network) -> dict:
+    """node name -> the network inputs it depends on."""
+    reads = {name: {name} for name in network.input_names}
+    for node in network.nodes:
+        reads[node.name] = set().union(*(reads[i] for i in node.inputs))
+    return reads
+
+
+def _dims(spatial) -> str:
+    return "×".join(str(d) for d in spatial)
+
+
+def _probe_group(model, network, targets, states, shape, device, result, apart=frozenset()):
+    """One forward and backward pass, one batch element per layer: name -> (unit, extents). With
+    several inputs every one gets a positive tensor; the extents are the union over those with the
+    first input's spatial size (`apart`: the others)."""
     batch = len(targets)
-    x = positive_input((batch,) + tuple(shape[1:]), device).requires_grad_(True)
+    if network.inputs:
+        xs = {n: positive_input((batch,) + tuple(shape[1:] if j == 0 else s[1:]), device, seed=j).requires_grad_(True)
+              for j, (n, s) in enumerate(network.inputs)}
+        probed = [t for n, t in xs.items() if n not in apart]
+    else:
+        xs = positive_input((batch,) + tuple(shape[1:]), device).requires_grad_(True)
+        probed = [xs]
     try:
-        values = model.run(x, keep=True)
+        values = model.run(xs, keep=True)
     except Exception as e:  # noqa: BLE001 - e.g. a Reshape that writes the batch size
         result.notes.append(f"receptive field not probed: the network does not run at batch {batch} ({e})")
         return None
@@ -280,10 +312,20 @@ def _probe_group(model, targets, states, shape, device, result):
     if not units:
         return {}
     loss.backward()
-    if not finite(x.grad):
+    grads = [x.grad if x.grad is not None else torch.zeros_like(x) for x in probed]
+    if not all(finite(g) for g in grads):
         result.notes.append("receptive field not probed: the dependency surrogate overflowed")
         return None
-    return {name: (unit, influence_extent(x.grad, b)) for name, (b, unit) in units.items()}
+    return {name: (unit, _union([influence_extent(g, b) for g in grads])) for name, (b, unit) in units.items()}
+
+
+def _union(extents: list) -> list:
+    """Per axis, the smallest (first, last) covering every input's extent (None where none reaches)."""
+    out = []
+    for per_axis in zip(*extents):
+        hit = [e for e in per_axis if e is not None]
+        out.append((min(e[0] for e in hit), max(e[1] for e in hit)) if hit else None)
+    return out
 
 
 def _compare_fields(measured, states, approx, report, shape, compare):
@@ -351,7 +393,7 @@ def _minimal(network, shape, limit):
     """Smallest L (all spatial dims = L, batch 1) for which the network is valid, up to `limit`."""
     for L in range(1, limit + 1):
         s = (1, shape[1]) + (L,) * (len(shape) - 2)
-        if _valid(network, s):
+        if _valid(_at_inputs(network, shape, s), s):
             return L
     return None
 
@@ -385,12 +427,38 @@ def sample_sizes(network, shape) -> list:
     return list(dict.fromkeys(out))
 
 
+def _tied_inputs(network, shape) -> tuple:
+    """(inputs whose spatial sizes vary with the first's, inputs whose spatial sizes stay as declared):
+    an input varies with the first where its spatial sizes equal the first one's (a siamese pair)."""
+    tied, kept = [], []
+    for j, (n, s) in enumerate(network.inputs):
+        (tied if j == 0 or tuple(s[2:]) == tuple(shape[2:]) else kept).append(n)
+    return tied, kept
+
+
+def _at_inputs(network, shape, first) -> Network:
+    """The network with its inputs at `first`'s sizes: the batch where an input's batch is the first
+    one's, the spatial sizes where they are too (tied); channels stay each input's own."""
+    if not network.inputs:
+        return network
+    tied, _ = _tied_inputs(network, shape)
+    inputs = tuple((n, (first[0] if s[0] == shape[0] else s[0], s[1]) + tuple(first[2:] if n in tied else s[2:]))
+                   for n, s in network.inputs)
+    return replace(network, inputs=inputs)
+
+
 def _check_sizes(network, shape, result, compare, kinds):
     sym_shape, names = _symbolic_input(shape)
     if sym_shape is None:
         return
+    if network.inputs:
+        tied, kept = _tied_inputs(network, shape)
+        if kept:
+            result.notes.append(f"sampled sizes vary the spatial sizes of input(s) {', '.join(map(repr, tied))} "
+                                f"together; {', '.join(map(repr, kept))} keep their declared spatial sizes "
+                                f"(not the first input's)")
     try:
-        sym = analyze(network, sym_shape)
+        sym = analyze(_at_inputs(network, shape, sym_shape), sym_shape)
     except ShapeError as e:
         result.notes.append(f"symbolic rules not compared: the network needs concrete spatial sizes ({e.message})")
         return
@@ -399,9 +467,10 @@ def _check_sizes(network, shape, result, compare, kinds):
     for s in sample_sizes(network, shape):
         values = dict(zip(names, (s[0],) + tuple(s[2:])))
         conds_ok = all(bool(c.expr.subs({sy: values[sy.name] for sy in c.expr.free_symbols})) for c in sym.conditions)
-        ours_ok = _valid(network, s)
+        at_s = _at_inputs(network, shape, s)
+        ours_ok = _valid(at_s, s)
         compare("(network)", "validity(symbolic vs concrete)", conds_ok, ours_ok, at=s)
-        torch_ok, outs, flops = _torch_at(model, s)
+        torch_ok, outs, flops = _torch_at(model, s, at_s)
         compare("(network)", "validity", ours_ok, torch_ok, at=s,
                 note="" if ours_ok == torch_ok else f"torch: {outs}" if not torch_ok else "")
         result.sizes.append((s, ours_ok))
@@ -431,13 +500,15 @@ def _calls(network) -> dict:
     return out
 
 
-def _torch_at(model, s):
+def _torch_at(model, s, network=None):
     """(ran, outputs by name or the error text, forward FLOPs by name) for torch on the meta device.
 
     The module is built once at the requested input: only spatial and batch sizes vary here, and
-    they do not change a module's arguments, so torch alone decides whether `s` is valid.
+    they do not change a module's arguments, so torch alone decides whether `s` is valid. Several
+    inputs: `network` holds every input's shape at `s`.
     """
-    x = torch.empty(s, device="meta")
+    x = _inputs(network, s, lambda t: torch.empty(t, device="meta")) if network is not None and network.inputs \
+        else torch.empty(s, device="meta")
     try:
         outs = model.run(x, keep=True)
         flops = module_flops(model, x)

@@ -55,13 +55,18 @@ def isolated_flops(module: nn.Module, inputs: list) -> tuple[int, int]:
     """
     xs = [torch.empty(t.shape, device="meta", dtype=t.dtype, requires_grad=t.requires_grad) for t in inputs]
     with FlopCounterMode(display=False) as fc:
-        out = module(*xs)
+        out = _values(module(*xs))
     fwd = fc.get_total_flops()
     if not out.requires_grad:
         return fwd, 0
     with FlopCounterMode(display=False) as fc:
-        module(*xs).float().sum().backward()
+        _values(module(*xs)).float().sum().backward()
     return fwd, fc.get_total_flops() - fwd
+
+
+def _values(out):
+    """A module's output tensor; a pool with return_indices returns (values, int64 indices)."""
+    return out[0] if isinstance(out, tuple) else out
 
 
 @dataclass(frozen=True)

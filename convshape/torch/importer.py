@@ -93,6 +93,8 @@ class _Mapper:
         self.position = {op.name: i for i, op in enumerate(ops)}  # to list causes in program order
         self.derived: set = set()  # ops computed from parameters alone (gamma.view(1, -1, 1, 1))
         self.calls: dict = {}      # parameter keys -> the first node holding them (shared weights)
+        self.parts: dict = {}      # tuple op name -> the node its elements map to (a pool's values, indices)
+        self.indices: dict = {}    # op name -> the pool node whose argmax indices it holds
 
     def value(self, v):
         """Resolve a Ref to a non-tensor value (ints from x.size(), tuples), recursively."""
@@ -121,8 +123,14 @@ class _Mapper:
         if op.kind == "module":
             m = op.target
             cls = layer_kind_of_module(m)
-            tensors = [a for a in op.args if isinstance(a, Ref)]
-            return Mapped([(cls.kind, module_args(m, cls))], tensors)
+            args = module_args(m, cls)
+            if not cls.forward_args:
+                return Mapped([(cls.kind, args)], [a for a in op.args if isinstance(a, Ref)])
+            # tensors first, then the forward's own arguments (MaxUnpool's output_size), often x.size()
+            given = dict(zip(cls.forward_args, op.args[cls.max_inputs:]))
+            given.update({k: v for k, v in op.kwargs.items() if k in cls.forward_args})
+            args.update(cls.args_from_forward({k: self.value(v) for k, v in given.items() if v is not None}))
+            return Mapped([(cls.kind, args)], [a for a in op.args[:cls.max_inputs] if isinstance(a, Ref)])
         name = _canonical(op.target)
         fn = PATTERNS.get(name)
         if fn is None:
@@ -160,6 +168,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
+    returned = None
     alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
     nodes: list = []
     used: set = set(named or ())  # layer names never take an input's name
@@ -173,15 +182,19 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
                 alias[op.name] = key
         elif op.kind == "output":
             output_refs = _output_refs(op.args, mapper)
+            returned = op.args[0] if op.args else None
         elif op.kind != "param" and isinstance(op.value, torch.Tensor):
             alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
     where = type(root).__name__
     if not output_refs:
-        raise UnmappedOps([("the module returns no tensor (forward must return a tensor, or a tuple, list or "
-                            "dict of them)", where)])
+        raise UnmappedOps([(f"the module returns no tensor: forward returned {_what(returned, mapper)} (it must "
+                            f"return a tensor, or a tuple, list or dict of them)", where)])
     causes = set()
     for ref in output_refs:
-        if not isinstance(mapper.ops[ref.name].value, torch.Tensor):
+        if ref.name in mapper.indices:
+            causes.add((f"an output is the argmax indices of pooling '{mapper.indices[ref.name]}' (only MaxUnpool "
+                        f"reads them)", _where(mapper.ops[ref.name]), mapper.position[ref.name]))
+        elif not isinstance(mapper.ops[ref.name].value, torch.Tensor):
             causes.add((f"an output is the tuple result of {_describe(mapper.ops[ref.name])} (index it)",
                         _where(mapper.ops[ref.name]), mapper.position[ref.name]))
         elif isinstance(alias.get(ref.name), _Unmapped):
@@ -219,6 +232,24 @@ class _Root(nn.Module):
 
     def forward(self, x):
         return self.get_submodule(self.name)(x)
+
+
+def _what(value, mapper) -> str:
+    """What a forward returned instead of a tensor, in a few words: None, an int (4), a torch.Size."""
+    from .trace import Ref
+    if isinstance(value, Ref):
+        value = mapper.ops[value.name].value
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Size):
+        return f"a torch.Size ({list(value)})"
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    if isinstance(value, (bool, int, float, str)):
+        return f"{article} {name} ({value!r:.40})"
+    if isinstance(value, (tuple, list, dict)):
+        return f"{article} {name} holding no tensor"
+    return f"{article} {name}"
 
 
 def _output_refs(args, mapper) -> list:
@@ -316,7 +347,17 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
     if any(i is None for i in ins):
         return _Unmapped(frozenset({(f"{_describe(op)} reads a value convshape does not follow", _where(op),
                                      order)}))
+    misread = _misread_indices(op, result, mapper)
+    if misread:
+        return _Unmapped(frozenset({(misread, _where(op), order)}))
+    if result.part is not None and result.part[0] in mapper.parts:  # the other element of the same pool
+        node_name = mapper.parts[result.part[0]]
+        if result.part[1] == 1:
+            mapper.indices[op.name] = node_name
+        return node_name
     if not result.layers:
+        if result.inputs and result.inputs[0].name in mapper.indices:  # i.contiguous(): still the indices
+            mapper.indices[op.name] = mapper.indices[result.inputs[0].name]
         return ins[0]
     held = _held_params(op, mapper)
     grads = {p.requires_grad for _, p in held}
@@ -335,7 +376,9 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
         except ValidationError as e:
             return _Unmapped(frozenset({(f"{kind}{args}: {e.errors()[0]['msg']} ({_describe(op)})",
                                          _where(op), order)}))
-        node_name = _node_name(op, kind, used, counters, functional=j > 0)
+        # a pool's values and indices are getitems on its tuple: the node is named for the pool's call
+        name_op = mapper.ops[result.part[0]] if result.part is not None else op
+        node_name = _node_name(name_op, kind, used, counters, functional=j > 0)
         shares = None
         if j == 0 and key:
             shares = mapper.calls.setdefault(key, node_name)
@@ -343,7 +386,27 @@ def _add_op(op, mapper, alias, nodes, used, counters, shapes):
         nodes.append(Node(name=node_name, layer=layer, inputs=tuple(current), shares=shares, frozen=frozen))
         current = [node_name]
     shapes[current[0]] = tuple(op.value.shape)
+    if result.part is not None:
+        mapper.parts[result.part[0]] = current[0]
+        if result.part[1] == 1:  # the indices have the values' shape: shapes checks hold for them too
+            mapper.indices[op.name] = current[0]
     return current[0]
+
+
+def _misread_indices(op, result, mapper) -> str | None:
+    """Why the op reads pooling indices where they are not indices (or the reverse), else None."""
+    cls = REGISTRY.get(result.layers[0][0]) if result.layers else None
+    index_inputs = cls.index_inputs if cls is not None else ()
+    at_index = {r.name for j, r in enumerate(result.inputs) if j in index_inputs}
+    for r in _tensor_refs(op):
+        if r.name in mapper.indices and r.name not in at_index and result.layers:
+            return (f"{_describe(op)} reads the argmax indices of pooling '{mapper.indices[r.name]}' (only "
+                    f"MaxUnpool reads them)")
+    for name in at_index:
+        if name not in mapper.indices:
+            return (f"{_describe(op)} takes indices that are not the argmax indices of a max pooling with "
+                    f"return_indices")
+    return None
 
 
 def _held_params(op, mapper) -> list:

@@ -295,3 +295,29 @@ class ParamConcat(nn.Module):
         d = self.dim + x.dim() if self.dim < 0 else self.dim  # out of range: torch.cat refuses, as convshape
         sizes = [x.shape[i] if i != d and self.token.shape[i] == 1 else -1 for i in range(x.dim())]
         return torch.cat([self.token.expand(*sizes), x], dim=d)
+
+
+class _UnpoolOutputSize:
+    """nn.MaxUnpoolNd with output_size fixed at construction (torch takes it in forward)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, output_size=None):
+        super().__init__(kernel_size, stride, padding)
+        self.output_size = tuple(output_size) if output_size is not None else None
+
+    def forward(self, x, indices):
+        return super().forward(x, indices, self.output_size)
+
+    def extra_repr(self):
+        return super().extra_repr() + (f", output_size={self.output_size}" if self.output_size else "")
+
+
+class MaxUnpool1d(_UnpoolOutputSize, nn.MaxUnpool1d):
+    pass
+
+
+class MaxUnpool2d(_UnpoolOutputSize, nn.MaxUnpool2d):
+    pass
+
+
+class MaxUnpool3d(_UnpoolOutputSize, nn.MaxUnpool3d):
+    pass

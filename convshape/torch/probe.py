@@ -6,7 +6,9 @@ one particular input. The probe therefore differentiates a *dependency surrogate
 
 - every element-wise nonlinearity (ReLU, SiLU, Hardswish, ...) becomes the identity;
 - max pooling becomes sum pooling over the same windows (kernel, stride, padding, dilation,
-  ceil_mode); adaptive max pooling becomes adaptive average pooling;
+  ceil_mode), and hands on the real pool's indices when it returns them; max unpooling becomes a
+  transposed convolution with an all-ones kernel (each value reaches every position of its window);
+  adaptive max pooling becomes adaptive average pooling;
 - softmax along a dim becomes x + sum(x) along that dim (it still mixes the whole dim);
 - convshape's Add and Mul merges become the mean and the geometric mean of their inputs (same
   dependencies, no growth with depth);
@@ -50,7 +52,8 @@ class SumPool(nn.Module):
         nd = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}[type(p)]
         k, s, pad, d = (_tuple(v, nd) for v in (p.kernel_size, p.stride or p.kernel_size, p.padding, p.dilation))
         with torch.no_grad():
-            out_shape = p(x.detach()).shape[-nd:]
+            real = p(x.detach())
+        out_shape = (real[0] if p.return_indices else real).shape[-nd:]
         batched = x.dim() == nd + 2
         xb = x if batched else x.unsqueeze(0)
         c = xb.shape[1]
@@ -66,6 +69,34 @@ class SumPool(nn.Module):
         weight = torch.ones((c, 1) + tuple(k), dtype=x.dtype, device=x.device)
         conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
         y = conv(xb, weight, stride=s, dilation=d, groups=c)
+        y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in out_shape)]
+        y = y if batched else y.squeeze(0)
+        return (y, real[1]) if p.return_indices else y  # the real argmax indices, for a MaxUnpool downstream
+
+
+class SpreadUnpool(nn.Module):
+    """Each value added to every position of the window it was pooled from (a transposed
+    convolution with an all-ones kernel): the positions a max unpooling may write it to."""
+
+    def __init__(self, unpool: nn.Module):
+        super().__init__()
+        self.unpool = unpool  # the original: gives the windows and the output size
+
+    def forward(self, x, indices):
+        u = self.unpool
+        nd = {nn.MaxUnpool1d: 1, nn.MaxUnpool2d: 2, nn.MaxUnpool3d: 3}[next(
+            t for t in (nn.MaxUnpool1d, nn.MaxUnpool2d, nn.MaxUnpool3d) if isinstance(u, t))]
+        k, s, pad = (_tuple(v, nd) for v in (u.kernel_size, u.stride, u.padding))
+        with torch.no_grad():
+            out_shape = u(x.detach(), indices).shape[-nd:]
+        batched = x.dim() == nd + 2
+        xb = x if batched else x.unsqueeze(0)
+        c = xb.shape[1]
+        default = [(L - 1) * ss - 2 * pp + kk for L, kk, ss, pp in zip(xb.shape[2:], k, s, pad)]
+        extra = [max(o - d, 0) for o, d in zip(out_shape, default)]  # output_size above the default: < stride
+        weight = torch.ones((c, 1) + tuple(k), dtype=x.dtype, device=x.device)
+        deconv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nd - 1]
+        y = deconv(xb, weight, stride=s, padding=pad, output_padding=extra, groups=c)
         y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in out_shape)]
         return y if batched else y.squeeze(0)
 
@@ -162,6 +193,8 @@ def _replacement(m: nn.Module):
         return norm
     if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
         return SumPool(m)
+    if isinstance(m, (nn.MaxUnpool1d, nn.MaxUnpool2d, nn.MaxUnpool3d)):
+        return SpreadUnpool(m)
     if isinstance(m, nn.AdaptiveMaxPool1d):
         return nn.AdaptiveAvgPool1d(m.output_size)
     if isinstance(m, nn.AdaptiveMaxPool2d):

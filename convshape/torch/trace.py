@@ -237,9 +237,8 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
         if is_leaf(mod):
             in_leaf[0] -= 1
             if in_leaf[0] == 0:
-                name = record("module", mod, args, {"__path__": paths.get(id(mod), "")}, out,
-                              paths.get(id(mod), "").rpartition(".")[0])
-                ops[-1].name = name
+                record("module", mod, args, {"__path__": paths.get(id(mod), "")}, out,
+                       paths.get(id(mod), "").rpartition(".")[0])
         elif in_leaf[0] == 0:
             scope_stack.pop()
 

@@ -130,10 +130,10 @@ def max_activation_bytes(ctx):
                                ctx.budgets.max_activation_bytes, "bytes of activations", "activation_bytes")
 
 
-def features_rf(ctx):
-    """(layer name, receptive field) of the last tensor on the way to the output whose receptive field
+def features_rf(ctx, output: str):
+    """(layer name, receptive field) of the last tensor on the way to `output` whose receptive field
     is still local (before global pooling, Flatten + Linear, ...), or None."""
-    node = ctx.network.output
+    node = ctx.network.node(output)
     while node is not None:
         rf = ctx.rf_of(node.name)
         if rf is not None and not rf.is_global and rf.size:
@@ -148,8 +148,8 @@ def features_rf(ctx):
 def min_receptive_field(ctx):
     """## What it does
     Reports a network whose features (the last layer before global pooling or flattening, or the
-    output of a dense model) see fewer input pixels on some axis than the `min-receptive-field`
-    budget.
+    output of a dense model; for each of several outputs) see fewer input pixels on some axis than
+    the `min-receptive-field` budget.
 
     ## Why is this bad?
     A detector or segmenter whose receptive field is smaller than the objects it must recognise
@@ -178,15 +178,13 @@ def min_receptive_field(ctx):
     budget = ctx.budgets.min_receptive_field
     if budget is None or ctx.failure is not None:
         return
-    found = features_rf(ctx)
-    if found is None:
-        return
-    name, rf = found
-    if all(type(s) is int and s >= budget for s in rf.size):
-        return
-    yield ctx.at_network(f"the receptive field of '{name}' is {by_axis(rf.size)} input {point(len(rf.size))}, "
-                         f"below the min-receptive-field budget of {budget}: its features cannot see objects larger than that.",
-                         budget="min-receptive-field")
+    features = dict(f for f in (features_rf(ctx, o) for o in ctx.network.output_names) if f is not None)
+    for name, rf in features.items():  # each output's features (a detector's every level)
+        if all(type(s) is int and s >= budget for s in rf.size):
+            continue
+        yield ctx.at_network(f"the receptive field of '{name}' is {by_axis(rf.size)} input {point(len(rf.size))}, "
+                             f"below the min-receptive-field budget of {budget}: its features cannot see objects "
+                             f"larger than that.", budget="min-receptive-field")
 
 
 @rule("CS605", "max-train-memory", "error")

@@ -91,7 +91,9 @@ def input_pixels_never_read(ctx):
     output along any path, because strided windows stop short of the border, and names the nearest
     sizes that use every pixel. Unlike CS201, which looks at one layer, this follows every path to
     the output: a row that one layer skips but another path reads is not lost. When CS201 or CS202
-    already flags a layer that stops short, this rule stays silent about it.
+    already flags a layer that stops short, this rule stays silent about it. With several named
+    inputs each one's border is checked (the nearest sizes are searched for the first input; the
+    others are checked at their declared sizes, and at a concrete input only).
 
     ## Why is this bad?
     The border is silently cropped: objects touching the bottom or right edge are partly invisible,
@@ -127,16 +129,17 @@ def input_pixels_never_read(ctx):
     # layers whose own finding (CS201/CS202) already says that they skip the border
     reported = {f.layer for f in ctx.findings if f.code in ("CS201", "CS202")
                 and not matches_any(f.code, ctx.network.node(f.layer).noqa)}
-    for axis_name, count, cut, below, above, when in lost_pixels(ctx.network, ctx.report):
+    for axis_name, count, cut, below, above, when, source in lost_pixels(ctx.network, ctx.report):
         unit = {"H": "rows", "W": "columns"}.get(axis_name, f"positions along {axis_name}")
         layers = ", ".join(cut[:3]) or "strided layers"
+        the_input = "the input" if source is None else f"input '{source}'"
         if when is not None:
             msg = (f"the last input {unit} never reach the output {when}: the windows of {layers} stop short "
                    f"of the border. See `convshape constraints` for the sizes that work.")
         else:
             options = " or ".join(str(x) for x in (below, above) if x is not None)
             what = f"{count} {unit}" if count > 1 else f"{unit[:-1]}"
-            msg = (f"the last {what} of the input on {axis_name} never reach{'es' if count == 1 else ''} the output "
+            msg = (f"the last {what} of {the_input} on {axis_name} never reach{'es' if count == 1 else ''} the output "
                    f"at this size, by any path: the windows of {layers} stop short of the border"
                    + (f"; {axis_name} = {options} would use every {point(len(ctx.report.input_shape) - 2, 1)}"
                       if options else "") + ".")

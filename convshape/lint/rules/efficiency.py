@@ -78,19 +78,24 @@ def at_sample(x) -> int:
     return substitute(x, {s.name: SAMPLE_SIZE for s in x.free_symbols})
 
 
-def _head(ctx):
-    """The last layer with weights on the way to the output (its size is the task's, e.g. classes)."""
-    node = ctx.network.output
-    while node is not None and not isinstance(node.layer, (Conv, ConvTranspose, Linear)):
-        node = ctx.producer(node)
-    return node
+def _heads(ctx) -> set:
+    """Names of the last layer with weights on the way to each output (its size is the task's, e.g.
+    classes; a detector's or a multi-task network's every head)."""
+    heads = set()
+    for name in ctx.network.output_names:
+        node = ctx.network.node(name)
+        while node is not None and not isinstance(node.layer, (Conv, ConvTranspose, Linear)):
+            node = ctx.producer(node)
+        if node is not None:
+            heads.add(node.name)
+    return heads
 
 
 @rule("CS402", "channels-not-multiple-of-8", "info")
 def channels_not_multiple_of_8(ctx):
     """## What it does
     Notes a convolution or linear layer whose output channel count is not a multiple of 8. Exempt:
-    the network's final layer (its size is the task's) and layers doing under 1% of the MACs
+    the final layer of each output (its size is the task's) and layers doing under 1% of the MACs
     (such as squeeze-and-excitation reductions; symbolic sizes counted at 256), where speed does
     not depend on them.
 
@@ -116,11 +121,11 @@ def channels_not_multiple_of_8(ctx):
       - Conv2d: {out_channels: 10, kernel_size: 1}
     ```
     """
-    head = _head(ctx) if ctx.failure is None else None
+    heads = _heads(ctx) if ctx.failure is None else set()
     total = at_sample(ctx.report.totals.macs)
     for node, r in ctx.analyzed():
         layer = node.layer
-        if not isinstance(layer, (Conv, ConvTranspose, Linear)) or (head is not None and node.name == head.name):
+        if not isinstance(layer, (Conv, ConvTranspose, Linear)) or node.name in heads:
             continue
         if at_sample(r.macs) < MIN_MACS_SHARE * total:
             continue

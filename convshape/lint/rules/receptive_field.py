@@ -17,9 +17,9 @@ def _num(x) -> str:
 
 
 def _head_path(ctx, node) -> bool:
-    """True when `node` reaches the network output through single-input layers only (a classifier head)."""
-    out = ctx.network.output.name
-    while node.name != out:
+    """True when `node` reaches a network output through single-input layers only (a classifier head)."""
+    outputs = set(ctx.network.output_names)
+    while node.name not in outputs:
         nxt = ctx.sole_consumer(node)
         if nxt is None or len(nxt.inputs) != 1:
             return False

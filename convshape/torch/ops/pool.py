@@ -1,7 +1,7 @@
 """Pooling, global means, resampling and padding."""
 from __future__ import annotations
 
-from .registry import Mapped, SIGNATURES, pattern, plain
+from .registry import Mapped, SIGNATURES, bind, canonical, pattern, plain
 from .reduce import reduce
 
 
@@ -35,10 +35,35 @@ def adaptive(m, name, a, out):
 def pool(m, name, a, out):
     kind = name.split("_")[0].capitalize() + "Pool" + name[-2:]
     args = {k: plain(m.value(a[k])) for k in SIGNATURES[name][1:] if k in a and a[k] is not None}
-    if args.get("return_indices"):
-        return "pooling with return_indices"
-    args.pop("return_indices", None)
+    if not args.get("return_indices"):
+        args.pop("return_indices", None)
     return Mapped([(kind, args)], [a["input"]])
+
+
+def pool_part(m, tuple_op, index):
+    """Element 0 (values) or 1 (indices) of a max pooling with return_indices: one MaxPool node."""
+    from ...layers import REGISTRY
+    from ..importer import module_args
+    if tuple_op.kind == "module":
+        cls = REGISTRY[type(tuple_op.target).__name__]
+        mapped = Mapped([(cls.kind, module_args(tuple_op.target, cls))], [tuple_op.args[0]])
+    else:
+        name = canonical(tuple_op.target).replace("_with_indices", "")
+        mapped = pool(m, name, bind(name, tuple_op.args, tuple_op.kwargs), tuple_op.value)
+    mapped.layers[0][1]["return_indices"] = True
+    mapped.part = (tuple_op.name, index)
+    return mapped
+
+
+@pattern("max_unpool1d", "max_unpool2d", "max_unpool3d", signature=("input", "indices", "kernel_size", "stride",
+                                                                    "padding", "output_size"))
+def max_unpool(m, name, a, out):
+    from ...layers import REGISTRY
+    kind = "MaxUnpool" + name[-2:]
+    args = {k: plain(m.value(a[k])) for k in ("kernel_size", "stride", "padding") if a.get(k) is not None}
+    if a.get("output_size") is not None:
+        args.update(REGISTRY[kind].args_from_forward({"output_size": m.value(a["output_size"])}))
+    return Mapped([(kind, args)], [a["input"], a["indices"]])
 
 
 @pattern("interpolate", signature=("input", "size", "scale_factor", "mode", "align_corners",

@@ -33,6 +33,9 @@ class Mapped:
     """One or more layers (applied in sequence) produced by one op, or a pass-through (layers=[])."""
     layers: list           # [(kind, args)]
     inputs: list           # op refs feeding the first layer
+    # (tuple op name, index) for one element of a tuple result that is one node: the elements of one
+    # tuple map to the same node, and element 1 stands for its indices (MaxPool's return_indices)
+    part: tuple | None = None
 
 
 def canonical(target) -> str:

@@ -94,6 +94,12 @@ def getitem(m, name, a, out):
             type(m.ops[src.name].target).__name__ == "MultiheadAttention":
         from .attention import multihead_output
         return multihead_output(m, m.ops[src.name], a["index"])
+    if isinstance(src, Ref) and _is_pool_with_indices(m.ops[src.name]):
+        from .pool import pool_part
+        return pool_part(m, m.ops[src.name], a["index"])
+    if isinstance(src, Ref) and m.ops[src.name].kind == "module" and getattr(m.ops[src.name].target, "return_indices",
+                                                                              False):
+        return f"{type(m.ops[src.name].target).__name__} with return_indices (only MaxPool's indices are modelled)"
     if not (isinstance(src, Ref) and m.ops[src.name].kind in ("function", "method")):
         return "indexing a tensor"
     split = m.ops[src.name]
@@ -108,6 +114,13 @@ def getitem(m, name, a, out):
     dim = b.get("dim", 0) % rank
     start = sum(p.shape[dim] for p in parts[:i % len(parts)])
     return Mapped([("Narrow", {"dim": dim, "start": start, "length": parts[i].shape[dim]})], [b["input"]])
+
+
+def _is_pool_with_indices(op) -> bool:
+    """A max pooling whose result is (values, indices): nn.MaxPoolNd(return_indices=True) or F.max_poolNd."""
+    if op.kind == "module":
+        return type(op.target).__name__.startswith("MaxPool") and bool(getattr(op.target, "return_indices", False))
+    return op.kind == "function" and canonical(op.target).startswith("max_pool") and isinstance(op.value, tuple)
 
 
 def slice_(m, x, index):
