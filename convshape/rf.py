@@ -52,13 +52,22 @@ def apply(op, state: RFState, out_rank: int) -> RFState:
         fields = list(state.fields)
         n = len(op.kernel)
         for dim_axes, k, s, p in zip(state.axes[-n:], op.kernel, op.stride, op.padding):
+            if k == 1 and s == 1 and p == 0:
+                continue  # this dim passes through unchanged
             for a in dim_axes:
                 f = fields[a]
                 if f.is_global:
                     continue
+                if len(dim_axes) > 1 or sum(a in ax for ax in state.axes) > 1:
+                    # a flattened or split axis: which input positions a window reads depends on the
+                    # output position (rows wrap), no (size, stride, padding) describes it
+                    fields[a] = AxisRF(f.size, f.stride, f.padding, True)
+                    continue
                 S = _fr(f.stride)
                 fields[a] = AxisRF(size=f.size + (_fr(k) - 1) * S, stride=S * _fr(s),
                                    padding=f.padding + _fr(p) * S, is_global=False)
+        if op.sources is not None:
+            return apply(Remap(op.sources), RFState(state.axes, tuple(fields)), out_rank)
         return RFState(_align(state.axes, out_rank), tuple(fields))
     if isinstance(op, GlobalOver):
         fields = list(state.fields)
@@ -84,9 +93,13 @@ def _align(axes, rank):
     return (frozenset(),) * (rank - len(axes)) + axes
 
 
-def merge(states, out_rank: int):
-    """Union over paths; returns (state, aligned) where aligned means equal strides and centres."""
-    rank_axes = [_align(s.axes, out_rank) for s in states]
+def merge(states):
+    """Union over paths; returns (state, aligned) where aligned means equal strides and centres.
+
+    The inputs are aligned from the right to the largest input rank (torch broadcasting), the
+    rank the merging layer's rule counts its dims in; the output rank is the rule's business."""
+    rank = max(len(s.axes) for s in states)
+    rank_axes = [_align(s.axes, rank) for s in states]
     axes = tuple(frozenset().union(*col) for col in zip(*rank_axes))
     n = len(states[0].fields)
     fields = []

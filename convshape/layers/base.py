@@ -60,10 +60,12 @@ class Window:
 
     In input units: output index o reads input [o*stride - padding, o*stride - padding + kernel - 1].
     Transposed convolution and up-sampling have fractional strides (Fraction).
+    `sources`, when given, then re-arranges the dims as Remap does (an index that drops or inserts dims).
     """
     kernel: tuple
     stride: tuple
     padding: tuple
+    sources: tuple | None = None
 
 
 @dataclass(frozen=True)

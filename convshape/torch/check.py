@@ -218,7 +218,7 @@ def _axis_states(network: Network, report) -> tuple[dict, set]:
         if len(node.inputs) == 1:
             state = rfmod.apply(op, states[node.inputs[0]], len(out))
         else:
-            state, _ = rfmod.merge([states[i] for i in node.inputs], len(out))
+            state, _ = rfmod.merge([states[i] for i in node.inputs])
             state = rfmod.apply(op, state, len(out))
         states[node.name], shapes[node.name] = state, out
         fractional = isinstance(op, Window) and any(
