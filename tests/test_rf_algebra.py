@@ -38,7 +38,7 @@ PRE = {  # the tensor named x: [2, 4, H, W]
 }
 
 # name: (layers reading x and ending at a [2, C, H', W'] tensor, the input axes (0 = H, 1 = W) it
-# reports global). {S} is x's spatial size, {S1} = S - 1, {S4} = S - 4.
+# reports global). {S} is x's spatial size, {S1} = S - 1, {S4} = S - 4, {4S} = 4 * S.
 MOVES = {
     "stack1_index": ("- {Stack: {dim: 1}, inputs: [x, x]}\n- {Index: {index: [[null, null, null], 0]}}", set()),
     "stack1_reduce": ("- {Stack: {dim: 1}, inputs: [x, x]}\n- {Reduce: {op: sum, dim: 1}}", set()),
@@ -69,6 +69,16 @@ MOVES = {
     "mean_w_broadcast": ("- {Reduce: {op: mean, dim: 3, keepdim: true}, name: m}\n- {Add, inputs: [x, m]}", {1}),
     # Concat along W: which input, and where, an output column reads depends on the column
     "concat_w": ("- {Concat: {dim: 3}, inputs: [x, x]}", {1}),
+    # C and H folded into the channels of a Conv1d: it reads all of H
+    "fold_ch_channels": ("- {Flatten: {start_dim: 1, end_dim: 2}}\n- {Conv1d: {out_channels: {4S}, kernel_size: 3, "
+                         "padding: 1}}\n- {Unflatten: {dim: 1, unflattened_size: [4, -1]}}", {0}),
+    # C and H folded into the dim a Conv1d slides over (W its channels): the window wraps from one
+    # channel's last row to the next's first, so H is reported global, and W is read whole
+    "fold_ch_window": ("- {Flatten: {start_dim: 1, end_dim: 2}}\n- {Permute: {dims: [0, 2, 1]}}\n"
+                       "- {Conv1d: {out_channels: {S}, kernel_size: 3, padding: 1}}\n- {Permute: {dims: [0, 2, 1]}}\n"
+                       "- {Unflatten: {dim: 1, unflattened_size: [4, -1]}}", {0, 1}),
+    # x + x^T: output (h, w) reads (h, w) and (w, h)
+    "add_transposed": ("- {Permute: {dims: [0, 1, 3, 2]}, name: xt}\n- {Add, inputs: [x, xt]}", {0, 1}),
     # x @ x^T over W: all of W, and rows i and j together
     "gram_matmul": ("- {Permute: {dims: [0, 1, 3, 2]}, name: xt}\n- {MatMul, inputs: [x, xt]}", {0, 1}),
 }
@@ -82,7 +92,8 @@ POST = ("- {Conv2d: {out_channels: 3, kernel_size: 3, padding: 1}}\n"
 def test_chain_receptive_field_matches_the_probe(pre, move):
     pre_text, size = PRE[pre]
     move_text, expected_global = MOVES[move]
-    move_text = move_text.replace("{S1}", str(size - 1)).replace("{S4}", str(size - 4)).replace("{S}", str(size))
+    move_text = move_text.replace("{S1}", str(size - 1)).replace("{S4}", str(size - 4))
+    move_text = move_text.replace("{4S}", str(4 * size)).replace("{S}", str(size))
     net = cs.loads(_spec(pre_text, move_text, POST, shape=(2, 4, 32, 32)))
     report = cs.analyze(net)
     states, approx = _axis_states(net, report)

@@ -53,6 +53,8 @@ class Coverage:
                 return GLOBAL
             if op.sources is None:
                 return a if rank_in == rank_out else None
+        if isinstance(op, Window) and a in op.whole:
+            return GLOBAL
         sources = getattr(op, "sources", None)
         if sources is not None:  # GlobalOver's and Window's sources re-arrange dims as Remap's do
             for j, src in enumerate(sources):

@@ -273,7 +273,7 @@ def _probe_group(model, targets, states, shape, device, result):
         # the centre position on dims that carry one spatial axis; every index on the others
         # (all channels: a Concat's channels come from branches with different fields)
         state = states[name]
-        unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 else slice(None)
+        unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 and not state.is_mixed(j) else slice(None)
                             for j, s in enumerate(y.shape) if j > 0)
         units[name] = (b, unit)
         loss = loss + readout(y[unit])
@@ -300,7 +300,7 @@ def _compare_fields(measured, states, approx, report, shape, compare):
                 # stem skips the last column at 224): the prediction is an upper bound
                 _compare_within(compare, name, (0, L - 1), extent[a], a)
                 continue
-            if not (len(carriers) == 1 and state.axes[carriers[0]] == frozenset({a})):
+            if not (len(carriers) == 1 and state.axes[carriers[0]] == frozenset({a})) or state.is_mixed(carriers[0]):
                 continue  # the axis is mixed with others (flatten/reshape): no single unit index
             o = unit[carriers[0]]
             lo = o * Fraction(rfr.stride[a]) - Fraction(rfr.padding[a])
