@@ -6,6 +6,9 @@ Composition with a window (kernel k, stride s, padding p, all in the layer's inp
     size += (k - 1) * S;  padding += p * S;  S *= s
 Transposed convolution and up-sampling have fractional strides; the reported size is then
 floor(size), an upper bound on how many input positions one output element can read.
+Which tensor dims carry which input axis is tracked through every dim move (layer rules count dims
+in their own input); where no interval describes what an output reads (a reduction, attention, a
+read that depends on the output's position) the axis is marked global, never given a size.
 """
 from __future__ import annotations
 
