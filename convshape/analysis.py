@@ -83,7 +83,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 state = rfmod.apply(op, rf_states[node.inputs[0]], len(out))
                 aligned = None
             else:
-                state, aligned = rfmod.merge([rf_states[i] for i in node.inputs], len(out))
+                state, aligned = rfmod.merge([rf_states[i] for i in node.inputs])
                 state = rfmod.apply(op, state, len(out))
             rf_states[node.name] = state
             shapes[node.name] = out

@@ -6,6 +6,9 @@ Composition with a window (kernel k, stride s, padding p, all in the layer's inp
     size += (k - 1) * S;  padding += p * S;  S *= s
 Transposed convolution and up-sampling have fractional strides; the reported size is then
 floor(size), an upper bound on how many input positions one output element can read.
+Which tensor dims carry which input axis is tracked through every dim move (layer rules count dims
+in their own input); where no interval describes what an output reads (a reduction, attention, a
+read that depends on the output's position) the axis is marked global, never given a size.
 """
 from __future__ import annotations
 
@@ -29,6 +32,11 @@ class AxisRF:
 class RFState:
     axes: tuple      # per tensor dim: frozenset of input-axis indices it carries
     fields: tuple    # per input spatial axis: AxisRF
+    mixed: tuple = ()  # per tensor dim: True where a flatten folded other dims into a spatial one
+                       # (its index is not a position along the axis); () means none
+
+    def is_mixed(self, j: int) -> bool:
+        return bool(self.mixed) and self.mixed[j]
 
 
 def initial(input_shape) -> RFState:
@@ -46,20 +54,34 @@ def apply(op, state: RFState, out_rank: int) -> RFState:
     if isinstance(op, Pointwise):
         axes = state.axes
         if len(axes) != out_rank:  # rank changed by broadcasting/squeezing: keep trailing dims
-            axes = _align(axes, out_rank)
-        return RFState(axes, state.fields)
+            return RFState(_align(axes, out_rank), state.fields, _align_mixed(state, out_rank))
+        return state
     if isinstance(op, Window):
         fields = list(state.fields)
+        for d in op.whole:
+            for a in state.axes[d]:
+                f = fields[a]
+                fields[a] = AxisRF(f.size, f.stride, f.padding, True)
         n = len(op.kernel)
-        for dim_axes, k, s, p in zip(state.axes[-n:], op.kernel, op.stride, op.padding):
+        rank = len(state.axes)
+        for j, dim_axes, k, s, p in zip(range(rank - n, rank), state.axes[-n:], op.kernel, op.stride, op.padding):
+            if k == 1 and s == 1 and p == 0:
+                continue  # this dim passes through unchanged
             for a in dim_axes:
                 f = fields[a]
                 if f.is_global:
                     continue
+                if len(dim_axes) > 1 or state.is_mixed(j) or sum(a in ax for ax in state.axes) > 1:
+                    # a flattened or split axis: which input positions a window reads depends on the
+                    # output position (rows wrap), no (size, stride, padding) describes it
+                    fields[a] = AxisRF(f.size, f.stride, f.padding, True)
+                    continue
                 S = _fr(f.stride)
                 fields[a] = AxisRF(size=f.size + (_fr(k) - 1) * S, stride=S * _fr(s),
                                    padding=f.padding + _fr(p) * S, is_global=False)
-        return RFState(_align(state.axes, out_rank), tuple(fields))
+        if op.sources is not None:
+            return apply(Remap(op.sources), RFState(state.axes, tuple(fields), state.mixed), out_rank)
+        return RFState(_align(state.axes, out_rank), tuple(fields), _align_mixed(state, out_rank))
     if isinstance(op, GlobalOver):
         fields = list(state.fields)
         for d in op.dims:
@@ -67,26 +89,39 @@ def apply(op, state: RFState, out_rank: int) -> RFState:
                 f = fields[a]
                 fields[a] = AxisRF(f.size, f.stride, f.padding, True)
         if op.sources is not None:
-            return apply(Remap(op.sources), RFState(state.axes, tuple(fields)), out_rank)
-        return RFState(_align(state.axes, out_rank), tuple(fields))
+            return apply(Remap(op.sources), RFState(state.axes, tuple(fields), state.mixed), out_rank)
+        return RFState(_align(state.axes, out_rank), tuple(fields), _align_mixed(state, out_rank))
     if isinstance(op, Remap):
         axes = tuple(frozenset().union(*(state.axes[s] for s in srcs)) if srcs else frozenset()
                      for srcs in op.sources)
-        return RFState(axes, state.fields)
+        # a group of several dims of which one carries an axis: the merged index is not a position
+        mixed = tuple(bool(ax) and (len(srcs) > 1 or any(state.is_mixed(s) for s in srcs))
+                      for ax, srcs in zip(axes, op.sources))
+        return RFState(axes, state.fields, mixed if any(mixed) else ())
     raise TypeError(f"unknown receptive-field op {op!r}")
 
 
-def _align(axes, rank):
+def _align(axes, rank, fill=frozenset()):
     if len(axes) == rank:
         return axes
     if len(axes) > rank:
         return axes[len(axes) - rank:]
-    return (frozenset(),) * (rank - len(axes)) + axes
+    return (fill,) * (rank - len(axes)) + axes
 
 
-def merge(states, out_rank: int):
-    """Union over paths; returns (state, aligned) where aligned means equal strides and centres."""
-    rank_axes = [_align(s.axes, out_rank) for s in states]
+def _align_mixed(state: RFState, rank: int) -> tuple:
+    if not state.mixed:
+        return ()
+    return _align(state.mixed, rank, fill=False)
+
+
+def merge(states):
+    """Union over paths; returns (state, aligned) where aligned means equal strides and centres.
+
+    The inputs are aligned from the right to the largest input rank (torch broadcasting), the
+    rank the merging layer's rule counts its dims in; the output rank is the rule's business."""
+    rank = max(len(s.axes) for s in states)
+    rank_axes = [_align(s.axes, rank) for s in states]
     axes = tuple(frozenset().union(*col) for col in zip(*rank_axes))
     n = len(states[0].fields)
     fields = []
@@ -97,6 +132,13 @@ def merge(states, out_rank: int):
             g = next(f for f in fs if f.is_global)
             fields.append(g)
             continue
+        carriers = {frozenset(j for j, ax in enumerate(r) if a in ax) for r in rank_axes} - {frozenset()}
+        if len(carriers) > 1:
+            # the paths hold the axis in different dims (x + x^T): an output reads positions that
+            # depend on its own position, no (size, stride, padding) describes it
+            f = fs[0]
+            fields.append(AxisRF(f.size, f.stride, f.padding, True))
+            continue
         lo = _extreme(min, [-f.padding for f in fs])
         hi = _extreme(max, [-f.padding + f.size - 1 for f in fs])
         strides = {f.stride for f in fs}
@@ -104,7 +146,8 @@ def merge(states, out_rank: int):
         if len(strides) > 1 or len(centres) > 1:
             aligned = False
         fields.append(AxisRF(size=hi - lo + 1, stride=max(strides, key=_key), padding=-lo))
-    return RFState(axes, tuple(fields)), aligned
+    mixed = tuple(any(col) for col in zip(*(_align_mixed(s, rank) or (False,) * rank for s in states)))
+    return RFState(axes, tuple(fields), mixed if any(mixed) else ()), aligned
 
 
 def _extreme(pick, values):

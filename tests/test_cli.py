@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -103,6 +104,19 @@ def test_real_process_error_is_one_line_on_stderr():
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
+
+
+def test_python_m_convshape_is_the_console_script():
+    # `python -m convshape` (convshape/__main__.py) runs cli.main: the same help, every command listed
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cs.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "convshape", "--help"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: python -m convshape [OPTIONS] COMMAND [ARGS]...")
+    section = proc.stdout.split("Commands:", 1)[1].splitlines()
+    listed = [line.split()[0] for line in section if line[:3].strip() and line.startswith("  ")]  # not wrapped text
+    assert listed == commands()  # cli.main's commands, as the console script lists them
 
 
 # ---------------------------------------------------------------- formats

@@ -51,9 +51,13 @@ class Coverage:
         if isinstance(op, GlobalOver):
             if a in op.dims:
                 return GLOBAL
-            return a if rank_in == rank_out else None
-        if isinstance(op, Remap):
-            for j, src in enumerate(op.sources):
+            if op.sources is None:
+                return a if rank_in == rank_out else None
+        if isinstance(op, Window) and a in op.whole:
+            return GLOBAL
+        sources = getattr(op, "sources", None)
+        if sources is not None:  # GlobalOver's and Window's sources re-arrange dims as Remap's do
+            for j, src in enumerate(sources):
                 if a in src:
                     return j if len(src) == 1 else GLOBAL
             return None

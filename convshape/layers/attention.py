@@ -65,8 +65,14 @@ class MatMul(Layer):
         return 2 * self.macs(inputs, output) if input_requires_grad else 0
 
     def receptive_field(self, inputs, output):
-        r = len(output)
-        return GlobalOver(dims=tuple(range(max(r - 2, 0), r))) if r else GlobalOver(dims=())
+        # dims counted in the inputs' broadcast rank: out[..., i, j] = sum_k a[..., i, k] b[..., k, j]
+        # reads all of k, and positions i and j together: the last two dims read globally
+        a, b = inputs
+        r = max(len(a), len(b))
+        batch = tuple((d,) for d in range(r - 2))
+        rows = ((r - 2,),) if len(a) >= 2 else ()
+        cols = ((r - 1,),) if len(b) >= 2 else ()
+        return GlobalOver(dims=tuple(range(max(r - 2, 0), r)), sources=batch + rows + cols)
 
 
 @register

@@ -60,10 +60,14 @@ class Window:
 
     In input units: output index o reads input [o*stride - padding, o*stride - padding + kernel - 1].
     Transposed convolution and up-sampling have fractional strides (Fraction).
+    `sources`, when given, then re-arranges the dims as Remap does (an index that drops or inserts dims);
+    `whole`: dims every output element reads entirely (a convolution's input channels).
     """
     kernel: tuple
     stride: tuple
     padding: tuple
+    sources: tuple | None = None
+    whole: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,14 @@ class _ConvCommon(Layer):
         kw["in_channels"] = self.infer(inputs)["in_channels"]
         return kw
 
+    def channels_read(self, inputs) -> tuple:
+        """The channel dim, which every output reads (a flatten or permute may have put a spatial axis
+        there); a depthwise convolution with one output per input channel reads only its own."""
+        c = self.infer(inputs)["in_channels"]
+        if self.groups == c == self.out_channels:
+            return ()
+        return (len(inputs[0]) - self.ndim - 1,)
+
 
 class _ConvNd(_ConvCommon):
     """N-d convolution over a (N, C, *spatial) or unbatched (C, *spatial) input."""
@@ -191,7 +199,8 @@ class _ConvNd(_ConvCommon):
 
     def receptive_field(self, inputs, output):
         spans = tuple(d * (k - 1) + 1 for k, d in zip(self.k(), self.d()))
-        return Window(kernel=spans, stride=self.s(), padding=tuple(pl for pl, _ in self.pads()))
+        return Window(kernel=spans, stride=self.s(), padding=tuple(pl for pl, _ in self.pads()),
+                      whole=self.channels_read(inputs))
 
 
 class _ConvTransposeNd(_ConvCommon):
@@ -262,7 +271,7 @@ class _ConvTransposeNd(_ConvCommon):
         kern = tuple(Fraction(d * (k - 1), s) + 1 for k, s, d in zip(self.k(), self.s(), self.d()))
         stride = tuple(Fraction(1, s) for s in self.s())
         pad = tuple(Fraction(d * (k - 1) - p, s) for k, s, p, d in zip(self.k(), self.s(), self.p(), self.d()))
-        return Window(kernel=kern, stride=stride, padding=pad)
+        return Window(kernel=kern, stride=stride, padding=pad, whole=self.channels_read(inputs))
 
 Conv1d, Conv2d, Conv3d = register_ranks(_ConvNd, name="Conv")
 ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = register_ranks(_ConvTransposeNd, name="ConvTranspose")

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from ..dims import prod, require_broadcast, require_eq, total
 from ..errors import ShapeError
-from .base import Int, Layer, Params, PosInt, Remap, Window, register
+from .base import GlobalOver, Int, Layer, Params, PosInt, Remap, Window, register
 from .examples import Example, Rejected
 
 
@@ -103,6 +103,11 @@ class Concat(Layer):
         out[d] = total(s[d] for s in inputs)
         return tuple(out)
 
+    def receptive_field(self, inputs, output):
+        # along a dim that carries a spatial axis, which input an output index reads, and where,
+        # depends on the index: no (size, stride, padding) holds, so the axis is reported global
+        return GlobalOver(dims=(self.dim % len(inputs[0]),))
+
 
 @register
 class Stack(Layer):
@@ -183,8 +188,7 @@ class ParamConcat(Layer):
     def receptive_field(self, inputs, output):
         x = inputs[0]
         d = self._dim(x)
-        if d < 2:
-            return Remap(tuple((i,) for i in range(len(x))))
-        # the input's positions move by shape[d] along dim d: output index o reads input o - shape[d]
+        # the input's positions move by shape[d] along dim d (tokens after a flatten, or a spatial
+        # dim): output index o reads input o - shape[d]
         m = len(x) - d
         return Window(kernel=(1,) * m, stride=(1,) * m, padding=(self.shape[d],) + (0,) * (m - 1))

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from ..dims import require_ge
 from ..errors import ShapeError
-from .base import Int, Layer, NonNegInt, POINTWISE, Window, register
+from .base import Int, Layer, NonNegInt, Window, register
 from .examples import Example, Rejected
 
 
@@ -58,8 +58,6 @@ class Narrow(Layer):
     def receptive_field(self, inputs, output):
         x = inputs[0]
         d = self._dim(x)
-        if d < 2:
-            return POINTWISE
-        # a crop of a spatial dim: output index o reads input start + o
+        # output index o reads input start + o along dim d (spatial there, or after a permute)
         m = len(x) - d
         return Window(kernel=(1,) * m, stride=(1,) * m, padding=(-self._start(x[d]),) + (0,) * (m - 1))

@@ -353,10 +353,15 @@ class Index(Layer):
     def receptive_field(self, inputs, output):
         x = inputs[0]
         plan, d = self._plan(x)
-        if all(p[0] == "slice" for p in plan):
-            # strided crops: output index o of dim k reads input start + o * step
-            rest = len(x) - d
-            return Window(kernel=(1,) * len(x), stride=tuple(p[4] for p in plan) + (1,) * rest,
-                          padding=tuple(-p[2] for p in plan) + (0,) * rest)
-        sources = [(p[1],) if p[0] == "slice" else () for p in plan if p[0] != "int"]
-        return Remap(tuple(sources) + tuple((i,) for i in range(d, len(x))))
+        sources = tuple((p[1],) if p[0] == "slice" else () for p in plan if p[0] != "int")
+        sources += tuple((i,) for i in range(d, len(x)))
+        # per input dim: a slice's output index o reads input start + o * step; an int i reads i
+        stride, padding = [1] * len(x), [0] * len(x)
+        for p, entry in zip(plan, self.index):
+            if p[0] == "slice":
+                stride[p[1]], padding[p[1]] = p[4], -p[2]
+            elif p[0] == "int":  # a negative index on a symbolic size was refused by _plan
+                padding[p[1]] = -(entry % x[p[1]] if type(x[p[1]]) is int else entry)
+        if all(s == 1 for s in stride) and all(p == 0 for p in padding):
+            return Remap(sources)
+        return Window(kernel=(1,) * len(x), stride=tuple(stride), padding=tuple(padding), sources=sources)

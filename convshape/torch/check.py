@@ -218,7 +218,7 @@ def _axis_states(network: Network, report) -> tuple[dict, set]:
         if len(node.inputs) == 1:
             state = rfmod.apply(op, states[node.inputs[0]], len(out))
         else:
-            state, _ = rfmod.merge([states[i] for i in node.inputs], len(out))
+            state, _ = rfmod.merge([states[i] for i in node.inputs])
             state = rfmod.apply(op, state, len(out))
         states[node.name], shapes[node.name] = state, out
         fractional = isinstance(op, Window) and any(
@@ -264,7 +264,7 @@ def _check_receptive_fields(network, report, shape, device, rf_layers, result, c
         measured = _probe_group(model, network, group, states, shape, device, result, set(apart))
         if measured is None:
             return
-        _compare_fields(measured, states, approx, report, shape, compare)
+        _compare_fields(measured, states, approx, report, shape, compare, network)
 
 
 def _inputs_read(network) -> dict:
@@ -305,7 +305,7 @@ def _probe_group(model, network, targets, states, shape, device, result, apart=f
         # the centre position on dims that carry one spatial axis; every index on the others
         # (all channels: a Concat's channels come from branches with different fields)
         state = states[name]
-        unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 else slice(None)
+        unit = (b,) + tuple((s - 1) // 2 if len(state.axes[j]) == 1 and not state.is_mixed(j) else slice(None)
                             for j, s in enumerate(y.shape) if j > 0)
         units[name] = (b, unit)
         loss = loss + readout(y[unit])
@@ -328,9 +328,11 @@ def _union(extents: list) -> list:
     return out
 
 
-def _compare_fields(measured, states, approx, report, shape, compare):
+def _compare_fields(measured, states, approx, report, shape, compare, network):
     rows = {r.name: r for r in report.layers}
     spatial = shape[2:]
+    lengths = {INPUT: tuple(shape), **{r.name: tuple(r.output_shape) for r in report.layers}}
+    reads = {node.name: node.inputs for node in network.nodes}
     for name, (unit, extent) in measured.items():
         state = states[name]
         rfr = rows[name].receptive_field
@@ -342,20 +344,46 @@ def _compare_fields(measured, states, approx, report, shape, compare):
                 # stem skips the last column at 224): the prediction is an upper bound
                 _compare_within(compare, name, (0, L - 1), extent[a], a)
                 continue
-            if not (len(carriers) == 1 and state.axes[carriers[0]] == frozenset({a})):
+            if not (len(carriers) == 1 and state.axes[carriers[0]] == frozenset({a})) or state.is_mixed(carriers[0]):
                 continue  # the axis is mixed with others (flatten/reshape): no single unit index
             o = unit[carriers[0]]
             lo = o * Fraction(rfr.stride[a]) - Fraction(rfr.padding[a])
             hi = lo + Fraction(rfr.size[a]) - 1
-            if name in approx or lo.denominator != 1 or hi.denominator != 1 or lo < 0 or hi > L - 1:
-                # fractional stride (transposed conv, up-sampling), or a field that runs past the
-                # input: positions past an edge of an intermediate tensor do not exist, so the
-                # clipped prediction is an upper bound there
+            if (name in approx or lo.denominator != 1 or hi.denominator != 1
+                    or _past_an_edge(reads, states, lengths, name, a, lo, hi)):
+                # fractional stride (transposed conv, up-sampling), or a field that needs positions
+                # past an edge of the input or of an intermediate tensor (a padded border, a crop's
+                # edge): they do not exist, so the clipped prediction is an upper bound there
                 _compare_within(compare, name, (max(_ceil(lo), 0), min(int(hi // 1), L - 1)), extent[a], a)
                 continue
             compare(name, "receptive_field", (int(lo), int(hi)), extent[a],
                     note=f"axis {a}: unit {_unit_str(unit)}; size {rfr.size[a]}, stride {rfr.stride[a]}, "
                          f"padding {rfr.padding[a]}")
+
+
+def _past_an_edge(reads, states, lengths, name, a, lo, hi) -> bool:
+    """Does the field [lo, hi] of `name` along input axis a need a position outside the input or an
+    upstream tensor? Position q of a tensor with field (size K, stride S, padding P) covers input
+    [q*S - P, q*S - P + K - 1]; the unit reads the q whose fields lie inside [lo, hi]."""
+    seen, todo = set(), list(reads[name])
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        todo.extend(reads.get(t, ()))
+        st = states.get(t)
+        if st is None:
+            continue
+        f = st.fields[a]
+        carriers = [j for j, ax in enumerate(st.axes) if a in ax]
+        if f.is_global or len(carriers) != 1 or st.axes[carriers[0]] != frozenset({a}) or st.is_mixed(carriers[0]):
+            continue
+        S, P, K = Fraction(f.stride), Fraction(f.padding), Fraction(f.size)
+        q_lo, q_hi = _ceil((lo + P) / S), (hi - K + 1 + P) // S
+        if q_lo < 0 or q_hi > lengths[t][carriers[0]] - 1:
+            return True
+    return False
 
 
 def _compare_within(compare, name, bound, got, axis):
