@@ -142,6 +142,62 @@ def test_lenet_memory_figures_exact(calibration):
     assert result.totals.activation_plus_param_bytes == 10_534_960
 
 
+AUTOENCODER = """
+name: autoencoder
+input: [1, 2, 8, 8]
+layers:
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: enc
+  - MaxPool2d: {kernel_size: 2, return_indices: true}
+    name: pool
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: mid
+  - MaxUnpool2d: {kernel_size: 2}
+    inputs: [mid, pool]
+    name: unpool
+  - Conv2d: {out_channels: 2, kernel_size: 3, padding: 1}
+    name: dec
+"""
+
+
+def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(cache, tmp_path):
+    """`convshape run` carries the pool's int64 indices to the unpool: every layer confirmed against
+    torch (the pool's indices equal torch's exactly), the measured peak the predicted one."""
+    spec = tmp_path / "autoencoder.yaml"
+    spec.write_text(AUTOENCODER)
+    result = cli("run", str(spec), "--repeats", "0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["name"] for r in data["layers"] if r["confirmed"]] == ["enc", "pool", "mid", "unpool", "dec"]
+    # params (2*4*9 + 4) + (4*4*9 + 4) + (4*2*9 + 2) = 76 + 148 + 74 = 298, * 4 B = 1_192.
+    # float32 activations: input 128 el, enc 256, pool 64 (+ 64 int64 indices), mid 64, unpool 256.
+    # Live after the pool: enc 1_024 + pool 256 + indices 512 = 1_792 B (the input freed after enc);
+    # after the unpool: indices 512 + mid 256 + unpool 1_024 = 1_792 B too. 1_192 + 1_792 = 2_984
+    assert data["totals"]["predicted_peak_bytes"] == 2_984
+    assert data["totals"]["peak_memory_bytes"] == 2_984       # distinct live storages on the CPU
+
+
+def test_autoencoder_reference_chain_equals_torch_chain():
+    """The whole network through the reference kernels alone (indices included) against torch's modules
+    alone, same weights: end to end, not only layer by layer."""
+    from convshape.executor.runner import Settings, _forward, _reference_call, _state, build_module
+    from convshape.memory.schedule import last_uses
+    network = cs.loads(AUTOENCODER)
+    report = cs.analyze(network)
+    settings = Settings(device=torch.device("cpu"), dtype=torch.float64, repeats=0, warmup=0, channels_last=False)
+    torch.manual_seed(0)
+    shapes = {"input": report.input_shape}
+    shapes.update((node.name, lr.output_shape) for node, lr in zip(network.nodes, report.layers))
+    modules = [build_module(node.layer, [shapes[n] for n in node.inputs], settings) for node in network.nodes]
+    kernels = [_reference_call(node, _state(m)) for node, m in zip(network.nodes, modules)]
+    x = torch.randn(*report.input_shape, dtype=torch.float64)
+    with torch.no_grad():
+        theirs = _forward(network, modules, x, last_uses(network))["dec"]
+        ours = _forward(network, kernels, x, last_uses(network))["dec"]
+    assert ours.shape == theirs.shape == (1, 2, 8, 8)
+    assert float(rel_error(ours, theirs)) <= 1e-12
+
+
 def test_flops_bytes_and_roofline(calibration):
     network = cs.loads(SMALL)
     report = run(network, dtype="float32", repeats=1, warmup=0, calibration=calibration)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from . import ranks, reference
+from ...dims import prod
 from .common import batched, opmath, pad, tuple_of, window_count, windows
 
 
@@ -46,12 +47,36 @@ def _window_counts(x, n, stride, dilation, kernel, pads, lo, hi):
 
 @reference(*ranks("MaxPool"))
 def max_pool(layer, xs, state):
+    """Window max; with return_indices also (values, int64 indices), as torch returns them."""
     n = rank_of(layer)
     x, unbatched = batched(xs[0], n)
     kernel, stride, dilation, pads = _geometry(layer, x, n)
-    padded = pad(x, pads, value=float("-inf"))
-    out = windows(padded, 2, kernel, stride, dilation).amax(dim=tuple(range(-n, 0)))
-    return out.squeeze(0) if unbatched else out
+    taps = windows(pad(x, pads, value=float("-inf")), 2, kernel, stride, dilation)
+    out = taps.amax(dim=tuple(range(-n, 0)))
+    if not getattr(layer, "return_indices", False):
+        return out.squeeze(0) if unbatched else out
+    indices = _argmax_indices(x, taps, out, n, kernel, stride, dilation, pads)
+    return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
+
+
+def _argmax_indices(x, taps, out, n, kernel, stride, dilation, pads):
+    """Flat index into each input plane of the tap torch picks: its kernels scan the window in
+    order and take a value when `val > max || isnan(val)`, starting from the first tap inside the
+    input, so the first maximum wins, the last NaN where there is one, the first inside tap when
+    every inside value is -inf."""
+    spatial = x.shape[-n:]
+    plane = torch.arange(prod(spatial), device=x.device).view(1, 1, *spatial)
+    where = windows(pad(plane, pads, value=-1), 2, kernel, stride, dilation)   # -1: a padding tap
+    flat = lambda t: t.flatten(-n)                                              # noqa: E731
+    taps, where = flat(taps), flat(where).expand(*taps.shape[:-n], -1)
+    order = torch.arange(taps.shape[-1], device=x.device)
+    width = taps.shape[-1]
+    inside = where >= 0
+    first_max = torch.where(inside & (taps == out.unsqueeze(-1)), order, width).amin(-1)
+    first_inside = torch.where(inside, order, width).amin(-1)
+    last_nan = torch.where(inside & torch.isnan(taps), order, -1).amax(-1)
+    pick = torch.where(last_nan >= 0, last_nan, torch.where(first_max < width, first_max, first_inside))
+    return where.gather(-1, pick.unsqueeze(-1)).squeeze(-1)
 
 
 @reference(*ranks("AvgPool"))
@@ -130,3 +155,30 @@ def adaptive_avg_pool(layer, xs, state):
 @reference(*ranks("AdaptiveMaxPool"))
 def adaptive_max_pool(layer, xs, state):
     return adaptive(xs[0], tuple_of(layer.output_size, rank_of(layer)), "max")
+
+
+@reference(*ranks("MaxUnpool"))
+def max_unpool(layer, xs, state):
+    """Zeros of the output size, each value written at its flat index into its plane. torch's CPU
+    kernel writes the values of a plane in order, so where two indices agree the later value stays:
+    kept here with a deterministic scatter of each target's last writer (torch's CUDA kernel has no
+    order there)."""
+    n = rank_of(layer)
+    x, unbatched = batched(xs[0], n)
+    indices = xs[1].unsqueeze(0) if unbatched else xs[1]
+    sizes = layer.output_shape([tuple(x.shape), tuple(indices.shape)])[-n:]
+    plane = prod(sizes)
+    values, where = x.flatten(2), indices.flatten(2)
+    if where.numel() and bool(((where < 0) | (where >= plane)).any()):   # torch refuses them too
+        bad = where[(where < 0) | (where >= plane)][0]
+        raise ValueError(f"index {int(bad)} is outside an output plane of {plane} elements {list(sizes)}")
+    order = torch.arange(where.shape[-1], device=x.device).expand_as(where)
+    writer = torch.full((*where.shape[:2], plane), -1, dtype=torch.int64, device=x.device)
+    writer = writer.scatter_reduce(-1, where, order, "amax")
+    written = writer >= 0
+    if values.shape[-1]:
+        out = torch.where(written, values.gather(-1, writer.clamp(min=0)), values.new_zeros(()))
+    else:   # nothing to write: all zeros
+        out = values.new_zeros(writer.shape)
+    out = out.view(*x.shape[:2], *sizes)
+    return out.squeeze(0) if unbatched else out
