@@ -160,21 +160,37 @@ layers:
 """
 
 
-def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(cache, tmp_path):
+# params (2*4*9 + 4) + (4*4*9 + 4) + (4*2*9 + 2) = 76 + 148 + 74 = 298 elements.
+# Activations in elements: input 128, enc 256, pool 64 (+ 64 int64 indices, 8 B whatever the dtype),
+# mid 64, unpool 256. Live after the pool: enc 256 + pool 64 (the input freed after enc) + indices;
+# after the unpool: mid 64 + unpool 256 + indices, as many. float32: 298*4 + 320*4 + 512 = 2_984;
+# float16: 298*2 + 320*2 + 512 = 1_748
+@pytest.mark.parametrize("dtype, peak", [("float32", 2_984), ("float16", 1_748)])
+def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(dtype, peak, cache, tmp_path):
     """`convshape run` carries the pool's int64 indices to the unpool: every layer confirmed against
     torch (the pool's indices equal torch's exactly), the measured peak the predicted one."""
     spec = tmp_path / "autoencoder.yaml"
     spec.write_text(AUTOENCODER)
-    result = cli("run", str(spec), "--repeats", "0", "--format", "json")
+    result = cli("run", str(spec), "--dtype", dtype, "--repeats", "0", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [r["name"] for r in data["layers"] if r["confirmed"]] == ["enc", "pool", "mid", "unpool", "dec"]
-    # params (2*4*9 + 4) + (4*4*9 + 4) + (4*2*9 + 2) = 76 + 148 + 74 = 298, * 4 B = 1_192.
-    # float32 activations: input 128 el, enc 256, pool 64 (+ 64 int64 indices), mid 64, unpool 256.
-    # Live after the pool: enc 1_024 + pool 256 + indices 512 = 1_792 B (the input freed after enc);
-    # after the unpool: indices 512 + mid 256 + unpool 1_024 = 1_792 B too. 1_192 + 1_792 = 2_984
-    assert data["totals"]["predicted_peak_bytes"] == 2_984
-    assert data["totals"]["peak_memory_bytes"] == 2_984       # distinct live storages on the CPU
+    assert data["totals"]["predicted_peak_bytes"] == peak
+    assert data["totals"]["peak_memory_bytes"] == peak       # distinct live storages on the CPU
+
+
+def test_wrong_pool_indices_are_caught(monkeypatch, calibration):
+    """Values right, indices wrong: the pool is unconfirmed, by the count of differing indices."""
+    pool_kernel = KERNELS["MaxPool2d"]
+
+    def mirrored(layer, xs, state):
+        values, indices = pool_kernel(layer, xs, state)
+        return values, indices.flip(-1)
+    monkeypatch.setitem(KERNELS, "MaxPool2d", mirrored)
+    report = run(cs.loads(AUTOENCODER), repeats=0, calibration=calibration)
+    # each window's index lies in its own window, so a row of 4 reversed differs everywhere: 1*4*4*4 = 64
+    assert [(r.name, r.error) for r in report.layers if not r.confirmed] == \
+        [("pool", "reference indices differ from torch's at 64 positions")]
 
 
 def test_autoencoder_reference_chain_equals_torch_chain():

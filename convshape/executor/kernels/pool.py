@@ -67,15 +67,14 @@ def _argmax_indices(x, taps, out, n, kernel, stride, dilation, pads):
     spatial = x.shape[-n:]
     plane = torch.arange(prod(spatial), device=x.device).view(1, 1, *spatial)
     where = windows(pad(plane, pads, value=-1), 2, kernel, stride, dilation)   # -1: a padding tap
-    flat = lambda t: t.flatten(-n)                                              # noqa: E731
-    taps, where = flat(taps), flat(where).expand(*taps.shape[:-n], -1)
-    order = torch.arange(taps.shape[-1], device=x.device)
+    taps, where = taps.flatten(-n), where.flatten(-n).expand(*taps.shape[:-n], -1)   # (N, C, *out, taps)
     width = taps.shape[-1]
+    order = torch.arange(width, device=x.device)
     inside = where >= 0
+    # -inf == -inf, so a window whose inside values are all -inf finds its first inside tap here
     first_max = torch.where(inside & (taps == out.unsqueeze(-1)), order, width).amin(-1)
-    first_inside = torch.where(inside, order, width).amin(-1)
     last_nan = torch.where(inside & torch.isnan(taps), order, -1).amax(-1)
-    pick = torch.where(last_nan >= 0, last_nan, torch.where(first_max < width, first_max, first_inside))
+    pick = torch.where(last_nan >= 0, last_nan, first_max)
     return where.gather(-1, pick.unsqueeze(-1)).squeeze(-1)
 
 
