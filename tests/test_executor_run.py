@@ -324,6 +324,15 @@ def test_sweep_confirms_valid_and_invalid_sizes():
     assert all(p.observed == p.predicted for p in report.points)
 
 
+def test_sweep_carries_pool_indices_to_the_unpool():
+    """torch's meta modules get the pool's int64 indices at the unpool, as the run does."""
+    report = sweep(cs.loads(AUTOENCODER), {"H": [1, 8, 9, 12]})
+    assert report.all_confirmed
+    # H = 1: the pool's 1 // 2 = 0 rows, refused by both; else the unpool gives (H // 2 - 1)*2 + 2:
+    # 8 -> 8, 9 -> 8 (no output_size restores the odd row), 12 -> 12
+    assert [p.observed for p in report.points] == [None, (1, 2, 8, 8), (1, 2, 8, 8), (1, 2, 12, 8)]
+
+
 def test_sweep_catches_a_wrong_rule(monkeypatch):
     original = REGISTRY["MaxPool2d"].output_shape
 
