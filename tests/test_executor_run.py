@@ -164,9 +164,12 @@ layers:
 # Activations in elements: input 128, enc 256, pool 64 (+ 64 int64 indices, 8 B whatever the dtype),
 # mid 64, unpool 256. Live after the pool: enc 256 + pool 64 (the input freed after enc) + indices;
 # after the unpool: mid 64 + unpool 256 + indices, as many. float32: 298*4 + 320*4 + 512 = 2_984;
-# float16: 298*2 + 320*2 + 512 = 1_748
-@pytest.mark.parametrize("dtype, peak", [("float32", 2_984), ("float16", 1_748)])
-def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(dtype, peak, cache, tmp_path):
+# float16: 298*2 + 320*2 + 512 = 1_748.
+# Bytes moved: the pool reads enc 256 el, writes 64 values and 64 * 8 B of indices; the unpool reads
+# mid 64 el and those indices, writes 256 el. float32: 1_024 + 256 + 512 = 1_792 and 256 + 512 + 1_024
+# = 1_792; float16: 512 + 128 + 512 = 1_152 and 128 + 512 + 512 = 1_152
+@pytest.mark.parametrize("dtype, peak, moved", [("float32", 2_984, 1_792), ("float16", 1_748, 1_152)])
+def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(dtype, peak, moved, cache, tmp_path):
     """`convshape run` carries the pool's int64 indices to the unpool: every layer confirmed against
     torch (the pool's indices equal torch's exactly), the measured peak the predicted one."""
     spec = tmp_path / "autoencoder.yaml"
@@ -177,6 +180,7 @@ def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(dtype, 
     assert [r["name"] for r in data["layers"] if r["confirmed"]] == ["enc", "pool", "mid", "unpool", "dec"]
     assert data["totals"]["predicted_peak_bytes"] == peak
     assert data["totals"]["peak_memory_bytes"] == peak       # distinct live storages on the CPU
+    assert [r["bytes"] for r in data["layers"] if r["name"] in ("pool", "unpool")] == [moved, moved]
 
 
 def test_wrong_pool_indices_are_caught(monkeypatch, calibration):

@@ -116,12 +116,15 @@ def _layer_runs(network, report, checks, times, ref_times, calibration) -> list[
     """Per layer: predicted flops, the least bytes it must move, its roofline floor and its times."""
     width = DTYPE_BYTES[report.dtype]
     peak_flops = calibration.peak(report.dtype)
-    elements = {INPUT: prod(report.input_shape)}
-    elements.update((node.name, lr.activation_elements) for node, lr in zip(network.nodes, report.layers))
+    sizes = {INPUT: width * prod(report.input_shape)}     # bytes of each value a node reads or writes
+    for node, lr in zip(network.nodes, report.layers):
+        sizes[node.name] = width * lr.activation_elements
+        if node.layer.has_indices():   # int64 indices: 8 B each, written by the pool, read by its unpool
+            sizes[indices_of(node.name)] = 8 * lr.activation_elements
     layers = []
     for i, (node, lr, check) in enumerate(zip(network.nodes, report.layers, checks)):
-        moved = 0 if check["view"] else width * (sum(elements[n] for n in node.inputs) + lr.params + lr.buffers
-                                                  + lr.activation_elements)
+        moved = 0 if check["view"] else (sum(sizes[v] for v in read_values(node) + produced(node))
+                                         + width * (lr.params + lr.buffers))
         flops = 2 * lr.macs + lr.other_ops
         compute_s = flops / peak_flops if peak_flops else 0.0
         memory_s = moved / calibration.copy_bytes_per_s
