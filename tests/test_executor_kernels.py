@@ -402,12 +402,18 @@ def test_unpool_of_pool_indices_restores_the_maxima():
     assert ours.flatten().nonzero().flatten().tolist() == [6, 8, 16, 18]
 
 
-def test_unpool_refuses_an_index_outside_the_plane():
+def test_unpool_refuses_an_index_outside_the_plane_and_an_output_size_torch_refuses():
     unpool = REGISTRY["MaxUnpool2d"](kernel_size=2)
     x = torch.ones(1, 1, 2, 2)
     indices = torch.tensor([[[[0, 1], [2, 16]]]])   # the output plane is (2 - 1)*2 + 2 = 4 squared: 0..15
     with pytest.raises(ValueError, match="index 16 is outside an output plane of 16 elements"):
         KERNELS["MaxUnpool2d"](unpool, [x, indices], {})
+    # default (2 - 1)*2 + 2 = 4 per axis; an output_size must lie strictly between 4 - 2 and 4 + 2, as torch says
+    too_big = REGISTRY["MaxUnpool2d"](kernel_size=2, output_size=(6, 4))
+    with pytest.raises(ValueError, match=r"invalid output_size \[6, 4\]: 6 is not strictly between 2 and 6"):
+        KERNELS["MaxUnpool2d"](too_big, [x, torch.zeros(1, 1, 2, 2, dtype=torch.int64)], {})
+    with pytest.raises(ValueError, match="invalid output_size"):   # torch's refusal of the same
+        too_big.to_torch([(1, 1, 2, 2), (1, 1, 2, 2)])(x, torch.zeros(1, 1, 2, 2, dtype=torch.int64))
 
 
 def test_kernels_use_no_torch_nn():

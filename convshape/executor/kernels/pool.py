@@ -165,7 +165,7 @@ def max_unpool(layer, xs, state):
     n = rank_of(layer)
     x, unbatched = batched(xs[0], n)
     indices = xs[1].unsqueeze(0) if unbatched else xs[1]
-    sizes = layer.output_shape([tuple(x.shape), tuple(indices.shape)])[-n:]
+    sizes = _unpool_sizes(layer, x.shape[-n:], n)
     plane = prod(sizes)
     values, where = x.flatten(2), indices.flatten(2)
     if where.numel() and bool(((where < 0) | (where >= plane)).any()):   # torch refuses them too
@@ -181,3 +181,19 @@ def max_unpool(layer, xs, state):
         out = values.new_zeros(writer.shape)
     out = out.view(*x.shape[:2], *sizes)
     return out.squeeze(0) if unbatched else out
+
+
+def _unpool_sizes(layer, lengths, n):
+    """torch's _unpool_output_size: (L - 1) * stride - 2 * padding + kernel_size per axis, or the
+    last n entries of output_size, which must lie strictly within a stride of that."""
+    kernel = tuple_of(layer.kernel_size, n)
+    stride = tuple_of(layer.stride if layer.stride is not None else layer.kernel_size, n)
+    padding = tuple_of(layer.padding, n)
+    default = [(L - 1) * s - 2 * p + k for L, k, s, p in zip(lengths, kernel, stride, padding)]
+    if layer.output_size is None:
+        return tuple(default)
+    sizes = tuple(layer.output_size)[-n:]
+    for o, d, s in zip(sizes, default, stride):
+        if not d - s < o < d + s:
+            raise ValueError(f"invalid output_size {list(sizes)}: {o} is not strictly between {d - s} and {d + s}")
+    return sizes
