@@ -1,6 +1,8 @@
 """Pooling as sliding windows (unfold views) plus a reduction; adaptive pooling from its window formula."""
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from . import ranks, reference
@@ -55,27 +57,28 @@ def max_pool(layer, xs, state):
     out = taps.amax(dim=tuple(range(-n, 0)))
     if not getattr(layer, "return_indices", False):
         return out.squeeze(0) if unbatched else out
-    indices = _argmax_indices(x, taps, out, n, kernel, stride, dilation, pads)
+    indices = _argmax_indices(x, taps, n, kernel, stride, dilation, pads)
     return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
 
 
-def _argmax_indices(x, taps, out, n, kernel, stride, dilation, pads):
-    """Flat index into each input plane of the tap torch picks: its kernels scan the window in
-    order and take a value when `val > max || isnan(val)`, starting from the first tap inside the
-    input, so the first maximum wins, the last NaN where there is one, the first inside tap when
-    every inside value is -inf."""
+def _argmax_indices(x, taps, n, kernel, stride, dilation, pads):
+    """Flat index into each input plane of the tap torch picks, found as torch's kernels find it:
+    scan the window in order, take a tap when `val > max || isnan(val)` (the first maximum, the
+    last NaN), and start from the first tap inside the input (kept when every inside value is
+    -inf). Padding taps hold -inf, so they are never taken."""
     spatial = x.shape[-n:]
     plane = torch.arange(prod(spatial), device=x.device).view(1, 1, *spatial)
     where = windows(pad(plane, pads, value=-1), 2, kernel, stride, dilation)   # -1: a padding tap
-    taps, where = taps.flatten(-n), where.flatten(-n).expand(*taps.shape[:-n], -1)   # (N, C, *out, taps)
-    width = taps.shape[-1]
-    order = torch.arange(width, device=x.device)
-    inside = where >= 0
-    # -inf == -inf, so a window whose inside values are all -inf finds its first inside tap here
-    first_max = torch.where(inside & (taps == out.unsqueeze(-1)), order, width).amin(-1)
-    last_nan = torch.where(inside & torch.isnan(taps), order, -1).amax(-1)
-    pick = torch.where(last_nan >= 0, last_nan, first_max)
-    return where.gather(-1, pick.unsqueeze(-1)).squeeze(-1)
+    best = torch.full(taps.shape[:-n], float("-inf"), dtype=opmath(x).dtype, device=x.device)
+    index = torch.full(taps.shape[:-n], -1, dtype=torch.int64, device=x.device)
+    first = torch.full(where.shape[:-n], -1, dtype=torch.int64, device=x.device)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        val, at = opmath(taps[(Ellipsis, *tap)]), where[(Ellipsis, *tap)]
+        first = torch.where((first < 0) & (at >= 0), at, first)
+        take = (val > best) | torch.isnan(val)
+        best = torch.where(take, val, best)
+        index = torch.where(take, at, index)
+    return torch.where(index < 0, first, index)
 
 
 @reference(*ranks("AvgPool"))
