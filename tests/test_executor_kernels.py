@@ -385,6 +385,15 @@ def test_constant_input_torch_picks_the_first_tap_inside_the_input():
     _, theirs = layer.to_torch([(1, 1, 4, 5)])(x)
     _, ours = KERNELS["MaxPool2d"](layer, [x], {})
     assert torch.equal(theirs, expected) and torch.equal(ours, expected)
+    # -0.0 and 0.0 tie too: the value kept is the first one scanned, sign included, as torch's
+    signed = torch.tensor([[[[-0.0, 0.0, 0.0, -0.0, -0.0], [0.0, -0.0, 0.0, 0.0, -0.0],
+                             [-0.0, -0.0, 0.0, -0.0, 0.0], [0.0, 0.0, -0.0, 0.0, 0.0]]]], dtype=torch.float64)
+    v_theirs, i_theirs = layer.to_torch([(1, 1, 4, 5)])(signed)
+    v_ours, i_ours = KERNELS["MaxPool2d"](layer, [signed], {})
+    assert torch.equal(i_ours, expected) and torch.equal(i_theirs, expected)
+    # the first inside taps 0, 1, 3, 5, 6, 8 hold -0, 0, -0, 0, -0, 0
+    assert v_ours.signbit().flatten().tolist() == v_theirs.signbit().flatten().tolist() == \
+        [True, False, True, False, True, False]
 
 
 def test_unpool_of_pool_indices_restores_the_maxima():

@@ -54,17 +54,17 @@ def max_pool(layer, xs, state):
     x, unbatched = batched(xs[0], n)
     kernel, stride, dilation, pads = _geometry(layer, x, n)
     taps = windows(pad(x, pads, value=float("-inf")), 2, kernel, stride, dilation)
-    out = taps.amax(dim=tuple(range(-n, 0)))
     if not getattr(layer, "return_indices", False):
+        out = taps.amax(dim=tuple(range(-n, 0)))
         return out.squeeze(0) if unbatched else out
-    indices = _argmax_indices(x, taps, n, kernel, stride, dilation, pads)
+    out, indices = _scan_windows(x, taps, n, kernel, stride, dilation, pads)
     return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
 
 
-def _argmax_indices(x, taps, n, kernel, stride, dilation, pads):
-    """Flat index into each input plane of the tap torch picks, found as torch's kernels find it:
-    scan the window in order, take a tap when `val > max || isnan(val)` (the first maximum, the
-    last NaN), and start from the first tap inside the input (kept when every inside value is
+def _scan_windows(x, taps, n, kernel, stride, dilation, pads):
+    """(max, flat index into each input plane of the tap holding it), found as torch's kernels find
+    them: scan the window in order, take a tap when `val > max || isnan(val)` (the first maximum,
+    the last NaN), and start from the first tap inside the input (kept when every inside value is
     -inf). Padding taps hold -inf, so they are never taken."""
     spatial = x.shape[-n:]
     plane = torch.arange(prod(spatial), device=x.device).view(1, 1, *spatial)
@@ -78,7 +78,7 @@ def _argmax_indices(x, taps, n, kernel, stride, dilation, pads):
         take = (val > best) | torch.isnan(val)
         best = torch.where(take, val, best)
         index = torch.where(take, at, index)
-    return torch.where(index < 0, first, index)
+    return best.to(x.dtype), torch.where(index < 0, first, index)
 
 
 @reference(*ranks("AvgPool"))
