@@ -18,6 +18,7 @@ from convshape.executor.kernels import KERNELS  # noqa: E402
 from convshape.executor.runner import TOLERANCE, rel_error  # noqa: E402
 from convshape.layers import REGISTRY  # noqa: E402
 from convshape.layers.arith import ArithOp, UnaryFn  # noqa: E402
+from convshape.dims import prod  # noqa: E402
 from convshape.layers.examples import examples_of  # noqa: E402
 
 CASES = [
@@ -62,6 +63,14 @@ CASES = [
     ("MaxPool2d", {"kernel_size": 2, "dilation": 2, "stride": 1}, (1, 2, 7, 6)),
     ("MaxPool2d", {"kernel_size": 2}, (3, 7, 7)),
     ("MaxPool3d", {"kernel_size": 2, "stride": 2, "ceil_mode": True, "padding": 1}, (1, 2, 5, 6, 7)),
+    # argmax indices: padding, dilation, ceil-mode overhang, unbatched; ties, NaN and -inf where torch's
+    # scan order decides (first max, last NaN, first tap inside the input)
+    ("MaxPool1d", {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "return_indices": True}, (2, 3, 11)),
+    ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True}, (2, 3, 8, 9), "ties"),
+    ("MaxPool2d", {"kernel_size": 3, "stride": 1, "ceil_mode": True, "return_indices": True}, (1, 2, 7, 6), "nan"),
+    ("MaxPool2d", {"kernel_size": (2, 3), "stride": 2, "padding": 1, "return_indices": True}, (3, 7, 7), "-inf"),
+    ("MaxPool3d", {"kernel_size": 3, "stride": 2, "ceil_mode": True, "padding": 1, "return_indices": True},
+     (1, 2, 5, 6, 7), "ties"),
     ("AvgPool1d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}, (2, 3, 10)),
     ("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, (1, 3, 8, 9)),
     ("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (1, 2, 8, 8)),
@@ -244,14 +253,12 @@ CASES = [
     ("PatchMergingV2", {}, (3, 6, 2)),                          # no batch dim
 ]
 
-# every valid example every layer class declares for the contract test (tests/test_layer_contract.py)
-# every registered kind has a reference kernel except the unpools (their kernel waits for indices the
-# executor's pools do not produce yet): `convshape run` refuses them by name (test below)
-WITHOUT_KERNEL = {"MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"}
-# a MaxPool with return_indices has no kernel for its indices: run refuses it by name (test below)
+# every valid example every layer class declares for the contract test (tests/test_layer_contract.py);
+# every registered kind has a reference kernel
+WITHOUT_KERNEL = set()
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
             for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
-            if not e.rejected and not e.args.get("return_indices")]
+            if not e.rejected]
 
 
 def case_id(case):
@@ -298,17 +305,32 @@ def test_reference_kernel_matches_torch(case):
     gen = torch.Generator().manual_seed(0)
     layer, module = build(kind, args, shapes)
     module = module.double().eval()
+    index_inputs = getattr(layer, "index_inputs", ())
     with torch.no_grad():
         randomize(module, gen)
-        xs = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+        # an index input (MaxUnpool's) gets positions in one output plane, repeats included: where two
+        # agree, torch's CPU kernel keeps the later value, and so must the reference
+        plane = prod(layer.output_shape(shapes)[-layer.ndim:]) if index_inputs else 1
+        xs = [torch.randint(0, plane, s, generator=gen) if j in index_inputs else
+              torch.randn(s, generator=gen, dtype=torch.float64) for j, s in enumerate(shapes)]
         if transform == "positive":
             xs = [x.abs() + 0.1 for x in xs]
         elif transform == "wide":   # reach the saturating and clamped parts of the formula
             xs = [8 * x for x in xs]
+        elif transform == "ties":   # three values only: most windows hold their max more than once
+            xs = [x.round().clamp(-1, 1) for x in xs]
+        elif transform == "nan":    # windows with one NaN, several, none
+            xs = [torch.where(x > 0.8, float("nan"), x) for x in xs]
+        elif transform == "-inf":   # windows whose every inside value is -inf
+            xs = [torch.where(x > -1.0, float("-inf"), x) for x in xs]
         expected = module(*xs)
         state = dict(module.named_parameters())
         state.update(dict(module.named_buffers()))
         got = KERNELS[kind](layer, xs, state)
+    if getattr(layer, "return_indices", False):   # (values, int64 indices): the indices exactly torch's
+        (got, got_indices), (expected, indices) = got, expected
+        assert got_indices.dtype == indices.dtype == torch.int64
+        assert torch.equal(got_indices, indices)
     assert tuple(got.shape) == tuple(expected.shape)
     assert got.dtype == expected.dtype
     assert float(rel_error(got, expected)) <= TOLERANCE["float64"]
@@ -352,16 +374,55 @@ def test_run_refuses_a_kind_without_kernel_by_name_before_running(monkeypatch):
                             "(layers scalararith_1)")
 
 
-def test_run_refuses_a_pool_that_returns_indices_by_name():
-    from convshape.errors import SpecError
-    from convshape.executor.runner import run
-    from convshape.spec import loads
-    net = loads("input: [1, 3, 8, 8]\nlayers:\n  - MaxPool2d: {kernel_size: 2, return_indices: true}\n"
-                "    name: pool\n  - MaxUnpool2d: {kernel_size: 2}\n    inputs: [pool, pool]\n", "ae.yaml")
-    with pytest.raises(SpecError) as e:
-        run(net, repeats=0)
-    assert str(e.value) == ("ae.yaml: run has no reference kernel yet for MaxPool2d (return_indices), MaxUnpool2d "
-                            "(layers pool, maxunpool2d_1)")
+def test_constant_input_torch_picks_the_first_tap_inside_the_input():
+    """Ties: torch takes a value only when it is greater than the max so far (or NaN), so on a constant
+    plane each window's index is its first tap inside the input, padding skipped."""
+    layer = REGISTRY["MaxPool2d"](kernel_size=3, stride=2, padding=1, return_indices=True)
+    x = torch.ones(1, 1, 4, 5, dtype=torch.float64)
+    # windows start at rows -1, 1 and columns -1, 1, 3; the first inside tap is (max(r, 0), max(c, 0)),
+    # flat r*5 + c: row 0 -> 0, 1, 3; row 1 -> 5, 6, 8
+    expected = torch.tensor([[[[0, 1, 3], [5, 6, 8]]]])
+    _, theirs = layer.to_torch([(1, 1, 4, 5)])(x)
+    _, ours = KERNELS["MaxPool2d"](layer, [x], {})
+    assert torch.equal(theirs, expected) and torch.equal(ours, expected)
+    # -0.0 and 0.0 tie too: the value kept is the first one scanned, sign included, as torch's
+    signed = torch.tensor([[[[-0.0, 0.0, 0.0, -0.0, -0.0], [0.0, -0.0, 0.0, 0.0, -0.0],
+                             [-0.0, -0.0, 0.0, -0.0, 0.0], [0.0, 0.0, -0.0, 0.0, 0.0]]]], dtype=torch.float64)
+    v_theirs, i_theirs = layer.to_torch([(1, 1, 4, 5)])(signed)
+    v_ours, i_ours = KERNELS["MaxPool2d"](layer, [signed], {})
+    assert torch.equal(i_ours, expected) and torch.equal(i_theirs, expected)
+    # the first inside taps 0, 1, 3, 5, 6, 8 hold -0, 0, -0, 0, -0, 0
+    assert v_ours.signbit().flatten().tolist() == v_theirs.signbit().flatten().tolist() == \
+        [True, False, True, False, True, False]
+
+
+def test_unpool_of_pool_indices_restores_the_maxima():
+    """Pool, then unpool its own values with its indices: the maxima back where they were, zeros elsewhere,
+    output_size restoring the odd size; against torch element by element."""
+    pool = REGISTRY["MaxPool2d"](kernel_size=2, return_indices=True)
+    unpool = REGISTRY["MaxUnpool2d"](kernel_size=2, output_size=(5, 5))
+    x = torch.arange(25, dtype=torch.float64).view(1, 1, 5, 5)
+    values, indices = KERNELS["MaxPool2d"](pool, [x], {})
+    # windows' maxima are their bottom-right taps (x grows along rows and columns): flat 6, 8, 16, 18
+    assert indices.flatten().tolist() == [6, 8, 16, 18]
+    ours = KERNELS["MaxUnpool2d"](unpool, [values, indices], {})
+    theirs = unpool.to_torch([(1, 1, 2, 2), (1, 1, 2, 2)])(values, indices)
+    assert ours.shape == (1, 1, 5, 5) and torch.equal(ours, theirs)
+    assert ours.flatten().nonzero().flatten().tolist() == [6, 8, 16, 18]
+
+
+def test_unpool_refuses_an_index_outside_the_plane_and_an_output_size_torch_refuses():
+    unpool = REGISTRY["MaxUnpool2d"](kernel_size=2)
+    x = torch.ones(1, 1, 2, 2)
+    indices = torch.tensor([[[[0, 1], [2, 16]]]])   # the output plane is (2 - 1)*2 + 2 = 4 squared: 0..15
+    with pytest.raises(ValueError, match="index 16 is outside an output plane of 16 elements"):
+        KERNELS["MaxUnpool2d"](unpool, [x, indices], {})
+    # default (2 - 1)*2 + 2 = 4 per axis; an output_size must lie strictly between 4 - 2 and 4 + 2, as torch says
+    too_big = REGISTRY["MaxUnpool2d"](kernel_size=2, output_size=(6, 4))
+    with pytest.raises(ValueError, match=r"invalid output_size \[6, 4\]: 6 is not strictly between 2 and 6"):
+        KERNELS["MaxUnpool2d"](too_big, [x, torch.zeros(1, 1, 2, 2, dtype=torch.int64)], {})
+    with pytest.raises(ValueError, match="invalid output_size"):   # torch's refusal of the same
+        too_big.to_torch([(1, 1, 2, 2), (1, 1, 2, 2)])(x, torch.zeros(1, 1, 2, 2, dtype=torch.int64))
 
 
 def test_kernels_use_no_torch_nn():

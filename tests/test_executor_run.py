@@ -142,6 +142,82 @@ def test_lenet_memory_figures_exact(calibration):
     assert result.totals.activation_plus_param_bytes == 10_534_960
 
 
+AUTOENCODER = """
+name: autoencoder
+input: [1, 2, 8, 8]
+layers:
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: enc
+  - MaxPool2d: {kernel_size: 2, return_indices: true}
+    name: pool
+  - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+    name: mid
+  - MaxUnpool2d: {kernel_size: 2}
+    inputs: [mid, pool]
+    name: unpool
+  - Conv2d: {out_channels: 2, kernel_size: 3, padding: 1}
+    name: dec
+"""
+
+
+# params (2*4*9 + 4) + (4*4*9 + 4) + (4*2*9 + 2) = 76 + 148 + 74 = 298 elements.
+# Activations in elements: input 128, enc 256, pool 64 (+ 64 int64 indices, 8 B whatever the dtype),
+# mid 64, unpool 256. Live after the pool: enc 256 + pool 64 (the input freed after enc) + indices;
+# after the unpool: mid 64 + unpool 256 + indices, as many. float32: 298*4 + 320*4 + 512 = 2_984;
+# float16: 298*2 + 320*2 + 512 = 1_748.
+# Bytes moved: the pool reads enc 256 el, writes 64 values and 64 * 8 B of indices; the unpool reads
+# mid 64 el and those indices, writes 256 el. float32: 1_024 + 256 + 512 = 1_792 and 256 + 512 + 1_024
+# = 1_792; float16: 512 + 128 + 512 = 1_152 and 128 + 512 + 512 = 1_152
+@pytest.mark.parametrize("dtype, peak, moved", [("float32", 2_984, 1_792), ("float16", 1_748, 1_152)])
+def test_autoencoder_with_pool_indices_runs_confirmed_and_its_peak_exact(dtype, peak, moved, cache, tmp_path):
+    """`convshape run` carries the pool's int64 indices to the unpool: every layer confirmed against
+    torch (the pool's indices equal torch's exactly), the measured peak the predicted one."""
+    spec = tmp_path / "autoencoder.yaml"
+    spec.write_text(AUTOENCODER)
+    result = cli("run", str(spec), "--dtype", dtype, "--repeats", "0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["name"] for r in data["layers"] if r["confirmed"]] == ["enc", "pool", "mid", "unpool", "dec"]
+    assert data["totals"]["predicted_peak_bytes"] == peak
+    assert data["totals"]["peak_memory_bytes"] == peak       # distinct live storages on the CPU
+    assert [r["bytes"] for r in data["layers"] if r["name"] in ("pool", "unpool")] == [moved, moved]
+
+
+def test_wrong_pool_indices_are_caught(monkeypatch, calibration):
+    """Values right, indices wrong: the pool is unconfirmed, by the count of differing indices."""
+    pool_kernel = KERNELS["MaxPool2d"]
+
+    def mirrored(layer, xs, state):
+        values, indices = pool_kernel(layer, xs, state)
+        return values, indices.flip(-1)
+    monkeypatch.setitem(KERNELS, "MaxPool2d", mirrored)
+    report = run(cs.loads(AUTOENCODER), repeats=0, calibration=calibration)
+    # each window's index lies in its own window, so a row of 4 reversed differs everywhere: 1*4*4*4 = 64
+    assert [(r.name, r.error) for r in report.layers if not r.confirmed] == \
+        [("pool", "reference indices differ from torch's at 64 positions")]
+
+
+def test_autoencoder_reference_chain_equals_torch_chain():
+    """The whole network through the reference kernels alone (indices included) against torch's modules
+    alone, same weights: end to end, not only layer by layer."""
+    from convshape.executor.runner import Settings, _forward, _reference_call, _state, build_module
+    from convshape.memory.schedule import last_uses
+    network = cs.loads(AUTOENCODER)
+    report = cs.analyze(network)
+    settings = Settings(device=torch.device("cpu"), dtype=torch.float64, repeats=0, warmup=0, channels_last=False)
+    torch.manual_seed(0)
+    shapes = {"input": report.input_shape}
+    shapes.update((node.name, lr.output_shape) for node, lr in zip(network.nodes, report.layers))
+    modules = [build_module(node.layer, [shapes[n] for n in node.inputs], settings) for node in network.nodes]
+    kernels = [_reference_call(node, _state(m)) for node, m in zip(network.nodes, modules)]
+    x = torch.randn(*report.input_shape, dtype=torch.float64)
+    with torch.no_grad():
+        theirs = _forward(network, modules, x, last_uses(network))["dec"]
+        ours = _forward(network, kernels, x, last_uses(network))["dec"]
+    assert ours.shape == theirs.shape == (1, 2, 8, 8)
+    assert float(rel_error(ours, theirs)) <= 1e-12
+
+
 def test_flops_bytes_and_roofline(calibration):
     network = cs.loads(SMALL)
     report = run(network, dtype="float32", repeats=1, warmup=0, calibration=calibration)
@@ -250,6 +326,15 @@ def test_sweep_confirms_valid_and_invalid_sizes():
     valid = sorted({p.input_shape[2] for p in report.points if p.predicted is not None})
     assert valid == [6, 7, 8, 9, 10, 11, 12]     # 6 // 2 = 3 is the first that fits the kernel
     assert all(p.observed == p.predicted for p in report.points)
+
+
+def test_sweep_carries_pool_indices_to_the_unpool():
+    """torch's meta modules get the pool's int64 indices at the unpool, as the run does."""
+    report = sweep(cs.loads(AUTOENCODER), {"H": [1, 8, 9, 12]})
+    assert report.all_confirmed
+    # H = 1: the pool's 1 // 2 = 0 rows, refused by both; else the unpool gives (H // 2 - 1)*2 + 2:
+    # 8 -> 8, 9 -> 8 (no output_size restores the odd row), 12 -> 12
+    assert [p.observed for p in report.points] == [None, (1, 2, 8, 8), (1, 2, 8, 8), (1, 2, 12, 8)]
 
 
 def test_sweep_catches_a_wrong_rule(monkeypatch):

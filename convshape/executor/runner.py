@@ -18,7 +18,8 @@ from ..analysis import analyze
 from ..dims import prod
 from ..errors import SpecError
 from ..graph import INPUT, Network
-from ..memory.schedule import indices_of, last_uses, produced  # the liveness schedule shared with the memory figures
+# the liveness schedule shared with the memory figures
+from ..memory.schedule import indices_of, last_uses, produced, read_values
 from ..report import DTYPE_BYTES
 from .kernels import KERNELS, kernel_for
 from .result import LayerRun, RunReport, RunTotals
@@ -63,7 +64,7 @@ def run(network: Network, input_shape=None, *, device: str = "cpu", dtype: str =
     missing = missing_kernels(network)
     if missing:  # refused before anything runs, by name, rather than part-way through
         raise SpecError(f"run has no reference kernel yet for {', '.join(missing)} "
-                        f"(layers {', '.join(n.name for n in network.nodes if kernel_label(n) in missing)[:200]})",
+                        f"(layers {', '.join(n.name for n in network.nodes if n.kind in missing)[:200]})",
                         file=network.file)
     if calibration is None:
         from .calibrate import calibration_for
@@ -115,12 +116,15 @@ def _layer_runs(network, report, checks, times, ref_times, calibration) -> list[
     """Per layer: predicted flops, the least bytes it must move, its roofline floor and its times."""
     width = DTYPE_BYTES[report.dtype]
     peak_flops = calibration.peak(report.dtype)
-    elements = {INPUT: prod(report.input_shape)}
-    elements.update((node.name, lr.activation_elements) for node, lr in zip(network.nodes, report.layers))
+    sizes = {INPUT: width * prod(report.input_shape)}     # bytes of each value a node reads or writes
+    for node, lr in zip(network.nodes, report.layers):
+        sizes[node.name] = width * lr.activation_elements
+        if node.layer.has_indices():   # int64 indices: 8 B each, written by the pool, read by its unpool
+            sizes[indices_of(node.name)] = 8 * lr.activation_elements
     layers = []
     for i, (node, lr, check) in enumerate(zip(network.nodes, report.layers, checks)):
-        moved = 0 if check["view"] else width * (sum(elements[n] for n in node.inputs) + lr.params + lr.buffers
-                                                  + lr.activation_elements)
+        moved = 0 if check["view"] else (sum(sizes[v] for v in read_values(node) + produced(node))
+                                         + width * (lr.params + lr.buffers))
         flops = 2 * lr.macs + lr.other_ops
         compute_s = flops / peak_flops if peak_flops else 0.0
         memory_s = moved / calibration.copy_bytes_per_s
@@ -189,14 +193,16 @@ def _state(module) -> dict:
     return state
 
 
-def kernel_label(node) -> str:
-    """The node's kind, or `MaxPool2d (return_indices)`: the MaxPool kernels return the values only."""
-    return f"{node.kind} (return_indices)" if node.layer.has_indices() else node.kind
-
-
 def missing_kernels(network: Network) -> list[str]:
     """The layer kinds of `network` that have no reference kernel, sorted."""
-    return sorted({kernel_label(n) for n in network.nodes} - set(KERNELS))
+    return sorted({n.kind for n in network.nodes} - set(KERNELS))
+
+
+def _store(values, node, out):
+    """Put a node's results under the names it produces: its output, and its indices beside it."""
+    names = produced(node)
+    for name, value in zip(names, out if len(names) > 1 else (out,)):
+        values[name] = value
 
 
 def _reference_call(node, state):
@@ -219,60 +225,76 @@ def rel_error(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 
 def _check_pass(network, report, x, settings: Settings, tol: float, progress):
     values = {INPUT: x}
-    modules, checks, errors = [], [], []
+    modules, checks, errors, index_misses = [], [], [], []
     frees = last_uses(network)
     total = len(network.nodes)
     for i, (node, lr) in enumerate(zip(network.nodes, report.layers)):
         predicted = tuple(lr.output_shape)
         check = {"shape": None, "confirmed": False, "error_value": None, "message": None, "view": False}
-        ins = [values.get(name) for name in node.inputs]
-        module = out = None
+        ins = [values.get(name) for name in read_values(node)]
+        module = out = indices = None
         if any(t is None for t in ins):
             check["message"] = "not run: an input layer failed on the torch path"
         else:
             try:
                 module = build_module(node.layer, [t.shape for t in ins], settings)
                 out = module(*ins)
+                if node.layer.has_indices():   # (values, int64 argmax indices)
+                    out, indices = out
                 check["shape"] = tuple(out.shape)
                 check["view"] = any(out.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in ins)
             except Exception as e:  # torch rejected what convshape accepted: that is the finding
-                module, out = None, None
+                module = out = indices = None
                 check["message"] = f"torch failed: {type(e).__name__}: {_one_line(e)}"
-        values[node.name] = out
+        _store(values, node, (out, indices) if node.layer.has_indices() else out)
         modules.append(module)
-        err = None
+        err = miss = None
         if out is not None:
             try:
                 ref = kernel_for(node.kind)(node.layer, ins, _state(module))
+                ref, ref_indices = ref if indices is not None else (ref, None)
                 if tuple(ref.shape) != tuple(out.shape):
                     check["message"] = f"reference shape {list(ref.shape)} != torch shape {list(out.shape)}"
                 elif ref.dtype != out.dtype:
                     check["message"] = f"reference dtype {ref.dtype} != torch dtype {out.dtype}"
                 else:
                     err = rel_error(ref, out)
-                del ref
+                    if indices is not None:   # the indices must equal torch's exactly
+                        check["message"], miss = _index_check(ref_indices, indices)
+                del ref, ref_indices
             except Exception as e:
                 check["message"] = f"reference kernel failed: {type(e).__name__}: {_one_line(e)}"
             if check["shape"] != predicted and check["message"] is None:
                 check["message"] = f"predicted {list(predicted)}, torch gives {list(check['shape'])}"
         errors.append(err)
+        index_misses.append(miss)
         checks.append(check)
         for name in frees[i]:
             values.pop(name, None)
         progress("checking", i + 1, total)
     # one device sync for every layer's error
-    measured = [e for e in errors if e is not None]
+    measured = [t.to(torch.float64) for t in errors + index_misses if t is not None]
     numbers = iter(torch.stack(measured).tolist() if measured else [])
-    for check, err in zip(checks, errors):
-        if err is None:
+    rel_errors = [next(numbers) if e is not None else None for e in errors]
+    misses = [next(numbers) if m is not None else None for m in index_misses]
+    for check, value, miss in zip(checks, rel_errors, misses):
+        if value is None:
             continue
-        value = next(numbers)
         check["error_value"] = value
         ok_shape = check["message"] is None
         if ok_shape and not value <= tol:
             check["message"] = f"reference differs from torch: max relative error {value:.3g} > {tol:g}"
+        elif ok_shape and miss:
+            check["message"] = f"reference indices differ from torch's at {int(miss)} positions"
         check["confirmed"] = check["message"] is None
     return modules, checks
+
+
+def _index_check(ref, out):
+    """(message, count of differing positions as a 0-d tensor): indices must equal torch's exactly."""
+    if ref.shape != out.shape or ref.dtype != out.dtype:
+        return f"reference indices {ref.dtype} {list(ref.shape)} != torch's {out.dtype} {list(out.shape)}", None
+    return None, (ref != out).sum()
 
 
 def _one_line(e: Exception) -> str:
@@ -284,7 +306,7 @@ def _one_line(e: Exception) -> str:
 def _forward(network, calls, x, frees, clock=None, after=None):
     values = {INPUT: x}
     for i, (node, call) in enumerate(zip(network.nodes, calls)):
-        values[node.name] = call(*[values[name] for name in node.inputs])
+        _store(values, node, call(*[values[name] for name in read_values(node)]))
         if after is not None:
             after(values)        # inputs and output alive together: the layer's own peak
         for name in frees[i]:

@@ -19,6 +19,7 @@ import time
 from ..analysis import analyze
 from ..errors import ShapeError, SpecError
 from ..graph import INPUT, Network
+from ..memory.schedule import produced, read_values
 from .result import SweepPoint, SweepReport
 
 # names of input dims by rank, after the spec's own symbol names
@@ -89,21 +90,26 @@ class MetaShapes:
         return self.keys[node.name]
 
     def run(self, input_shape) -> tuple[dict, str | None, str | None]:
-        """({node: shape}, failing node, message); the failing node is None when torch ran it all."""
+        """({value: shape}, failing node, message); the failing node is None when torch ran it all.
+        The values are the nodes' outputs and the indices a pool yields beside its output."""
         import warnings
         torch = self.torch
         shapes = {INPUT: tuple(input_shape)}
         for node in self.network.nodes:
-            ins = [shapes[name] for name in node.inputs]
+            ins = [shapes[name] for name in read_values(node)]
             try:
                 key = self._key(node, ins)
                 answer = (key, tuple(ins))
                 if answer not in self.answers:
+                    index_inputs = node.layer.index_inputs   # an unpool reads int64 indices
+                    xs = [torch.empty(s, device="meta", dtype=torch.int64 if j in index_inputs else None)
+                          for j, s in enumerate(ins)]
                     with warnings.catch_warnings(), torch.no_grad():
                         warnings.simplefilter("ignore")
-                        out = self.modules[key](*[torch.empty(s, device="meta") for s in ins])
-                    self.answers[answer] = tuple(out.shape)
-                shapes[node.name] = self.answers[answer]
+                        out = self.modules[key](*xs)
+                    outs = out if node.layer.has_indices() else (out,)   # a pool's (values, indices)
+                    self.answers[answer] = [tuple(o.shape) for o in outs]
+                shapes.update(zip(produced(node), self.answers[answer]))
             except Exception as e:  # torch's refusal is the observation
                 text = str(e).strip().splitlines()
                 return shapes, node.name, f"{type(e).__name__}: {text[0][:200] if text else ''}"

@@ -2,9 +2,10 @@
 
 A kernel is `fn(layer, xs, state) -> Tensor`: the convshape layer model (its fields are torch.nn's
 constructor arguments), the input tensors, and the layer's weights and buffers by torch's names
-(`weight`, `bias`, `running_mean`, ...). Kernels never call torch.nn or torch.nn.functional: they
-use views (unfold, as_strided, reshape), matmul, reductions and element-wise math, so that agreeing
-with torch.nn is evidence, not tautology.
+(`weight`, `bias`, `running_mean`, ...); a MaxPool with return_indices returns (values, int64
+indices), as torch does, and a MaxUnpool reads those indices as its second input. Kernels never
+call torch.nn or torch.nn.functional: they use views (unfold, as_strided, reshape), matmul,
+reductions and element-wise math, so that agreeing with torch.nn is evidence, not tautology.
 
 `@reference("Kind", ...)` registers a kernel under layer kinds (`ranks("Conv")` spells Conv1d..3d);
 a kind registered twice raises. Importing this package fills KERNELS, one module per family.

@@ -1,9 +1,12 @@
 """Pooling as sliding windows (unfold views) plus a reduction; adaptive pooling from its window formula."""
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from . import ranks, reference
+from ...dims import prod
 from .common import batched, opmath, pad, tuple_of, window_count, windows
 
 
@@ -46,12 +49,36 @@ def _window_counts(x, n, stride, dilation, kernel, pads, lo, hi):
 
 @reference(*ranks("MaxPool"))
 def max_pool(layer, xs, state):
+    """Window max; with return_indices also (values, int64 indices), as torch returns them."""
     n = rank_of(layer)
     x, unbatched = batched(xs[0], n)
     kernel, stride, dilation, pads = _geometry(layer, x, n)
-    padded = pad(x, pads, value=float("-inf"))
-    out = windows(padded, 2, kernel, stride, dilation).amax(dim=tuple(range(-n, 0)))
-    return out.squeeze(0) if unbatched else out
+    taps = windows(pad(x, pads, value=float("-inf")), 2, kernel, stride, dilation)
+    if not getattr(layer, "return_indices", False):
+        out = taps.amax(dim=tuple(range(-n, 0)))
+        return out.squeeze(0) if unbatched else out
+    out, indices = _scan_windows(x, taps, n, kernel, stride, dilation, pads)
+    return (out.squeeze(0), indices.squeeze(0)) if unbatched else (out, indices)
+
+
+def _scan_windows(x, taps, n, kernel, stride, dilation, pads):
+    """(max, flat index into each input plane of the tap holding it), found as torch's kernels find
+    them: scan the window in order, take a tap when `val > max || isnan(val)` (the first maximum,
+    the last NaN), and start from the first tap inside the input (kept when every inside value is
+    -inf). Padding taps hold -inf, so they are never taken."""
+    spatial = x.shape[-n:]
+    plane = torch.arange(prod(spatial), device=x.device).view(1, 1, *spatial)
+    where = windows(pad(plane, pads, value=-1), 2, kernel, stride, dilation)   # -1: a padding tap
+    best = torch.full(taps.shape[:-n], float("-inf"), dtype=opmath(x).dtype, device=x.device)
+    index = torch.full(taps.shape[:-n], -1, dtype=torch.int64, device=x.device)
+    first = torch.full(where.shape[:-n], -1, dtype=torch.int64, device=x.device)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        val, at = opmath(taps[(Ellipsis, *tap)]), where[(Ellipsis, *tap)]
+        first = torch.where((first < 0) & (at >= 0), at, first)
+        take = (val > best) | torch.isnan(val)
+        best = torch.where(take, val, best)
+        index = torch.where(take, at, index)
+    return best.to(x.dtype), torch.where(index < 0, first, index)
 
 
 @reference(*ranks("AvgPool"))
@@ -130,3 +157,46 @@ def adaptive_avg_pool(layer, xs, state):
 @reference(*ranks("AdaptiveMaxPool"))
 def adaptive_max_pool(layer, xs, state):
     return adaptive(xs[0], tuple_of(layer.output_size, rank_of(layer)), "max")
+
+
+@reference(*ranks("MaxUnpool"))
+def max_unpool(layer, xs, state):
+    """Zeros of the output size, each value written at its flat index into its plane. torch's CPU
+    kernel writes the values of a plane in order, so where two indices agree the later value stays:
+    kept here with a deterministic scatter of each target's last writer (torch's CUDA kernel has no
+    order there)."""
+    n = rank_of(layer)
+    x, unbatched = batched(xs[0], n)
+    indices = xs[1].unsqueeze(0) if unbatched else xs[1]
+    sizes = _unpool_sizes(layer, x.shape[-n:], n)
+    plane = prod(sizes)
+    values, where = x.flatten(2), indices.flatten(2)
+    if where.numel() and bool(((where < 0) | (where >= plane)).any()):   # torch refuses them too
+        bad = where[(where < 0) | (where >= plane)][0]
+        raise ValueError(f"index {int(bad)} is outside an output plane of {plane} elements {list(sizes)}")
+    order = torch.arange(where.shape[-1], device=x.device).expand_as(where)
+    writer = torch.full((*where.shape[:2], plane), -1, dtype=torch.int64, device=x.device)
+    writer = writer.scatter_reduce(-1, where, order, "amax")
+    written = writer >= 0
+    if values.shape[-1]:
+        out = torch.where(written, values.gather(-1, writer.clamp(min=0)), values.new_zeros(()))
+    else:   # nothing to write: all zeros
+        out = values.new_zeros(writer.shape)
+    out = out.view(*x.shape[:2], *sizes)
+    return out.squeeze(0) if unbatched else out
+
+
+def _unpool_sizes(layer, lengths, n):
+    """torch's _unpool_output_size: (L - 1) * stride - 2 * padding + kernel_size per axis, or the
+    last n entries of output_size, which must lie strictly within a stride of that."""
+    kernel = tuple_of(layer.kernel_size, n)
+    stride = tuple_of(layer.stride if layer.stride is not None else layer.kernel_size, n)
+    padding = tuple_of(layer.padding, n)
+    default = [(L - 1) * s - 2 * p + k for L, k, s, p in zip(lengths, kernel, stride, padding)]
+    if layer.output_size is None:
+        return tuple(default)
+    sizes = tuple(layer.output_size)[-n:]
+    for o, d, s in zip(sizes, default, stride):
+        if not d - s < o < d + s:
+            raise ValueError(f"invalid output_size {list(sizes)}: {o} is not strictly between {d - s} and {d + s}")
+    return sizes
