@@ -19,7 +19,7 @@ STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 # temporaries of the largest parameter during step(): Adam's denom = (exp_avg_sq.sqrt() / c).add_(eps)
 STEP_TEMPORARIES = {"sgd": 0, "sgd-momentum": 0, "adam": 2, "adamw": 2}
 # backward passes the incoming gradient through (or a view of it): no new storage
-PASS_THROUGH = VIEWS | {"Concat"}
+PASS_THROUGH = VIEWS | {"Concat", "Stack", "ParamConcat"}   # slices (unbind, narrow) of the gradient
 
 
 @dataclass
