@@ -153,17 +153,22 @@ def memory_not_modelled(network) -> str | None:
 
 
 def _add_memory(network, shapes, results, totals, width):
-    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total."""
+    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total, on
+    first read: the report holds the pass, analyze() does not run it."""
     totals.memory_not_modelled = memory_not_modelled(network)
     if totals.memory_not_modelled:
         return
-    from .memory import estimate_memory
-    mem = estimate_memory(network, shapes, results, width)
+    from functools import partial
+    from .report import LazyMemory
+    lazy = LazyMemory(partial(_estimate_memory, network, shapes, results, width))
+    totals.memory_pass = lazy
     for r in results:
-        r.saved_bytes = mem.saved_by_layer[r.name]
-    totals.inference_peak_bytes = mem.inference_peak_bytes
-    totals.saved_bytes = mem.saved_bytes
-    totals.saved_unknown = mem.unknown
+        r.memory_pass = lazy
+
+
+def _estimate_memory(network, shapes, results, width):
+    from .memory import estimate_memory
+    return estimate_memory(network, shapes, results, width)
 
 
 MAX_INPUT_DIMS = 64  # symbolic work grows with the dims (2,000 symbols: 30 s); no CNN input comes close
