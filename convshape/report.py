@@ -106,7 +106,6 @@ class Totals:
     activation_elements: Any
     activation_bytes: Any
     param_bytes: Any
-    memory_not_modelled: str | None = None   # why no memory figure is given, else None
     memory_pass: Any = field(default=None, repr=False, compare=False)   # LazyMemory (docs/memory.md)
 
     def _memory(self):
@@ -148,7 +147,6 @@ class Totals:
             "activation_bytes": to_json(self.activation_bytes), "param_bytes": to_json(self.param_bytes),
             "inference_peak_bytes": to_json(self.inference_peak_bytes), "saved_bytes": to_json(self.saved_bytes),
             **({"saved_bytes_unknown": list(self.saved_unknown)} if self.saved_unknown else {}),
-            **({"memory_not_modelled": self.memory_not_modelled} if self.memory_not_modelled else {}),
         }
 
 

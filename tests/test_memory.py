@@ -167,3 +167,137 @@ def test_check_names_layers_whose_saved_tensors_are_not_modelled():
     assert result.ok
     assert any("lppool2d_1" in n for n in result.notes)
     assert analyze(net).totals.saved_unknown == ("lppool2d_1",)
+
+
+# ---------------------------------------------------------------- several inputs, several outputs, shared weights
+CONV8 = "{out_channels: 8, kernel_size: 3, padding: 1}"
+GRAPHS = {
+    # two heads read one ReLU: both outputs alive at the end; their gradients meet at relu_1
+    "two_outputs": f"""
+input: [2, 3, 8, 8]
+layers:
+  - Conv2d: {CONV8}
+  - ReLU
+  - Conv2d: {{out_channels: 2, kernel_size: 1}}
+    name: head_a
+  - Conv2d: {{out_channels: 5, kernel_size: 1}}
+    name: head_b
+    inputs: relu_1
+outputs: [head_a, head_b]
+""",
+    # an output that later layers also read: its loss gradient (an expanded scalar) meets real ones
+    "output_read_later": f"""
+input: [2, 3, 8, 8]
+layers:
+  - Conv2d: {CONV8}
+  - ReLU:
+    name: r
+  - Conv2d: {CONV8}
+    name: aux
+  - Add:
+    inputs: [aux, r]
+    name: head
+outputs: [head, r]
+""",
+    # two inputs, both alive from the start
+    "two_inputs": f"""
+input: {{image: [2, 3, 8, 8], mask: [2, 1, 8, 8]}}
+layers:
+  - Conv2d: {CONV8}
+    inputs: image
+    name: a
+  - Conv2d: {CONV8}
+    inputs: mask
+    name: b
+  - Mul:
+    inputs: [a, b]
+  - ReLU
+""",
+    # one Conv2d called four times: one weight gradient, accumulated; each call keeps its own input
+    "shared_layer": f"""
+input: [2, 8, 8, 8]
+layers:
+  - Conv2d: {CONV8}
+    name: c
+  - ReLU
+  - Conv2d: {CONV8}
+    shares: c
+  - ReLU
+  - Conv2d: {CONV8}
+    shares: c
+    repeat: 2
+""",
+    # a shared block with BatchNorm (buffers once) on the same input, both towers outputs
+    "shared_block": f"""
+input: [2, 3, 8, 8]
+blocks:
+  Tower:
+    layers:
+      - Conv2d: {CONV8}
+      - BatchNorm2d
+      - ReLU
+      - Conv2d: {{out_channels: 4, kernel_size: 1}}
+layers:
+  - Tower: {{}}
+    name: left
+  - Tower: {{}}
+    name: right
+    inputs: input
+    shares: left
+outputs: [left, right]
+""",
+}
+
+
+def _graph(name):
+    net = spec.loads(GRAPHS[name], name=f"{name}.yaml")
+    report = analyze(net)
+    torch.manual_seed(0)
+    x = tuple(torch.randn(s) for s in report.inputs.values()) if net.inputs else torch.randn(report.input_shape)
+    return net, report, x
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_several_inputs_outputs_and_shared_weights_equal_torch(name):
+    """Inference peak and saved bytes (total and per call) equal the referees; the loss of a network
+    with several outputs is the sum of every output's sum (memtrack._loss)."""
+    from convshape.torch.check import calls_by_module
+    net, report, x = _graph(name)
+    torch.manual_seed(0)
+    model = to_torch(net)
+    assert report.totals.inference_peak_bytes == inference_peak(model, x)
+    model.train()
+    total, per_layer = saved_bytes(model, x, calls_by_module(model, net))
+    assert report.totals.saved_unknown == ()
+    assert report.totals.saved_bytes == total
+    assert {r.name: r.saved_bytes for r in report.layers if r.saved_bytes} == per_layer
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_several_inputs_outputs_and_shared_weights_training_step(name, optimizer):
+    net, report, x = _graph(name)
+    predicted = training_step(net, report, optimizer)
+    torch.manual_seed(0)
+    model = to_torch(net)
+    measured = training_step_peak(model, x, OPTIMIZERS[optimizer](model.parameters()))
+    assert abs(predicted.peak_bytes - measured) <= 0.01 * measured, (predicted.peak_bytes, measured)
+    # one gradient per parameter however often it is called: sum(p.numel()) counts shared ones once
+    assert predicted.gradient_bytes == 4 * sum(p.numel() for p in model.parameters())
+
+
+def test_shared_layer_figures_by_hand():
+    _, report, _ = _graph("shared_layer")
+    # each of the 4 calls keeps its own input (2*8*8*8*4 = 4096): the first the network input (which
+    # needs no gradient: the weight does), then relu_1's and relu_2's outputs (kept by the ReLUs,
+    # counted there) and call 3's output for call 4
+    assert [r.saved_bytes for r in report.layers] == [4096, 4096, 0, 4096, 0, 4096]
+    # parameters once (8*8*9 + 8 = 584, float32) and input + the live pair at a call: 3 * 4096
+    assert report.totals.inference_peak_bytes == 584 * 4 + 3 * 4096
+
+
+def test_budget_solve_refuses_several_inputs_by_name():
+    from convshape.errors import SpecError
+    net, _, _ = _graph("two_inputs")
+    with pytest.raises(SpecError, match=r"scales one input, and this network has 2 \(image, mask\)"):
+        largest_batch(net, (2, 3, 8, 8), 10**6, train=True)

@@ -7,24 +7,29 @@ from ..graph import INPUT, Network
 
 
 def last_uses(network: Network) -> list[list[str]]:
-    """Per node index, the values no later node reads (freed after it runs); the output is kept."""
-    last = {INPUT: -1}
+    """Per node index, the values no later node reads (freed after it runs); the outputs are kept."""
+    last = {}
     for i, node in enumerate(network.nodes):
         for name in node.inputs:
             last[name] = i
     out = [[] for _ in network.nodes]
-    final = network.nodes[-1].name
+    outputs = set(network.output_names)
     for name, i in last.items():
-        if i >= 0 and name != final:
+        if name not in outputs:
             out[i].append(name)
     return out
+
+
+def input_values(network: Network) -> frozenset:
+    """The names the network's inputs are read by (each input's, and `input` for the first)."""
+    return frozenset(network.input_names) | {INPUT}
 
 
 def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(), during=None):
     """The largest sum of live storage bytes while the nodes run in order.
 
-    storage_of: value name (INPUT included) -> storage key; sizes: storage key -> bytes; keep: values
-    never freed (the caller's input); during: node index -> bytes alive only while that node runs
+    storage_of: value name (the inputs included) -> storage key; sizes: storage key -> bytes; keep:
+    values never freed (the caller's inputs, all alive from the start); during: node index -> bytes alive only while that node runs
     (temporaries it allocates and drops). Returns (peak, index of the node at the peak)."""
     frees = last_uses(network)
     refs: dict = {}
@@ -37,7 +42,8 @@ def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(),
             live += sizes[key]
         refs[key] = refs.get(key, 0) + 1
 
-    hold(INPUT)
+    for name in network.input_names:
+        hold(name)
     peak, at = live, -1
     symbolic = {}   # a symbolic peak is the Max of every distinct live sum, left unevaluated:
     for i, node in enumerate(network.nodes):   # sympy's pairwise Max comparisons are quadratic
