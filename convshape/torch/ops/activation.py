@@ -45,13 +45,15 @@ def activation(m, name, a, out):
         args["alpha"] = float(a["alpha"])
     if name == "gelu" and a.get("approximate", "none") != "none":
         args["approximate"] = a["approximate"]
+    if a.get("inplace"):
+        args["inplace"] = True   # the output is the input's storage: memory figures differ (docs/memory.md)
     return Mapped([(ACTIVATIONS[name], args)], [a["input"]])
 
 
 @pattern("hardtanh", signature=("input", "min_val", "max_val", "inplace"))
 def hardtanh(m, name, a, out):
     if (a.get("min_val", -1.0), a.get("max_val", 1.0)) == (0.0, 6.0):
-        return Mapped([("ReLU6", {})], [a["input"]])
+        return Mapped([("ReLU6", {"inplace": True} if a.get("inplace") else {})], [a["input"]])
     return "hardtanh other than relu6"
 
 
