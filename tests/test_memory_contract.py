@@ -38,6 +38,11 @@ VARIANTS = {
                                           ((3, 5, 4), (1, 4, 6)), ((2, 3, 5, 4), (3, 4, 6)),
                                           ((2, 1, 5, 4), (1, 3, 4, 6)), ((4,), (4,)))],
     "Div": [({}, ((2, 3, 4), (2, 3, 4)))],
+    # in place: ReLU, LeakyReLU and ELU keep the result, the others a copy of the overwritten input
+    **{kind: [({"inplace": True}, ((2, 3, 4, 4),))] for kind in ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SiLU", "Mish",
+                                                               "Hardswish", "Hardsigmoid")},
+    "Dropout": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
+    "Dropout2d": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
 }
 
 
@@ -87,9 +92,11 @@ def test_saved_tensor_rule(kind):
                     if frozen:
                         module.requires_grad_(False)
                     trainable = any(p.requires_grad for p in module.parameters())
-                    if getattr(layer, "inplace", False) and any(input_grads):
-                        continue   # torch refuses in-place on a leaf that needs a gradient
-                    xs = [torch.randn(s, requires_grad=g) for s, g in zip(shapes, input_grads)]
+                    # in place on a leaf that needs a gradient is refused: a non-leaf (x * 1.0, which
+                    # keeps nothing) stands in for the layer before
+                    inplace = getattr(layer, "inplace", False)
+                    xs = [torch.randn(s, requires_grad=g) * 1.0 if inplace and g else torch.randn(s, requires_grad=g)
+                          for s, g in zip(shapes, input_grads)]
                     try:
                         want, out = measured(module, xs)
                     except (RuntimeError, ValueError):

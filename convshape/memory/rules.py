@@ -77,7 +77,13 @@ def _keeps_output(layer, inputs, output, grads, width):
 @saves("ReLU6", "SiLU", "GELU", "ELU", "LeakyReLU", "Mish", "Hardswish", "Hardsigmoid",
        *ranks("AvgPool", "ReflectionPad", "ReplicationPad"))
 def _keeps_input(layer, inputs, output, grads, width):
-    return Saved(inputs=(0,)) if grads.inputs[0] else NOTHING
+    if not grads.inputs[0]:
+        return NOTHING
+    if getattr(layer, "inplace", False):
+        if layer.kind in ("ELU", "LeakyReLU"):
+            return Saved(output=True)   # in place, torch writes the derivative in terms of the result
+        return Saved(extra=(width * prod(inputs[0]),))   # autograd keeps a copy of the input it overwrites
+    return Saved(inputs=(0,))
 
 
 @saves(*ranks("AdaptiveAvgPool"))
@@ -143,8 +149,9 @@ def _feature_dropout(layer, inputs, output, grads, width):
         return NOTHING
     shape = inputs[0]
     batched = {"Dropout1d": 3, "Dropout2d": 4, "Dropout3d": 5}.get(layer.kind)
-    if batched is not None and len(shape) == batched - 1 and layer.kind != "Dropout2d":
-        return Saved(extra=(width * shape[0],))     # unbatched: one mask entry per channel
+    if batched is not None and len(shape) != batched and layer.kind != "Dropout2d":
+        # unbatched (torch adds a batch dim of 1 to any other rank): one mask entry per channel
+        return Saved(extra=(width * shape[0],))
     if len(shape) < 2:
         return None
     return Saved(extra=(width * shape[0] * shape[1],))   # one mask entry per (sample, channel)
