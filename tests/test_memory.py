@@ -301,3 +301,17 @@ def test_budget_solve_refuses_several_inputs_by_name():
     net, _, _ = _graph("two_inputs")
     with pytest.raises(SpecError, match=r"scales one input, and this network has 2 \(image, mask\)"):
         largest_batch(net, (2, 3, 8, 8), 10**6, train=True)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_b0", "regnet_x_400mf"])
+def test_imported_model_inference_peak_counts_what_module_frames_hold(name):
+    """An imported model runs as its module tree: a module's caller holds the argument it passed until
+    the call returns (torchvision's InvertedResidual without a residual holds its input while its
+    block runs), so such a value lives until the module's last node (memory/schedule.py: frames).
+    Without that, mobilenet_v2 at 2x3x64x64 came out 131,072 B (one 2x16x32x32 float32) low."""
+    torchvision = pytest.importorskip("torchvision")
+    from convshape.torch.importer import from_torch
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    report = analyze(from_torch(model, (2, 3, 64, 64)), (2, 3, 64, 64))
+    assert report.totals.inference_peak_bytes == inference_peak(model, torch.randn(2, 3, 64, 64))

@@ -6,18 +6,45 @@ from __future__ import annotations
 from ..graph import INPUT, Network
 
 
-def last_uses(network: Network) -> list[list[str]]:
-    """Per node index, the values no later node reads (freed after it runs); the outputs are kept."""
+def last_uses(network: Network, frames: bool = False) -> list[list[str]]:
+    """Per node index, the values no later node reads (freed after it runs); the outputs are kept.
+    frames: the network was imported from a module tree (node names are module paths), where a
+    module's caller holds the argument it passed until the call returns: a value read inside a
+    module it was not made in lives until that module's last node."""
     last = {}
     for i, node in enumerate(network.nodes):
         for name in node.inputs:
             last[name] = i
+    if frames:
+        last.update(_held_by_frames(network, last))
     out = [[] for _ in network.nodes]
     outputs = set(network.output_names)
     for name, i in last.items():
         if name not in outputs:
             out[i].append(name)
     return out
+
+
+def _scopes(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts))]
+
+
+def _held_by_frames(network: Network, last: dict) -> dict:
+    end: dict = {}      # module path -> index of its last node
+    for i, node in enumerate(network.nodes):
+        for scope in _scopes(node.name):
+            end[scope] = i
+    made_in = {node.name: set(_scopes(node.name)) | {node.name} for node in network.nodes}
+    held = {}
+    for node in network.nodes:
+        for name in node.inputs:
+            outside = [s for s in _scopes(node.name) if s not in made_in.get(name, ())]
+            if outside:
+                until = max(end[s] for s in outside)
+                if until > held.get(name, last[name]):
+                    held[name] = until
+    return held
 
 
 def input_values(network: Network) -> frozenset:
@@ -31,7 +58,7 @@ def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(),
     storage_of: value name (the inputs included) -> storage key; sizes: storage key -> bytes; keep:
     values never freed (the caller's inputs, all alive from the start); during: node index -> bytes alive only while that node runs
     (temporaries it allocates and drops). Returns (peak, index of the node at the peak)."""
-    frees = last_uses(network)
+    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
     refs: dict = {}
     live = 0
 

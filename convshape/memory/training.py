@@ -92,7 +92,7 @@ def shapes_bytes(shapes, name, width):
 
 def _forward_peak(network, plan):
     """Live storages during the forward: values until their last reader, kept ones until backward."""
-    frees = last_uses(network)
+    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
     refs: dict = {}
     live = 0
     pinned = set()
