@@ -41,6 +41,12 @@ VARIANTS = {
     # in place: ReLU, LeakyReLU and ELU keep the result, the others a copy of the overwritten input
     **{kind: [({"inplace": True}, ((2, 3, 4, 4),))] for kind in ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SiLU", "Mish",
                                                                "Hardswish", "Hardsigmoid")},
+    # Swin V1: padded or not, shifted or not, one head or one window (k and v then views of qkv)
+    "ShiftedWindowAttention": [({"window_size": ws, "shift_size": sh, "num_heads": h}, (shape,)) for ws, sh, h, shape in (
+        (4, 2, 2, (2, 8, 8, 8)), (4, 2, 1, (1, 8, 8, 8)), (4, 0, 1, (1, 8, 8, 8)), (4, 2, 1, (2, 7, 7, 4)),
+        (4, 0, 2, (1, 4, 4, 8)), (4, 0, 1, (1, 4, 4, 8)), ((3, 2), (1, 1), 2, (3, 9, 5, 6)), ((3, 4), 0, 2, (2, 5, 6, 4)),
+        (4, 0, 4, (1, 8, 8, 8)), (8, 4, 2, (2, 8, 8, 8)), (4, 2, 3, (1, 12, 12, 12)), (3, 1, 2, (1, 6, 6, 4)))]
+    + [({"window_size": 4, "shift_size": 2, "num_heads": 2, "qkv_bias": False, "proj_bias": False}, ((1, 8, 8, 8),))],
     "Dropout": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
     "Dropout2d": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
 }

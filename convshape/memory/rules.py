@@ -245,11 +245,16 @@ def output_alias(layer, training: bool) -> bool:
 
 
 def buffer_bytes(layer, buffers, width: int):
-    """Bytes of a layer's buffers: float buffers in the dtype, num_batches_tracked an int64."""
+    """Bytes of a layer's buffers: float buffers in the dtype; num_batches_tracked and the attention
+    kinds' relative_position_index int64."""
     if buffers == 0:
         return 0
     if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
         return (buffers - 1) * width + 8
+    if layer.kind in ("ShiftedWindowAttention", "RelativePositionalMultiHeadAttention"):
+        return buffers * 8
+    if layer.kind == "ShiftedWindowAttentionV2":
+        return 2 * layer.table() * width + (buffers - 2 * layer.table()) * 8   # the float coords table
     return buffers * width
 
 

@@ -1,0 +1,63 @@
+"""Saved-tensor and temporaries rules of Swin V1's window attention (torchvision's
+shifted_window_attention), derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks and the
+live-storage tracker) and checked by tests/test_memory_contract.py on its examples and variants.
+
+Sizes, all in the dtype: X = padded tokens x C (one activation of the windows), A = windows x heads
+x N x N (the attention scores, N tokens per window), R = heads x N x N (the relative position bias).
+"""
+from __future__ import annotations
+
+from .rules import Saved, during, saves
+
+
+def _sizes(layer, x, width):
+    """(X, A, R, windows, N, view) in bytes, or None for symbolic sizes (the padding, the shift and
+    which reshapes are views depend on them). view: the (windows, heads) merge of k and v is a view
+    (one window or one head), so matmul keeps them as views of the qkv output instead of copies."""
+    if not all(type(d) is int for d in x):
+        return None
+    n, t, _ = layer.windows(x)
+    h = layer.num_heads
+    tokens = n * t
+    return tokens * x[3] * width, n * h * t * t * width, h * t * t * width, n, t, n == 1 or h == 1
+
+
+@saves("ShiftedWindowAttention")
+def _window_attention(layer, inputs, output, grads, width):
+    if grads.training and (layer.attention_dropout or layer.dropout):
+        return None   # the dropout masks and what the matmuls then keep: not derived
+    sizes = _sizes(layer, inputs[0], width)
+    if sizes is None:
+        return None
+    X, A, _, _, _, view = sizes
+    # q * scale (X); k^T and v as bmm copies (2X), or the qkv output they view (3X); softmax's result
+    # (A); with weight gradients the inputs of the qkv and proj linears (window partition, merged heads)
+    return Saved(extra=(X, 3 * X if view else 2 * X, A) + ((X, X) if grads.weight else ()))
+
+
+@during("ShiftedWindowAttention")
+def _window_attention_temporaries(layer, inputs, output, width, training):
+    x = inputs[0]
+    sizes = _sizes(layer, x, width)
+    if sizes is None:
+        return None
+    X, A, R, n, t, view = sizes
+    copy = 0 if view else X                          # k^T's and v's bmm copies
+    out = x[0] * x[1] * x[2] * x[3] * width
+    shifted = layer.shifted(x)
+    padded = X != out
+    held = R + X + 3 * X                             # the bias, the window partition and qkv: held to the end
+    steps = [2 * R,                                  # table[index] and its contiguous permute
+             R + X + (X if shifted else 0),          # F.pad's copy (and the roll)
+             R + 2 * X,                              # the partition's copy beside its source
+             held + X + copy + A,                    # q * scale, k^T's copy, the scores
+             held + X + 2 * A]                       # scores + bias
+    if shifted:
+        m = (n // x[0]) * t * t                      # the mask: windows x N x N
+        steps += [held + X + A + 3 * m * width + m,  # its difference, two masked_fills and a bool
+                  held + X + 2 * A + m * width]      # scores + mask
+    steps += [held + X + A + copy + X,               # v's copy, attn @ v
+              held + X + A + 2 * X]                  # the heads merged (transpose copy), proj, reverse partition
+    if padded:
+        steps.append(held + X + A + X + out)         # the crop's contiguous copy
+    return max(steps) - out
