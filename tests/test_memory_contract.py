@@ -47,6 +47,9 @@ VARIANTS = {
         (4, 0, 2, (1, 4, 4, 8)), (4, 0, 1, (1, 4, 4, 8)), ((3, 2), (1, 1), 2, (3, 9, 5, 6)), ((3, 4), 0, 2, (2, 5, 6, 4)),
         (4, 0, 4, (1, 8, 8, 8)), (8, 4, 2, (2, 8, 8, 8)), (4, 2, 3, (1, 12, 12, 12)), (3, 1, 2, (1, 6, 6, 4)))]
     + [({"window_size": 4, "shift_size": 2, "num_heads": 2, "qkv_bias": False, "proj_bias": False}, ((1, 8, 8, 8),))],
+    # MaxViT: several heads, one head, one (batch, group), square and small windows
+    "RelativePositionalMultiHeadAttention": [({"head_dim": hd, "max_seq_len": s}, (shape,)) for hd, s, shape in (
+        (8, 16, (2, 3, 16, 8)), (4, 16, (1, 1, 16, 8)), (4, 4, (2, 2, 4, 12)), (2, 9, (3, 2, 9, 4)))],
     "Dropout": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
     "Dropout2d": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
 }

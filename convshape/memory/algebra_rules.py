@@ -185,7 +185,7 @@ def _patch_merging_v2_temporaries(layer, inputs, output, width, training):
 # ---------------------------------------------------------------- not modelled, by name
 BACKEND_DEPENDENT = ("ScaledDotProductAttention", "MultiheadAttention")
 # composites of tens of ops (window partition, rolls, masks, position bias) not derived yet
-NOT_DERIVED = ("ShiftedWindowAttentionV2", "RelativePositionalMultiHeadAttention")   # V1: window_rules.py
+NOT_DERIVED = ("ShiftedWindowAttentionV2",)   # Swin V1 and MaxViT's attention: window_rules.py
 
 
 @saves(*BACKEND_DEPENDENT, *NOT_DERIVED)

@@ -1,9 +1,10 @@
-"""Saved-tensor and temporaries rules of Swin V1's window attention (torchvision's
-shifted_window_attention), derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks and the
-live-storage tracker) and checked by tests/test_memory_contract.py on its examples and variants.
+"""Saved-tensor and temporaries rules of torchvision's windowed attention modules: Swin V1
+(shifted_window_attention) and MaxViT (RelativePositionalMultiHeadAttention), derived like rules.py's
+(torch 2.14 on CPU, saved_tensors_hooks and the live-storage tracker, following the modules' code
+line by line) and checked by tests/test_memory_contract.py on their examples and variants.
 
-Sizes, all in the dtype: X = padded tokens x C (one activation of the windows), A = windows x heads
-x N x N (the attention scores, N tokens per window), R = heads x N x N (the relative position bias).
+Sizes, all in the dtype: X = one activation (padded tokens x C), A = the attention scores (windows or
+groups x heads x N x N), R = the relative position bias (heads x N x N).
 """
 from __future__ import annotations
 
@@ -61,3 +62,42 @@ def _window_attention_temporaries(layer, inputs, output, width, training):
     if padded:
         steps.append(held + X + A + X + out)         # the crop's contiguous copy
     return max(steps) - out
+
+
+# ---------------------------------------------------------------- MaxViT's relative attention (torchvision)
+def _rel_sizes(layer, x, width):
+    """(X, A, R, view) in bytes for an input (B, G, P, D), or None for symbolic sizes. view: the
+    (B, G, heads) merge of q and v is a view (B * G == 1 or one head): einsum then keeps them as
+    views of the qkv output instead of copies."""
+    if not all(type(d) is int for d in x):
+        return None
+    b, g, p, d = x
+    h = d // layer.head_dim
+    return b * g * p * d * width, b * g * h * p * p * width, h * layer.max_seq_len ** 2 * width, b * g == 1 or h == 1
+
+
+@saves("RelativePositionalMultiHeadAttention")
+def _relative_attention(layer, inputs, output, grads, width):
+    sizes = _rel_sizes(layer, inputs[0], width)
+    if sizes is None:
+        return None
+    X, A, _, view = sizes
+    # k * scale's bmm copy (X); q and v as copies (2X) or the qkv output they view (3X); softmax's
+    # result (A); with weight gradients the input (to_qkv's) and the merged heads (merge's input)
+    return Saved(inputs=(0,) if grads.weight else (), extra=(X, 3 * X if view else 2 * X, A)
+                 + ((X,) if grads.weight else ()))
+
+
+@during("RelativePositionalMultiHeadAttention")
+def _relative_attention_temporaries(layer, inputs, output, width, training):
+    sizes = _rel_sizes(layer, inputs[0], width)
+    if sizes is None:
+        return None
+    X, A, R, view = sizes
+    copy = 0 if view else X                          # q's and v's bmm copies inside einsum
+    held = 3 * X + X                                 # qkv and k * scale: locals to the end
+    return max(held + copy + X + A,                  # q @ k: q's and k's copies, the scores
+               held + A + 2 * R,                     # table[index] and its contiguous permute
+               held + R + 3 * A,                     # scores, scores + bias, softmax
+               held + R + A + copy + X,              # attn @ v: v's copy and the product
+               held + R + A + 2 * X) - X             # the heads merged (a copy), merge's output
