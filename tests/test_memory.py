@@ -32,6 +32,23 @@ def test_symbolic_figures_agree_with_concrete():
         assert substitute(sym.totals.inference_peak_bytes, values) == con.totals.inference_peak_bytes
 
 
+def test_memory_pass_runs_on_first_read_only():
+    """analyze() leaves the memory pass to the first read of a memory field; what it then gives is
+    what estimate_memory gives on the same shapes."""
+    from convshape.graph import INPUT
+    from convshape.memory import estimate_memory
+    net = spec.load("zoo:resnet18")
+    r = analyze(net, (2, 3, 64, 64))
+    lazy = r.totals.memory_pass
+    assert lazy._compute is not None and all(x.memory_pass is lazy for x in r.layers)
+    peak = r.totals.inference_peak_bytes
+    assert lazy._compute is None                       # computed once, kept
+    shapes = {INPUT: (2, 3, 64, 64), **{x.name: tuple(x.output_shape) for x in r.layers}}
+    direct = estimate_memory(net, shapes, r.layers, 4)
+    assert (peak, r.totals.saved_bytes) == (direct.inference_peak_bytes, direct.saved_bytes)
+    assert {x.name: x.saved_bytes for x in r.layers} == direct.saved_by_layer
+
+
 torch = pytest.importorskip("torch")
 from convshape.torch.build import to_torch  # noqa: E402
 from convshape.torch.memtrack import inference_peak, saved_bytes  # noqa: E402
