@@ -13,15 +13,15 @@ import pytest
 from convshape.layers import REGISTRY
 from convshape.layers.examples import examples_of
 from convshape.memory import SAVED, output_alias
-from convshape.memory.algebra_rules import BACKEND_DEPENDENT, NOT_DERIVED
+from convshape.memory.algebra_rules import BACKEND_DEPENDENT
 
 torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
 WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm"}
 # kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
-# attention backend, or the composite is not derived yet; the report names them
-UNKNOWN = set(BACKEND_DEPENDENT) | set(NOT_DERIVED)
+# attention backend; the report names them
+UNKNOWN = set(BACKEND_DEPENDENT)
 
 # op variants beyond the kinds' own examples, each measured like them: (args, input shapes)
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "maximum", "minimum")
@@ -47,6 +47,10 @@ VARIANTS = {
         (4, 0, 2, (1, 4, 4, 8)), (4, 0, 1, (1, 4, 4, 8)), ((3, 2), (1, 1), 2, (3, 9, 5, 6)), ((3, 4), 0, 2, (2, 5, 6, 4)),
         (4, 0, 4, (1, 8, 8, 8)), (8, 4, 2, (2, 8, 8, 8)), (4, 2, 3, (1, 12, 12, 12)), (3, 1, 2, (1, 6, 6, 4)))]
     + [({"window_size": 4, "shift_size": 2, "num_heads": 2, "qkv_bias": False, "proj_bias": False}, ((1, 8, 8, 8),))],
+    "ShiftedWindowAttentionV2": [({"window_size": ws, "shift_size": sh, "num_heads": h}, (shape,)) for ws, sh, h, shape in (
+        (4, 2, 2, (1, 8, 8, 8)), (4, 2, 1, (1, 8, 8, 8)), (4, 0, 2, (1, 4, 4, 8)), ((3, 4), 0, 1, (1, 5, 6, 4)),
+        (3, 1, 2, (1, 6, 6, 4)), (4, 2, 2, (2, 7, 7, 8)), ((3, 2), (1, 1), 2, (3, 9, 5, 6)))]
+    + [({"window_size": 4, "shift_size": 2, "num_heads": 2, "qkv_bias": False}, ((1, 8, 8, 8),))],
     # MaxViT: several heads, one head, one (batch, group), square and small windows
     "RelativePositionalMultiHeadAttention": [({"head_dim": hd, "max_seq_len": s}, (shape,)) for hd, s, shape in (
         (8, 16, (2, 3, 16, 8)), (4, 16, (1, 1, 16, 8)), (4, 4, (2, 2, 4, 12)), (2, 9, (3, 2, 9, 4)))],

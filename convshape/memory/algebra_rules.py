@@ -184,15 +184,13 @@ def _patch_merging_v2_temporaries(layer, inputs, output, width, training):
 
 # ---------------------------------------------------------------- not modelled, by name
 BACKEND_DEPENDENT = ("ScaledDotProductAttention", "MultiheadAttention")
-# composites of tens of ops (window partition, rolls, masks, position bias) not derived yet
-NOT_DERIVED = ("ShiftedWindowAttentionV2",)   # Swin V1 and MaxViT's attention: window_rules.py
 
 
-@saves(*BACKEND_DEPENDENT, *NOT_DERIVED)
+@saves(*BACKEND_DEPENDENT)
 def _unknown(layer, inputs, output, grads, width):
     return None
 
 
-@during(*BACKEND_DEPENDENT, *NOT_DERIVED)
+@during(*BACKEND_DEPENDENT)
 def _unknown_temporaries(layer, inputs, output, width, training):
     return None

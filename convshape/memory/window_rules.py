@@ -1,5 +1,6 @@
-"""Saved-tensor and temporaries rules of torchvision's windowed attention modules: Swin V1
-(shifted_window_attention) and MaxViT (RelativePositionalMultiHeadAttention), derived like rules.py's
+"""Saved-tensor and temporaries rules of torchvision's windowed attention modules: Swin V1 and
+V2 (shifted_window_attention; V2 with cosine attention and a position-bias MLP) and MaxViT
+(RelativePositionalMultiHeadAttention), derived like rules.py's
 (torch 2.14 on CPU, saved_tensors_hooks and the live-storage tracker, following the modules' code
 line by line) and checked by tests/test_memory_contract.py on their examples and variants.
 
@@ -101,3 +102,57 @@ def _relative_attention_temporaries(layer, inputs, output, width, training):
                held + R + 3 * A,                     # scores, scores + bias, softmax
                held + R + A + copy + X,              # attn @ v: v's copy and the product
                held + R + A + 2 * X) - X             # the heads merged (a copy), merge's output
+
+
+# ---------------------------------------------------------------- Swin V2: cosine attention, position-bias MLP
+@saves("ShiftedWindowAttentionV2")
+def _window_attention_v2(layer, inputs, output, grads, width):
+    from ..layers.window_attention import CPB_HIDDEN
+    if grads.training and (layer.attention_dropout or layer.dropout):
+        return None
+    sizes = _sizes(layer, inputs[0], width)
+    if sizes is None:
+        return None
+    X, A, R, n, t, view = sizes
+    norms = 4 * n * layer.num_heads * t * width      # F.normalize of q and k: the norm and its clamp, each
+    # qkv (q and k are normalised from its views), the normalised q and k's bmm copies, v's copy
+    # (none when it is a view of qkv), exp(logit_scale) and the softmax result
+    kept = (3 * X, norms, 2 * X, 0 if view else X, layer.num_heads * width, A)
+    if grads.weight:
+        # the MLP's hidden ReLU (per table entry), sigmoid's result, the scores before the logit scale,
+        # and the inputs of the qkv and proj linears
+        kept += (layer.table() * CPB_HIDDEN * width, R, A, X, X)
+    return Saved(extra=kept)
+
+
+@during("ShiftedWindowAttentionV2")
+def _window_attention_v2_temporaries(layer, inputs, output, width, training):
+    from ..layers.window_attention import CPB_HIDDEN
+    x = inputs[0]
+    sizes = _sizes(layer, x, width)
+    if sizes is None:
+        return None
+    X, A, R, n, t, view = sizes
+    h, table = layer.num_heads, layer.table()
+    norm = n * h * t * width
+    copy = 0 if view else X
+    out = x[0] * x[1] * x[2] * x[3] * width
+    shifted = layer.shifted(x)
+    steps = [table * (CPB_HIDDEN + h) * width,       # the MLP's hidden layer and its output
+             table * h * width + 2 * R,              # table[index] and its contiguous permute
+             3 * R]                                  # sigmoid and 16 * it beside the bias
+    held = R + (3 * x[3] * width if layer.qkv_bias else 0)   # the bias, qkv_bias.clone()
+    steps += [held + X + (X if shifted else 0), held + 2 * X]   # F.pad (and roll), the partition
+    held += 4 * X                                    # the window partition and qkv: held to the end
+    steps += [held + X + 2 * norm,                   # normalize(q): its norm and clamp
+              held + 2 * X + 2 * norm,               # normalize(k) beside q's
+              held + 2 * X + 2 * copy + A]           # their bmm copies and the scores
+    held += h * width                                # exp(logit_scale)
+    steps += [held + 2 * A + h * width, held + 2 * A]   # scores * scale, + bias
+    if shifted:
+        m = (n // x[0]) * t * t
+        steps += [held + A + 3 * m * width + m, held + 2 * A + m * width]
+    steps += [held + A + copy + X, held + A + 2 * X]
+    if X != out:
+        steps.append(held + A + X + out)
+    return max(steps) - out
