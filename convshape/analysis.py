@@ -64,7 +64,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                     owner = _owner(results, node, layer, trainable + frozen)
                     weight_grad = owner.trainable_params != 0
                     trainable, frozen = 0, 0
-                buffers = layer.buffers(ins)
+                buffers = 0 if node.shares is not None else layer.buffers(ins)   # the owner's, as params
                 macs = layer.macs(ins, out)
                 other = layer.other_ops(ins, out)
                 input_grad = any(needs_grad[i] for j, i in enumerate(node.inputs) if j not in layer.index_inputs)
@@ -155,27 +155,20 @@ def _owner(results, node, layer, params):
     return owner
 
 
-def memory_not_modelled(network) -> str | None:
-    """Why the memory model does not cover this network (it is checked on one input, one output and
-    weights used once), else None: then no memory figure is given rather than an unchecked one."""
-    why = [w for w, bad in (("several inputs", bool(network.inputs)),
-                            ("several outputs", len(network.output_names) > 1),
-                            ("shared weights", any(n.shares for n in network.nodes))) if bad]
-    return ", ".join(why) or None
-
-
 def _add_memory(network, shapes, results, totals, width):
-    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total."""
-    totals.memory_not_modelled = memory_not_modelled(network)
-    if totals.memory_not_modelled:
-        return
-    from .memory import estimate_memory
-    mem = estimate_memory(network, shapes, results, width)
+    """Inference peak and saved-for-backward bytes (convshape/memory), per layer and in total, on
+    first read: the report holds the pass, analyze() does not run it."""
+    from functools import partial
+    from .report import LazyMemory
+    lazy = LazyMemory(partial(_estimate_memory, network, shapes, results, width))
+    totals.memory_pass = lazy
     for r in results:
-        r.saved_bytes = mem.saved_by_layer[r.name]
-    totals.inference_peak_bytes = mem.inference_peak_bytes
-    totals.saved_bytes = mem.saved_bytes
-    totals.saved_unknown = mem.unknown
+        r.memory_pass = lazy
+
+
+def _estimate_memory(network, shapes, results, width):
+    from .memory import estimate_memory
+    return estimate_memory(network, shapes, results, width)
 
 
 MAX_INPUT_DIMS = 64  # symbolic work grows with the dims (2,000 symbols: 30 s); no CNN input comes close

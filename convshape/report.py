@@ -10,6 +10,19 @@ from .report_views import ReportViews
 DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
 
 
+class LazyMemory:
+    """The memory figures of one analysis (convshape/memory), computed on first read and kept: an
+    analysis whose memory fields nobody reads does no memory work."""
+
+    def __init__(self, compute):
+        self._compute, self._value = compute, None
+
+    def value(self):
+        if self._compute is not None:
+            self._value, self._compute = self._compute(), None
+        return self._value
+
+
 @dataclass
 class ReceptiveField:
     size: tuple          # per spatial axis of the network input
@@ -50,7 +63,14 @@ class LayerResult:
     args: dict = field(default_factory=dict)
     shares: str | None = None   # the layer whose weights this call reuses (its params count there)
     frozen: bool = False        # the spec froze it: its parameters are non-trainable
-    saved_bytes: Any = None   # what autograd keeps for backward in train mode, first keeper counts (memory/)
+    memory_pass: Any = field(default=None, repr=False, compare=False)   # LazyMemory, shared by the report
+
+    @property
+    def saved_bytes(self):
+        """What autograd keeps for backward in train mode, first keeper counts (memory/); None when
+        memory is not modelled for the network."""
+        mem = self.memory_pass.value() if self.memory_pass is not None else None
+        return mem.saved_by_layer[self.name] if mem is not None else None
 
     @property
     def flops(self):
@@ -86,11 +106,28 @@ class Totals:
     activation_elements: Any
     activation_bytes: Any
     param_bytes: Any
-    # docs/memory.md: eager inference peak (parameters, buffers, live storages) and train-mode saved bytes
-    inference_peak_bytes: Any = None
-    saved_bytes: Any = None
-    memory_not_modelled: str | None = None   # why no memory figure is given (several inputs, ...)
-    saved_unknown: tuple = ()   # layers whose saved tensors are not modelled (saved_bytes excludes them)
+    memory_pass: Any = field(default=None, repr=False, compare=False)   # LazyMemory (docs/memory.md)
+
+    def _memory(self):
+        return self.memory_pass.value() if self.memory_pass is not None else None
+
+    @property
+    def inference_peak_bytes(self):
+        """Eager inference peak: parameters, buffers and the largest set of live storages."""
+        mem = self._memory()
+        return mem.inference_peak_bytes if mem is not None else None
+
+    @property
+    def saved_bytes(self):
+        """Train-mode bytes autograd keeps for backward, distinct storages."""
+        mem = self._memory()
+        return mem.saved_bytes if mem is not None else None
+
+    @property
+    def saved_unknown(self) -> tuple:
+        """Layers whose saved tensors or temporaries are not modelled (the figures exclude them)."""
+        mem = self._memory()
+        return mem.unknown if mem is not None else ()
 
     @property
     def flops(self):
@@ -110,7 +147,6 @@ class Totals:
             "activation_bytes": to_json(self.activation_bytes), "param_bytes": to_json(self.param_bytes),
             "inference_peak_bytes": to_json(self.inference_peak_bytes), "saved_bytes": to_json(self.saved_bytes),
             **({"saved_bytes_unknown": list(self.saved_unknown)} if self.saved_unknown else {}),
-            **({"memory_not_modelled": self.memory_not_modelled} if self.memory_not_modelled else {}),
         }
 
 

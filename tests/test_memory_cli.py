@@ -49,3 +49,31 @@ def test_lint_max_train_memory():
     r = run("lint", "zoo:lenet5", "--max-train-memory", "1MiB")
     assert r.exit_code == 1 and "CS605" in r.output
     assert run("lint", "zoo:lenet5", "--max-train-memory", "1GiB").exit_code == 0
+
+
+TWO_INPUTS = """input: {image: [2, 3, 8, 8], mask: [2, 1, 8, 8]}
+layers:
+  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+    inputs: image
+    name: a
+  - Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+    inputs: mask
+    name: b
+  - Mul:
+    inputs: [a, b]
+  - ReLU
+"""
+
+
+def test_memory_of_a_network_with_two_inputs(tmp_path):
+    spec = tmp_path / "two.yaml"
+    spec.write_text(TWO_INPUTS)
+    r = run("memory", str(spec), "--format", "json")
+    assert r.exit_code == 0, r.output
+    fig = json.loads(r.output)["figure"]
+    assert fig["inputs"] == [{"name": "image", "shape": [2, 3, 8, 8]}, {"name": "mask", "shape": [2, 1, 8, 8]}]
+    # parameters 2 * (8*C*9 + 8) = 224 + 80 = 304 -> 1,216 B; both inputs 1,536 + 512 B live from the
+    # start; at mul_1: a, b (4,096 B each) and its output 4,096 B: 1,216 + 2,048 + 3 * 4,096 = 15,552
+    assert fig["peak_bytes"] == 15_552
+    r = run("memory", str(spec), "--budget", "1MiB")
+    assert r.exit_code == 2 and "scales one input, and this network has 2 (image, mask)" in r.output

@@ -30,9 +30,6 @@ def memory_figure(network, shape, dtype="float32", train=False, optimizer="sgd",
     report = analyze(network, shape, dtype=dtype)
     if report.symbols:
         raise SpecError(f"memory needs a concrete input, got {list(report.input_shape)}: pass --input with numbers")
-    if report.totals.memory_not_modelled:  # a figure nothing checked is worse than none
-        raise SpecError(f"memory is not modelled for networks with {report.totals.memory_not_modelled} yet "
-                        f"(docs/memory.md)", file=network.file)
     if not train:
         t = report.totals
         resident = _resident(network, report)
@@ -67,8 +64,18 @@ class Limit:
     over: Figure | None       # the figure at the next valid size up, which does not fit
 
 
+def _one_input(network):
+    # --input replaces the first input only: the others keep their written sizes, so no batch or side
+    # would scale the whole network
+    if len(network.inputs) > 1:
+        raise SpecError(f"a budget solve scales one input, and this network has {len(network.inputs)} "
+                        f"({', '.join(n for n, _ in network.inputs)}): give each input's shape and read the peak "
+                        f"without --budget", file=network.file)
+
+
 def largest_batch(network, shape, budget: int, **kw) -> Limit:
     """The largest batch N (shape[0]) whose peak is within budget."""
+    _one_input(network)
     def at(n):
         return memory_figure(network, (n,) + tuple(shape[1:]), **kw)
     return _bisect(at, budget, MAX_BATCH, "batch")
@@ -77,6 +84,7 @@ def largest_batch(network, shape, budget: int, **kw) -> Limit:
 def largest_square(network, shape, budget: int, **kw) -> Limit:
     """With the batch given, the largest S such that every spatial dim = S fits (sizes the network
     refuses are skipped: the answer is the largest valid one)."""
+    _one_input(network)
     if len(shape) < 3:
         raise SpecError("a square input needs spatial dims: the input has none")
     lead = tuple(shape[:2])

@@ -8,7 +8,7 @@ from typing import Any
 from ..dims import prod, total
 from ..graph import INPUT
 from .rules import SAVED, Grads, buffer_bytes, output_alias, temporaries
-from .schedule import indices_of, live_peak, read_values
+from .schedule import indices_of, input_values, live_peak, read_values
 
 
 @dataclass
@@ -23,8 +23,9 @@ class Memory:
 
 def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
     """(storage key per value, bytes per storage key): a view or in-place output shares its input's."""
-    storage_of = {INPUT: INPUT}
-    sizes = {INPUT: prod(shapes[INPUT]) * width}
+    storage_of = {name: name for name in network.input_names}
+    storage_of.setdefault(INPUT, network.input_names[0])   # `input` reads the first of several inputs
+    sizes = {name: prod(shapes[name]) * width for name in network.input_names}
     for node in network.nodes:
         if output_alias(node.layer, training) and node.inputs:
             storage_of[node.name] = storage_of[node.inputs[0]]
@@ -50,7 +51,7 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
             no_rule.append(node.name)
         elif extra != 0:
             during[i] = extra
-    peak, at = live_peak(network, storage_of, sizes, keep=frozenset({INPUT}), during=during)
+    peak, at = live_peak(network, storage_of, sizes, keep=input_values(network), during=during)
     saved, by_layer, unknown = saved_for_backward(network, shapes, results, width, training=True)
     unknown = tuple(dict.fromkeys(unknown + tuple(no_rule)))
     return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
@@ -63,6 +64,19 @@ def saved_for_backward(network, shapes: dict, results: list, width: int, trainin
     each counted for the first layer that keeps it."""
     plan = saved_plan(network, shapes, results, width, training)
     return total(plan.kept.values()), plan.by_layer, plan.unknown
+
+
+def weight_owners(network, results) -> dict:
+    """Layer name -> trainable parameters its call uses: a call that shares another layer's weights
+    (Node.shares) uses the owner's, which the owner's LayerResult counts."""
+    own = {r.name: r.trainable_params for r in results}
+    out = {}
+    for node in network.nodes:
+        owner = node.name
+        while network.nodes[network.index[owner]].shares is not None:
+            owner = network.nodes[network.index[owner]].shares
+        out[node.name] = own[owner]
+    return out
 
 
 @dataclass
@@ -81,7 +95,8 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     weights need one when it has trainable parameters (Params.trainable: frozen ones need none)."""
     out_bytes = {r.name: r.activation_bytes for r in results}
     storage_of, sizes = storages(network, shapes, out_bytes, width, training)
-    needs_grad = {INPUT: False}
+    needs_grad = dict.fromkeys(input_values(network), False)   # the network's inputs need no gradient
+    trainable = weight_owners(network, results)
     kept: dict = {}
     first: dict = {}
     by_layer: dict = {}
@@ -89,7 +104,7 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
         grads = Grads(inputs=tuple(needs_grad[i] and j not in layer.index_inputs for j, i in enumerate(node.inputs)),
-                      weight=r.trainable_params != 0,
+                      weight=trainable[node.name] != 0,
                       training=training)
         needs_grad[node.name] = grads.any
         mine = 0

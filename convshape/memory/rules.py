@@ -78,7 +78,13 @@ def _keeps_output(layer, inputs, output, grads, width):
 @saves("ReLU6", "SiLU", "GELU", "ELU", "LeakyReLU", "Mish", "Hardswish", "Hardsigmoid",
        *ranks("AvgPool", "ReflectionPad", "ReplicationPad"))
 def _keeps_input(layer, inputs, output, grads, width):
-    return Saved(inputs=(0,)) if grads.inputs[0] else NOTHING
+    if not grads.inputs[0]:
+        return NOTHING
+    if getattr(layer, "inplace", False):
+        if layer.kind in ("ELU", "LeakyReLU"):
+            return Saved(output=True)   # in place, torch writes the derivative in terms of the result
+        return Saved(extra=(width * prod(inputs[0]),))   # autograd keeps a copy of the input it overwrites
+    return Saved(inputs=(0,))
 
 
 @saves(*ranks("AdaptiveAvgPool"))
@@ -115,13 +121,30 @@ def _upsample(layer, inputs, output, grads, width):
     return NOTHING
 
 
+def partials(inputs, width):
+    """Bytes of the partial results of a chained Add or Mul (x0 op x1, then op x2, ...), the last
+    one being the output: torch.nn's merge modules fold their inputs left to right."""
+    from ..layers.merge import broadcast
+    return [width * prod(broadcast(inputs[:j + 1], "merge")) for j in range(1, len(inputs))]
+
+
 @saves("Mul")
 def _mul(layer, inputs, output, grads, width):
-    if len(inputs) != 2:
-        return None   # chained products keep intermediate results: not modelled
-    a, b = grads.inputs
-    keep = tuple(i for i, other in ((0, b), (1, a)) if other)
-    return Saved(inputs=keep)
+    # step j multiplies the partial product s(j-1) by x(j): each factor is kept when the other needs
+    # a gradient; the partial products before the output are new tensors
+    keep, extra = [], []
+    parts = partials(inputs, width)
+    before = grads.inputs[0]                 # does the partial product so far need a gradient
+    for j in range(1, len(inputs)):
+        if grads.inputs[j]:                  # the gradient of x(j) needs s(j-1)
+            if j == 1:
+                keep.append(0)
+            else:
+                extra.append(parts[j - 2])
+        if before:                           # the gradient of s(j-1) needs x(j)
+            keep.append(j)
+        before = before or grads.inputs[j]
+    return Saved(inputs=tuple(dict.fromkeys(keep)), extra=tuple(extra))
 
 
 # ---------------------------------------------------------------- dropout (CPU: a mask of the input's dtype)
@@ -138,8 +161,9 @@ def _feature_dropout(layer, inputs, output, grads, width):
         return NOTHING
     shape = inputs[0]
     batched = {"Dropout1d": 3, "Dropout2d": 4, "Dropout3d": 5}.get(layer.kind)
-    if batched is not None and len(shape) == batched - 1 and layer.kind != "Dropout2d":
-        return Saved(extra=(width * shape[0],))     # unbatched: one mask entry per channel
+    if batched is not None and len(shape) != batched and layer.kind != "Dropout2d":
+        # unbatched (torch adds a batch dim of 1 to any other rank): one mask entry per channel
+        return Saved(extra=(width * shape[0],))
     if len(shape) < 2:
         return None
     return Saved(extra=(width * shape[0] * shape[1],))   # one mask entry per (sample, channel)
@@ -214,7 +238,8 @@ def _layer_norm(layer, inputs, output, grads, width):
 
 
 # ---------------------------------------------------------------- outputs that share the input's storage
-VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Narrow", "Identity"})
+VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Narrow", "Identity", "Index", "Squeeze",
+                   "Unsqueeze"})
 EVAL_IDENTITY = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
                            "FeatureAlphaDropout", "StochasticDepth"})
 
@@ -232,42 +257,84 @@ def output_alias(layer, training: bool) -> bool:
 
 
 def buffer_bytes(layer, buffers, width: int):
-    """Bytes of a layer's buffers: float buffers in the dtype, num_batches_tracked an int64."""
+    """Bytes of a layer's buffers: float buffers in the dtype; num_batches_tracked and the attention
+    kinds' relative_position_index int64."""
     if buffers == 0:
         return 0
     if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
         return (buffers - 1) * width + 8
+    if layer.kind in ("ShiftedWindowAttention", "RelativePositionalMultiHeadAttention"):
+        return buffers * 8
+    if layer.kind == "ShiftedWindowAttentionV2":
+        return 2 * layer.table() * width + (buffers - 2 * layer.table()) * 8   # the float coords table
     return buffers * width
 
 
 # ---------------------------------------------------------------- temporaries of an inference forward
 # Tensors an op returns beside its output and torch drops at once (alive only while the layer runs),
-# measured like the rules above with the live-storage tracker under no_grad in eval mode. A kind
-# listed in NO_TEMPORARY_RULE makes intermediate tensors convshape does not model: named in reports.
+# measured like the rules above with the live-storage tracker under no_grad in eval mode: the bytes
+# alive at the layer's peak beyond its inputs and output. A kind with no @during rule makes none; a
+# kind listed in NO_TEMPORARY_RULE, or whose rule answers None, makes tensors convshape does not
+# model: named in reports.
+TEMPORARIES: dict[str, Callable] = {}
 NO_TEMPORARY_RULE = frozenset({*ranks("LPPool"), "LocalResponseNorm"})
+
+
+def during(*kinds: str):
+    """Register the temporaries rule of these kinds; a kind registered twice raises."""
+    def deco(fn):
+        for kind in kinds:
+            if kind in TEMPORARIES:
+                raise ValueError(f"temporaries rule for {kind} is registered twice")
+            TEMPORARIES[kind] = fn
+        return fn
+    return deco
 
 
 def temporaries(layer, inputs, output, width: int, training: bool = False):
     """Bytes alive only while this layer runs in an eval forward, or None when not modelled."""
     kind = layer.kind
-    if kind in NO_TEMPORARY_RULE or kind not in SAVED or (kind == "Mul" and len(inputs) > 2):
-        return None   # a kind with no checked rule (the algebra and attention kinds, so far) is named
-    if kind.startswith(("MaxPool", "AdaptiveMaxPool")):
-        # the int64 indices beside the maximum; with return_indices they are an output instead
-        return 0 if layer.has_indices() else 8 * prod(output)
-    if kind.startswith("Conv") and not kind.startswith("ConvTranspose"):
-        saved = _conv(layer, inputs, output, Grads((False,), True, training), width)
-        return sum(saved.extra)                      # the padded copy F.pad makes first
-    if kind.startswith("BatchNorm"):
-        return sum(_batch_norm(layer, inputs, output, Grads((False,), False, training), width).extra)
-    if kind.startswith("InstanceNorm"):
-        shape = inputs[0]
-        rows = shape[0] * shape[1] if len(shape) == layer.ndim + 2 else shape[0]
-        repeated = rows * width * (1 + bool(layer.bias)) if layer.affine else 0   # weight (and bias) per sample
-        if layer.track_running_stats and not training:
-            return 2 * rows * width + repeated        # the running statistics repeated per sample
-        return 2 * rows * acc_width(width) + repeated
-    if kind in ("GroupNorm", "LayerNorm"):
-        rule = _group_norm if kind == "GroupNorm" else _layer_norm
-        return sum(rule(layer, inputs, output, Grads((False,), False, training), width).extra)
-    return 0
+    if kind in NO_TEMPORARY_RULE or kind not in SAVED:
+        return None
+    rule = TEMPORARIES.get(kind)
+    return rule(layer, inputs, output, width, training) if rule else 0
+
+
+@during("Add", "Mul")
+def _chained_partials(layer, inputs, output, width, training):
+    # while step j runs, s(j-1) and s(j) are alive; the last partial is the output
+    parts = partials(inputs, width)
+    peak = max([parts[0]] + [a + b for a, b in zip(parts, parts[1:])])
+    return peak - parts[-1]
+
+
+@during(*ranks("MaxPool", "AdaptiveMaxPool"))
+def _max_pool_indices(layer, inputs, output, width, training):
+    # the int64 indices beside the maximum; with return_indices they are an output instead
+    return 0 if layer.has_indices() else 8 * prod(output)
+
+
+@during(*ranks("Conv"))
+def _conv_padded(layer, inputs, output, width, training):
+    return sum(_conv(layer, inputs, output, Grads((False,), True, training), width).extra)   # F.pad's copy
+
+
+@during(*ranks("BatchNorm"))
+def _batch_norm_stats(layer, inputs, output, width, training):
+    return sum(_batch_norm(layer, inputs, output, Grads((False,), False, training), width).extra)
+
+
+@during(*ranks("InstanceNorm"))
+def _instance_norm_stats(layer, inputs, output, width, training):
+    shape = inputs[0]
+    rows = shape[0] * shape[1] if len(shape) == layer.ndim + 2 else shape[0]
+    repeated = rows * width * (1 + bool(layer.bias)) if layer.affine else 0   # weight (and bias) per sample
+    if layer.track_running_stats and not training:
+        return 2 * rows * width + repeated        # the running statistics repeated per sample
+    return 2 * rows * acc_width(width) + repeated
+
+
+@during("GroupNorm", "LayerNorm")
+def _norm_stats(layer, inputs, output, width, training):
+    rule = _group_norm if layer.kind == "GroupNorm" else _layer_norm
+    return sum(rule(layer, inputs, output, Grads((False,), False, training), width).extra)

@@ -22,30 +22,63 @@ def read_values(node) -> list:
     return [indices_of(name) if j in index_inputs else name for j, name in enumerate(node.inputs)]
 
 
-def last_uses(network: Network) -> list[list[str]]:
-    """Per node index, the values no later node reads (freed after it runs); the output is kept.
-    Indices nothing reads are freed right after the node that yields them."""
-    last = {INPUT: -1}
+def last_uses(network: Network, frames: bool = False) -> list[list[str]]:
+    """Per node index, the values no later node reads (freed after it runs); the outputs are kept.
+    frames: the network was imported from a module tree (node names are module paths), where a
+    module's caller holds the argument it passed until the call returns: a value read inside a
+    module it was not made in lives until that module's last node. Indices nothing reads are freed
+    right after the node that yields them."""
+    last = {}
     for i, node in enumerate(network.nodes):
         for name in produced(node)[1:]:
             last[name] = i
         for name in read_values(node):
             last[name] = i
+    if frames:
+        last.update(_held_by_frames(network, last))
     out = [[] for _ in network.nodes]
-    final = network.nodes[-1].name
+    outputs = set(network.output_names)
     for name, i in last.items():
-        if i >= 0 and name != final:
+        if name not in outputs:
             out[i].append(name)
     return out
+
+
+def _scopes(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts))]
+
+
+def _held_by_frames(network: Network, last: dict) -> dict:
+    end: dict = {}      # module path -> index of its last node
+    for i, node in enumerate(network.nodes):
+        for scope in _scopes(node.name):
+            end[scope] = i
+    made_in = {node.name: set(_scopes(node.name)) | {node.name} for node in network.nodes}
+    held = {}
+    for node in network.nodes:
+        for name in read_values(node):
+            maker = name[0] if isinstance(name, tuple) else name   # indices are made where their pool is
+            outside = [s for s in _scopes(node.name) if s not in made_in.get(maker, ())]
+            if outside:
+                until = max(end[s] for s in outside)
+                if until > held.get(name, last[name]):
+                    held[name] = until
+    return held
+
+
+def input_values(network: Network) -> frozenset:
+    """The names the network's inputs are read by (each input's, and `input` for the first)."""
+    return frozenset(network.input_names) | {INPUT}
 
 
 def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(), during=None):
     """The largest sum of live storage bytes while the nodes run in order.
 
-    storage_of: value name (INPUT included) -> storage key; sizes: storage key -> bytes; keep: values
-    never freed (the caller's input); during: node index -> bytes alive only while that node runs
+    storage_of: value name (the inputs included) -> storage key; sizes: storage key -> bytes; keep:
+    values never freed (the caller's inputs, all alive from the start); during: node index -> bytes alive only while that node runs
     (temporaries it allocates and drops). Returns (peak, index of the node at the peak)."""
-    frees = last_uses(network)
+    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
     refs: dict = {}
     live = 0
 
@@ -56,7 +89,8 @@ def live_peak(network: Network, storage_of: dict, sizes: dict, keep=frozenset(),
             live += sizes[key]
         refs[key] = refs.get(key, 0) + 1
 
-    hold(INPUT)
+    for name in network.input_names:
+        hold(name)
     peak, at = live, -1
     symbolic = {}   # a symbolic peak is the Max of every distinct live sum, left unevaluated:
     for i, node in enumerate(network.nodes):   # sympy's pairwise Max comparisons are quadratic

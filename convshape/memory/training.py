@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..graph import INPUT
-from .estimate import saved_plan
+from .estimate import saved_plan, weight_owners
 from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
-from .schedule import last_uses, produced
+from .schedule import input_values, last_uses, produced
 
 # optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
 STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 # temporaries of the largest parameter during step(): Adam's denom = (exp_avg_sq.sqrt() / c).add_(eps)
 STEP_TEMPORARIES = {"sgd": 0, "sgd-momentum": 0, "adam": 2, "adamw": 2}
 # backward passes the incoming gradient through (or a view of it): no new storage
-PASS_THROUGH = VIEWS | {"Concat"}
+PASS_THROUGH = VIEWS | {"Concat", "Stack", "ParamConcat"}   # slices (unbind, narrow) of the gradient
 
 
 @dataclass
@@ -44,6 +44,7 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     width = DTYPE_BYTES[report.dtype]
     results = report.layers
     shapes = {INPUT: tuple(report.input_shape)}
+    shapes.update((name, tuple(shape)) for name, shape in report.inputs.items())
     shapes.update((r.name, tuple(r.output_shape)) for r in results)
     trainable = sum(r.trainable_params for r in results)
     weights = sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, results))
@@ -63,7 +64,8 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
         step = max(_cast_peak([r.trainable_params for r in results], width),
                    4 * trainable + STEP_TEMPORARIES[optimizer] * largest * 4)
     candidates = [(resident + fwd_peak, "forward", fwd_at), (resident + bwd_peak, "backward", bwd_at),
-                  (resident + shapes_bytes(shapes, INPUT, width) + step, "optimizer step", None)]
+                  (resident + sum(shapes_bytes(shapes, n, width) for n in network.input_names) + step,
+                   "optimizer step", None)]
     peak, phase, at = max(candidates, key=lambda c: c[0])
     return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
                           weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
@@ -90,7 +92,7 @@ def shapes_bytes(shapes, name, width):
 
 def _forward_peak(network, plan):
     """Live storages during the forward: values until their last reader, kept ones until backward."""
-    frees = last_uses(network)
+    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
     refs: dict = {}
     live = 0
     pinned = set()
@@ -107,7 +109,9 @@ def _forward_peak(network, plan):
         if refs[key] == 0:
             live -= plan.sizes[key]
 
-    hold(INPUT)   # the caller's input
+    inputs = input_values(network)
+    for name in network.input_names:   # the caller's inputs, all alive from the start
+        hold(name)
     by_node: dict = {}
     for key, i in plan.first_saver.items():
         by_node.setdefault(i, []).append(key)
@@ -121,29 +125,42 @@ def _forward_peak(network, plan):
         if live > peak:
             peak, at = live, i
         for name in frees[i]:
-            if name != INPUT:
+            if name not in inputs:
                 drop(plan.storage_of[name])
     return peak, at
 
 
 def _backward_peak(network, results, plan, width, shapes):
     """Live storages during backward, layer by layer in reverse: what autograd still keeps, the
-    input, the gradients in flight and the parameter gradients made so far."""
-    live = sum(plan.kept.values()) + (0 if INPUT in plan.kept else plan.sizes[INPUT])
+    inputs, the gradients in flight and the parameter gradients made so far. The loss is the sum of
+    every output's sum, so each output's gradient starts as an expanded scalar (no storage); a
+    shared layer's weight gradient is one buffer, made by its last call and accumulated into (in
+    place) by the earlier ones, each of which makes its own gradient first."""
+    live = sum(plan.kept.values()) + sum(plan.sizes[n] for n in network.input_names if n not in plan.kept)
     weight_grads = 0
-    grad_of: dict = {network.nodes[-1].name: ("grad", network.nodes[-1].name)}
-    gsize = {("grad", network.nodes[-1].name): 0}     # d sum / d out: an expanded scalar
-    grefs = {("grad", network.nodes[-1].name): 1}
+    params = weight_owners(network, results)
+    owner = {n.name: n.shares or n.name for n in network.nodes}
+    while any(owner[o] != o for o in owner.values()):
+        owner = {k: owner[v] for k, v in owner.items()}
+    has_grad = set()
+    grad_of: dict = {}
+    gsize: dict = {}
+    grefs: dict = {}
+    for name in network.output_names:
+        grad_of[name] = ("grad", name)
+        gsize[("grad", name)] = 0     # d loss / d out: an expanded scalar
+        grefs[("grad", name)] = 1
     freed_at: dict = {}
     for key, i in plan.first_saver.items():
         freed_at.setdefault(i, []).append(key)
     peak, at = live, None
     for i in range(len(network.nodes) - 1, -1, -1):
-        node, r = network.nodes[i], results[i]
+        node = network.nodes[i]
         g = grad_of.pop(node.name, None)
         if g is None or not plan.needs_grad[node.name]:
             continue
-        new = r.trainable_params * width
+        pgrad = params[node.name] * width
+        new = pgrad
         made = []
         for j, name in enumerate(node.inputs):
             if not plan.needs_grad[name] or j in node.layer.index_inputs:  # int64 indices carry no gradient
@@ -160,21 +177,35 @@ def _backward_peak(network, results, plan, width, shapes):
         now = live + new + weight_grads
         if now > peak:
             peak, at = now, i
-        weight_grads += r.trainable_params * width
-        live += new - r.trainable_params * width
+        live += new - pgrad               # the parameter gradient joins weight_grads (or is added into it)
+        if owner[node.name] not in has_grad:
+            has_grad.add(owner[node.name])
+            weight_grads += pgrad
         for name, key in made:
             grefs[key] = grefs.get(key, 0) + 1
-            if name in grad_of:                 # a second consumer: summed into the first gradient
-                old = grad_of[name]
-                if key != g:
-                    live -= gsize[key]
-                grefs[key] -= 1
-                grad_of[name] = old
-            else:
-                grad_of[name] = key
-        grefs[g] -= 1
-        if grefs[g] == 0:
-            live -= gsize[g]
+
+        def release(key):
+            nonlocal live
+            grefs[key] -= 1
+            if grefs[key] == 0:
+                live -= gsize[key]
+        # torch's engine then releases the incoming gradient and this layer's saved tensors, and only
+        # then adds each input gradient into the one already waiting for that input
+        release(g)
         for key in freed_at.get(i, ()):
             live -= plan.kept[key]
+        for name, key in made:
+            if name not in grad_of:
+                grad_of[name] = key
+                continue
+            # a second consumer: measured, the two are summed out of place (even two expanded scalars
+            # make a full tensor), and the sum replaces them
+            old, summed = grad_of[name], ("sum", name, i)
+            gsize[summed], grefs[summed] = shapes_bytes(shapes, name, width), 1
+            live += gsize[summed]
+            if live + weight_grads > peak:
+                peak, at = live + weight_grads, i
+            release(old)
+            release(key)
+            grad_of[name] = summed
     return peak, at, weight_grads

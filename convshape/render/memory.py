@@ -11,8 +11,14 @@ def human(n) -> str:
     return f"{n} B"
 
 
+def _inputs(fig) -> dict:
+    """Several named inputs: name -> shape ({} for one)."""
+    return dict(fig.report.inputs) if fig.report is not None else {}
+
+
 def _figure_dict(fig) -> dict:
-    return {"input": list(fig.input_shape), "peak_bytes": fig.peak_bytes, "phase": fig.phase, "layer": fig.layer,
+    several = {"inputs": [{"name": n, "shape": list(s)} for n, s in _inputs(fig).items()]} if _inputs(fig) else {}
+    return {"input": list(fig.input_shape), **several, "peak_bytes": fig.peak_bytes, "phase": fig.phase, "layer": fig.layer,
             "parts": fig.parts, "dominant_layers": [{"name": n, "bytes": b} for n, b in fig.dominant],
             "saved_bytes_unknown": list(fig.unknown)}
 
@@ -35,7 +41,8 @@ def render_json(network, settings, fig, limit=None, budget=None) -> str:
 def render_text(network, settings, fig, limit=None, budget=None) -> str:
     mode = (f"training step, {settings['optimizer']}" + (", float32 master weights" if settings.get("master") else "")
             if settings["train"] else "inference (eval, no grad)")
-    lines = [f"{network}  input {list(fig.input_shape)}  {settings['dtype']}  {mode}",
+    shown = ", ".join(f"{n} {list(s)}" for n, s in _inputs(fig).items()) or str(list(fig.input_shape))
+    lines = [f"{network}  input{'s' if _inputs(fig) else ''} {shown}  {settings['dtype']}  {mode}",
              f"peak {human(fig.peak_bytes)} ({fig.peak_bytes:,} B) in the {fig.phase}"
              + (f", at {fig.layer}" if fig.layer else "")]
     for name, b in fig.parts.items():

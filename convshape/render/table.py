@@ -179,8 +179,6 @@ def notes_lines(report) -> list[tuple[str, str]]:
         shown = ", ".join(report.unread[:8]) + (f" (+{len(report.unread) - 8} more)" if len(report.unread) > 8 else "")
         lines.append(("unread", f"{len(report.unread)} layer(s) computed and counted, result read by no output: "
                                 f"{shown}"))
-    if report.totals.memory_not_modelled:
-        lines.append(("peak", f"memory not modelled for this network ({report.totals.memory_not_modelled})"))
     if report.unused_params:
         n = sum(u["params"] for u in report.unused_params)
         shown = ", ".join(f"{u['module']} ({c(u['params'])})" for u in report.unused_params[:8])

@@ -161,7 +161,7 @@ def check(network: Network | str, input_shape=None, device: str = "cpu", real: b
         for r in real_report.layers:
             compare(r.name, "output_shape(real)", tuple(r.output_shape), tuple(values[r.name].shape), at=real_shape)
         del model, values
-        if device == "cpu" and not real_report.totals.memory_not_modelled:
+        if device == "cpu":
             _check_memory(network, real_report, real_shape, result, compare)
 
     if rf_layers and len(shape) >= 3:
@@ -176,19 +176,27 @@ def _inputs(network, shape, make) -> dict:
     return {n: make(tuple(shape) if j == 0 else tuple(s)) for j, (n, s) in enumerate(network.inputs)}
 
 
+def calls_by_module(model, network) -> dict:
+    """module -> the layers that call it, in order (several where layers share weights)."""
+    calls: dict = {}
+    for n in network.nodes:
+        calls.setdefault(model.node_module(n.name), []).append(n.name)
+    return calls
+
+
 def _check_memory(network, report, shape, result, compare):
     """Inference peak (eval, no grad) and saved-for-backward bytes per layer (train mode)."""
     from .memtrack import inference_peak, saved_bytes
     torch.manual_seed(0)
     model = to_torch(network, shape)
-    x = torch.randn(shape)
+    x = tuple(_inputs(network, shape, torch.randn).values()) if network.inputs else torch.randn(shape)
     unknown = set(report.totals.saved_unknown)
     if not unknown:
         compare("(network)", "inference_peak_bytes", report.totals.inference_peak_bytes, inference_peak(model, x),
                 at=shape)
     model.train()
     try:
-        total, per_layer = saved_bytes(model, x, {model.node_module(n.name): n.name for n in network.nodes})
+        total, per_layer = saved_bytes(model, x, calls_by_module(model, network))
     except Exception as e:  # e.g. batch statistics over one value in train mode at batch 1
         result.notes.append(f"saved_bytes not checked: torch fails in train mode at {list(shape)}: "
                             f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
@@ -332,6 +340,7 @@ def _compare_fields(measured, states, approx, report, shape, compare, network):
     rows = {r.name: r for r in report.layers}
     spatial = shape[2:]
     lengths = {INPUT: tuple(shape), **{r.name: tuple(r.output_shape) for r in report.layers}}
+    lengths.update({n: tuple(shape) if j == 0 else tuple(s) for j, (n, s) in enumerate(network.inputs)})  # named inputs
     reads = {node.name: node.inputs for node in network.nodes}
     for name, (unit, extent) in measured.items():
         state = states[name]

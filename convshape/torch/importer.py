@@ -69,8 +69,8 @@ def module_args(m: nn.Module, cls) -> dict:
         return cls.args_from_module(m)
     args = {}
     for fname, f in cls.model_fields.items():
-        if fname in cls.inferred or fname == "inplace" or not hasattr(m, fname):
-            continue  # inplace changes neither shapes nor counts
+        if fname in cls.inferred or not hasattr(m, fname):
+            continue  # (inplace is kept: it changes no count but the memory figures, docs/memory.md)
         v = getattr(m, fname)
         if f.annotation is bool and (v is None or isinstance(v, torch.Tensor)):
             v = v is not None  # bias=True means "has a bias parameter"

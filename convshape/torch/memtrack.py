@@ -59,24 +59,38 @@ def resident_tensors(module: torch.nn.Module) -> list:
     return list(module.parameters()) + list(module.buffers())
 
 
-def inference_peak(module: torch.nn.Module, x: torch.Tensor) -> int:
-    """Peak bytes of one eval-mode forward under no_grad: weights, buffers, input, activations."""
+def _inputs(x) -> list:
+    """The input tensors: one tensor, or a tuple of them for a network with several inputs."""
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def _loss(out):
+    """The sum of every output's sum: one output, or a tuple of them."""
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    loss = outs[0].sum()
+    for o in outs[1:]:
+        loss = loss + o.sum()
+    return loss
+
+
+def inference_peak(module: torch.nn.Module, x) -> int:
+    """Peak bytes of one eval-mode forward under no_grad: weights, buffers, inputs, activations."""
     module.eval()
-    with torch.no_grad(), LiveStorages(resident_tensors(module) + [x]) as mode:
-        out = module(x)
+    with torch.no_grad(), LiveStorages(resident_tensors(module) + _inputs(x)) as mode:
+        out = module(*_inputs(x))
         del out
     return mode.peak
 
 
-def training_step_peak(module: torch.nn.Module, x: torch.Tensor, optimizer=None, steps: int = 2) -> int:
-    """Peak bytes over forward, backward (sum of the output as the loss) and optimizer step, from the
+def training_step_peak(module: torch.nn.Module, x, optimizer=None, steps: int = 2) -> int:
+    """Peak bytes over forward, backward (the sum of every output's sum as the loss) and optimizer step, from the
     second step on: the first step creates the gradients and optimizer state that every later step
     holds. Gradients are set to None after each step (torch's default zero_grad)."""
     module.train()
     peak = 0
     for _ in range(steps):
-        with LiveStorages(resident_tensors(module) + [x] + _optimizer_state(optimizer)) as mode:
-            loss = module(x).sum()
+        with LiveStorages(resident_tensors(module) + _inputs(x) + _optimizer_state(optimizer)) as mode:
+            loss = _loss(module(*_inputs(x)))
             loss.backward()
             del loss
             if optimizer is not None:
@@ -94,10 +108,11 @@ def _optimizer_state(optimizer) -> list:
     return [v for state in optimizer.state.values() for v in state.values() if isinstance(v, torch.Tensor)]
 
 
-def saved_bytes(module: torch.nn.Module, x: torch.Tensor, names=None) -> tuple[int, dict]:
+def saved_bytes(module: torch.nn.Module, x, names=None) -> tuple[int, dict]:
     """(total, per layer) bytes autograd saves for backward in one forward, as distinct storages
     excluding parameters and buffers. `names` (default: every leaf module) maps a module to the
-    layer it stands for; a storage counts for the first layer that saves it."""
+    layer it stands for, or to a list of layers, one per call in order (a module called several
+    times: shared weights); a storage counts for the first layer that saves it."""
     state = {t.untyped_storage().data_ptr() for t in resident_tensors(module)}
     per_layer: dict[str, int] = {}
     seen: dict[int, int] = {}
@@ -106,7 +121,13 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor, names=None) -> tuple[i
     leaves = names or {m: n for n, m in module.named_modules() if not list(m.children())}
     handles = []
     for m, name in leaves.items():
-        handles.append(m.register_forward_pre_hook(lambda _m, _a, name=name: current.__setitem__(0, name)))
+        calls = [name] if isinstance(name, str) else list(name)
+        count = [0]
+
+        def enter(_m, _a, calls=calls, count=count):
+            current[0] = calls[count[0] % len(calls)]
+            count[0] += 1
+        handles.append(m.register_forward_pre_hook(enter))
 
     def pack(t):
         st = t.untyped_storage()
@@ -119,7 +140,7 @@ def saved_bytes(module: torch.nn.Module, x: torch.Tensor, names=None) -> tuple[i
 
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = module(x)
+            out = module(*_inputs(x))
         del out
     finally:
         for h in handles:
@@ -137,8 +158,8 @@ def mixed_precision_step_peak(module: torch.nn.Module, x: torch.Tensor, make_opt
     optimizer = make_optimizer(masters)
     peak = 0
     for _ in range(steps):
-        with LiveStorages(resident_tensors(module) + [x] + masters + _optimizer_state(optimizer)) as mode:
-            loss = module(x).sum()
+        with LiveStorages(resident_tensors(module) + _inputs(x) + masters + _optimizer_state(optimizer)) as mode:
+            loss = _loss(module(*_inputs(x)))
             loss.backward()
             del loss
             for p, m in zip(params, masters):

@@ -220,10 +220,6 @@ def max_train_memory(ctx):
     budget = ctx.budgets.max_train_memory
     if budget is None or ctx.failure is not None or ctx.report.symbols:
         return
-    if ctx.report.totals.memory_not_modelled:  # no unchecked figure: say the budget was not checked
-        yield ctx.at_network(f"the max-train-memory budget is not checked: memory is not modelled for networks "
-                             f"with {ctx.report.totals.memory_not_modelled} yet.", budget="max-train-memory")
-        return
     from ...memory.training import training_step
     step = training_step(ctx.network, ctx.report, "sgd")
     if step.peak_bytes <= budget:

@@ -7,10 +7,24 @@ from .registry import Mapped, pattern
 
 # a broadcast made explicit (expand/expand_as): the element-wise op that reads it broadcasts the
 # same way (the node-by-node shape check afterwards catches any other reader)
-@pattern("contiguous", "clone", "float", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-         "feature_alpha_dropout", "detach", signature=("input", "p", "training", "inplace"))
+@pattern("contiguous", "clone", "float", "detach", signature=("input", "p", "training", "inplace"))
 def identity(m, name, a, out):
     return Mapped([], [a["input"]])
+
+
+DROPOUTS = {"dropout": "Dropout", "dropout1d": "Dropout1d", "dropout2d": "Dropout2d", "dropout3d": "Dropout3d",
+            "alpha_dropout": "AlphaDropout", "feature_alpha_dropout": "FeatureAlphaDropout"}
+
+
+@pattern(*DROPOUTS, signature=("input", "p", "training", "inplace"))
+def dropout(m, name, a, out):
+    # traced in eval mode, but written F.dropout(x, p, training=self.training): in train mode it drops
+    # (its mask is saved for backward), so it is a layer, an identity in eval as the module is
+    p = float(a.get("p", 0.5))
+    if p == 0:
+        return Mapped([], [a["input"]])
+    args = {"p": p, **({"inplace": True} if a.get("inplace") else {})}
+    return Mapped([(DROPOUTS[name], args)], [a["input"]])
 
 
 @pattern("expand_as", signature=("input", "other"))
@@ -45,13 +59,15 @@ def activation(m, name, a, out):
         args["alpha"] = float(a["alpha"])
     if name == "gelu" and a.get("approximate", "none") != "none":
         args["approximate"] = a["approximate"]
+    if a.get("inplace"):
+        args["inplace"] = True   # the output is the input's storage: memory figures differ (docs/memory.md)
     return Mapped([(ACTIVATIONS[name], args)], [a["input"]])
 
 
 @pattern("hardtanh", signature=("input", "min_val", "max_val", "inplace"))
 def hardtanh(m, name, a, out):
     if (a.get("min_val", -1.0), a.get("max_val", 1.0)) == (0.0, 6.0):
-        return Mapped([("ReLU6", {})], [a["input"]])
+        return Mapped([("ReLU6", {"inplace": True} if a.get("inplace") else {})], [a["input"]])
     return "hardtanh other than relu6"
 
 

@@ -1,0 +1,148 @@
+"""docs/memory.md's corpus table: convshape's memory figures for imported CNNs (torchvision
+classification models and a timm CNN list) against the CPU referees of convshape/torch/memtrack.py,
+all at one small input: what autograd saves for backward in train and in eval mode
+(saved_tensors_hooks, distinct storages), the eager inference peak and the SGD training-step peak
+(live-storage tracker). Each model is imported with from_torch at that input.
+
+Prints, never asserts (tests/test_memory.py asserts on the zoo).
+
+    OMP_NUM_THREADS=1 python benchmarks/memory_corpus.py [--timm] [--input 2,3,64,64] [--json out.json] [NAME ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+
+import torch
+
+from convshape.analysis import analyze
+from convshape.graph import INPUT
+from convshape.memory.estimate import saved_for_backward
+from convshape.memory.training import training_step
+from convshape.report import DTYPE_BYTES
+from convshape.torch.importer import UnmappedOps, from_torch
+from convshape.torch.memtrack import inference_peak, saved_bytes, training_step_peak
+
+TORCHVISION = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2", "mobilenet_v3_large",
+               "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "regnet_x_400mf", "densenet121",
+               "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0", "googlenet", "convnext_tiny", "alexnet",
+               "vgg11_bn"]
+# a copy of benchmarks/import_coverage.py's TIMM_CNNS (that file is its own engineer's to change)
+TIMM_CNNS = [
+    "resnet18d", "resnet26t", "resnet50d", "resnetaa50d", "resnetblur50", "resnext26ts", "seresnext26d_32x4d",
+    "ecaresnet26t", "skresnet18", "res2net50_26w_4s", "resnest14d", "dla34", "dpn68", "densenet121",
+    "densenetblur121d", "efficientnet_b0", "tf_efficientnet_b0", "efficientnetv2_rw_t", "tf_efficientnetv2_b0",
+    "mobilenetv2_100", "mobilenetv3_large_100", "tf_mobilenetv3_small_100", "mixnet_s", "tf_mixnet_s",
+    "mnasnet_100", "spnasnet_100", "fbnetc_100", "lcnet_050", "ghostnet_100", "rexnet_100", "tinynet_a",
+    "hardcorenas_a", "regnetx_002", "regnety_002", "regnetz_b16", "convnext_atto", "convnextv2_atto",
+    "cspresnet50", "cspdarknet53", "darknet17", "cs3darknet_s", "vovnet39a", "ese_vovnet19b_dw", "selecsls42b",
+    "hrnet_w18_small", "inception_v3", "inception_v4", "xception41", "legacy_xception", "gernet_s",
+    "repvgg_a0", "mobileone_s0", "vgg11", "nf_resnet26", "dm_nfnet_f0", "tresnet_m", "hgnet_tiny",
+    "ghostnetv2_100", "fastvit_t8", "poolformer_s12", "convmixer_768_32", "edgenext_xx_small",
+]
+
+
+def factories(with_timm: bool):
+    import torchvision
+    tv = torchvision.models
+    for name in TORCHVISION:
+        kw = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+        yield f"torchvision.{name}", (lambda n=name, kw=kw: getattr(tv, n)(weights=None, **kw))
+    if with_timm:
+        import timm
+        for name in TIMM_CNNS:
+            yield f"timm.{name}", (lambda n=name: timm.create_model(n, pretrained=False))
+
+
+def eval_saved(network, report):
+    """convshape's saved bytes with the modules in eval mode (running statistics, dropout off)."""
+    shapes = {INPUT: tuple(report.input_shape), **{n: tuple(s) for n, s in report.inputs.items()}}
+    shapes.update((r.name, tuple(r.output_shape)) for r in report.layers)
+    total, _, _ = saved_for_backward(network, shapes, report.layers, DTYPE_BYTES[report.dtype], training=False)
+    return total
+
+
+def measure(name, factory, shape):
+    row = {"model": name}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.manual_seed(0)
+            model = factory()
+            network = from_torch(model.eval(), shape)
+            report = analyze(network, shape)
+    except UnmappedOps as e:
+        return {**row, "status": "not imported", "why": ", ".join(w for w, _ in e.items[:3])}
+    except Exception as e:  # noqa: BLE001 - the row says why
+        return {**row, "status": "not imported", "why": f"{type(e).__name__}: {e}"[:160]}
+    x = torch.randn(shape)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model.train()
+            train_hooks, _ = saved_bytes(model, x)
+            model.eval()
+            eval_hooks, _ = saved_bytes(model, x)
+            peak = inference_peak(model, x)
+            step = training_step_peak(model, x, torch.optim.SGD(model.parameters(), lr=0.01))
+        except Exception as e:  # noqa: BLE001
+            return {**row, "status": "torch fails", "why": f"{type(e).__name__}: {e}"[:160]}
+    predicted = training_step(network, report, "sgd")
+    row.update(layers=len(network.nodes), unknown=list(report.totals.saved_unknown),
+               saved_train=[report.totals.saved_bytes, train_hooks], saved_eval=[eval_saved(network, report), eval_hooks],
+               inference_peak=[report.totals.inference_peak_bytes, peak], step_peak=[predicted.peak_bytes, step],
+               referee_s=round(time.perf_counter() - t, 2))
+    saved = all(a == b for a, b in (row["saved_train"], row["saved_eval"]))
+    peaks = row["inference_peak"][0] == row["inference_peak"][1] and abs(predicted.peak_bytes - step) <= 0.01 * step
+    row["status"] = ("named" if row["unknown"] else "exact" if saved and peaks else
+                     "saved exact" if saved else "saved differs")
+    return row
+
+
+def cell(pair):
+    ours, theirs = pair
+    return f"{ours:,}" if ours == theirs else f"{ours:,} vs {theirs:,}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--timm", action="store_true", help="include the timm CNN list")
+    ap.add_argument("--input", default="2,3,64,64", help="the input shape (batch 2: train-mode BatchNorm "
+                                                        "refuses one value per channel)")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("names", nargs="*", help="only these models (as printed, e.g. torchvision.resnet18)")
+    args = ap.parse_args(argv)
+    shape = tuple(int(s) for s in args.input.split(","))
+    print(f"torch {torch.__version__}, CPU, float32, input {'x'.join(map(str, shape))}; figures in bytes, "
+          f"convshape's (and the referee's where they differ)")
+    print("| model | layers | saved, train | saved, eval | inference peak | SGD step peak, % off | status |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    rows = []
+    for name, factory in factories(args.timm):
+        if args.names and name not in args.names:
+            continue
+        row = measure(name, factory, shape)
+        rows.append(row)
+        if "saved_train" in row:
+            ours, theirs = row["step_peak"]
+            note = f" ({', '.join(row['unknown'][:3])})" if row["unknown"] else ""
+            print(f"| {name} | {row['layers']} | {cell(row['saved_train'])} | {cell(row['saved_eval'])} | "
+                  f"{cell(row['inference_peak'])} | {(ours - theirs) / theirs * 100:+.3f} | {row['status']}{note} |",
+                  flush=True)
+        else:
+            print(f"| {name} | | | | | | {row['status']}: {row['why']} |", flush=True)
+    counts: dict = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print(f"\n{counts}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

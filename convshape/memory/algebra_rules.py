@@ -1,0 +1,196 @@
+"""Saved-tensor and temporaries rules of the algebra, selection and attention kinds (issue 12):
+arithmetic by op, reductions, matmul's broadcast copies, fixed and frozen layers, Swin's patch
+merging. Derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks, distinct storages) and
+checked by tests/test_memory_contract.py on every example and on the op variants it lists.
+
+The attention kinds whose saved set depends on the backend torch picks (scaled_dot_product_attention:
+CPU flash attention keeps q, k, v, the output and logsumexp, the math fallback keeps its bmm
+copies and the attention weights; CUDA has three more backends) answer None: reports name them.
+"""
+from __future__ import annotations
+
+from ..dims import prod
+from .rules import NOTHING, Grads, Saved, _conv, acc_width, during, saves
+
+# ---------------------------------------------------------------- arithmetic, by op
+# d(x op c)/dx by the op: add/sub/mul/div by a constant need nothing; pow keeps x; c ** x keeps x and
+# the result; maximum/minimum keep x and the 0-d tensor torch makes of the constant
+SCALAR_KEEPS = {"add": (), "sub": (), "rsub": (), "mul": (), "div": (), "pow": ("x",), "rpow": ("x", "out"),
+                "maximum": ("x", "c"), "minimum": ("x", "c"), "rdiv": ("r",)}
+
+
+@saves("ScalarArith")
+def _scalar_arith(layer, inputs, output, grads, width):
+    keeps = SCALAR_KEEPS[layer.op]
+    # rdiv: c / x runs as reciprocal(x) * c, and reciprocal keeps its result (a new tensor of x's size)
+    extra = ((width,) if "c" in keeps else ()) + ((width * prod(inputs[0]),) if "r" in keeps else ())
+    return Saved(inputs=(0,) if "x" in keeps else (), output="out" in keeps, extra=extra)
+
+
+@during("ScalarArith")
+def _scalar_arith_temporaries(layer, inputs, output, width, training):
+    if layer.op in ("maximum", "minimum"):
+        return width                             # torch.tensor(value): a 0-d tensor of x's dtype
+    return width * prod(inputs[0]) if layer.op == "rdiv" else 0   # reciprocal(x) before the product
+
+
+@saves("ParamArith")
+def _param_arith(layer, inputs, output, grads, width):
+    op = layer.op
+    if op in ("add", "sub", "rsub"):
+        return NOTHING
+    if op in ("mul", "div"):
+        # x * t: the gradient of t needs x; the gradient of x needs t alone (a parameter or buffer)
+        return Saved(inputs=(0,)) if grads.weight else NOTHING
+    return Saved(inputs=(0,), output=op in ("pow", "rpow"))   # rdiv, maximum, minimum keep x; pow also the result
+
+
+@saves("Sub", "Stack", "ParamConcat", "Squeeze", "Unsqueeze", "Index")
+def _keeps_nothing(layer, inputs, output, grads, width):
+    return NOTHING
+
+
+@saves("Div")
+def _div(layer, inputs, output, grads, width):
+    # a / b: both gradients need b; the gradient of b also needs a
+    return Saved(inputs=(0, 1) if grads.inputs[1] else (1,))
+
+
+@saves("Maximum", "Minimum")
+def _extremum(layer, inputs, output, grads, width):
+    return Saved(inputs=(0, 1))   # both, whichever needs the gradient: the mask compares them
+
+
+@saves("UnaryOp")
+def _unary(layer, inputs, output, grads, width):
+    if layer.fn in ("neg", "sign"):
+        return NOTHING
+    # the derivative written in the result: rsqrt, sqrt, exp, reciprocal; in the input otherwise
+    return Saved(output=True) if layer.fn in ("rsqrt", "sqrt", "exp", "reciprocal") else Saved(inputs=(0,))
+
+
+@saves("Reduce")
+def _reduce(layer, inputs, output, grads, width):
+    # sum and mean need only the shape; amax/amin compare the input with the result
+    return Saved(inputs=(0,), output=True) if layer.op in ("amax", "amin") else NOTHING
+
+
+# ---------------------------------------------------------------- matmul: which operand torch copies
+def _matmul_plan(a, b):
+    """(copy of a, copy of b) in elements, 0 where the operand is kept as it is, and whether the
+    copies exist in an inference forward too; None where symbolic sizes leave it open. Measured: an
+    operand whose batch dims hold one element acts as a matrix; a matrix (or vector) times a batched
+    operand folds the transposed batched one into a copy; two batched operands broadcast and copy
+    the one whose batch differs."""
+    def batch(s):
+        return tuple(s[:-2]) if len(s) >= 3 else ()
+    ba, bb = batch(a), batch(b)
+    n = max(len(ba), len(bb))
+    ba, bb = (1,) * (n - len(ba)) + ba, (1,) * (n - len(bb)) + bb
+    if ba == bb:
+        return 0, 0, False                       # same batch: views only, batched or not
+    if not all(type(d) is int for d in ba + bb):
+        return None
+    if prod(bb) == 1:
+        return 0, 0, False
+    if prod(ba) == 1:
+        return 0, prod(b), False                 # b^T folded into (batch * m, k) for the gradient of a
+    full = prod(max(x, y) for x, y in zip(ba, bb))
+    copy_a = full * prod(a[-2:]) if prod(ba) != full else 0
+    copy_b = full * prod(b[-2:]) if prod(bb) != full else 0
+    return copy_a, copy_b, True
+
+
+@saves("MatMul")
+def _matmul(layer, inputs, output, grads, width):
+    plan = _matmul_plan(*inputs)
+    if plan is None:
+        return None
+    copy_a, copy_b, _ = plan
+    keep, extra = [], []
+    if grads.inputs[0]:                          # the gradient of a needs b (or b's copy)
+        keep, extra = (keep, extra + [width * copy_b]) if copy_b else (keep + [1], extra)
+    if grads.inputs[1]:                          # the gradient of b needs a (or a's copy)
+        keep, extra = (keep, extra + [width * copy_a]) if copy_a else (keep + [0], extra)
+    return Saved(inputs=tuple(keep), extra=tuple(extra))
+
+
+@during("MatMul")
+def _matmul_temporaries(layer, inputs, output, width, training):
+    plan = _matmul_plan(*inputs)
+    if plan is None:
+        return None
+    copy_a, copy_b, broadcast = plan
+    return width * (copy_a + copy_b) if broadcast else 0
+
+
+# ---------------------------------------------------------------- fixed and frozen layers
+@saves(*(f"FixedConv{n}d" for n in (1, 2, 3)))
+def _fixed_conv(layer, inputs, output, grads, width):
+    # the convolution keeps its input whether or not its (buffer) weight needs a gradient
+    return _conv(layer, inputs, output, Grads(grads.inputs, True, grads.training), width)
+
+
+@during(*(f"FixedConv{n}d" for n in (1, 2, 3)))
+def _fixed_conv_temporaries(layer, inputs, output, width, training):
+    return sum(_conv(layer, inputs, output, Grads((False,), True, training), width).extra)
+
+
+@saves("FrozenBatchNorm2d")
+def _frozen_batch_norm(layer, inputs, output, grads, width):
+    # torchvision: x * scale + bias, scale = w * (rv + eps).rsqrt() reshaped to (1, C, 1, 1): kept by the product
+    return Saved(extra=(width * inputs[0][1],))
+
+
+@during("FrozenBatchNorm2d")
+def _frozen_batch_norm_temporaries(layer, inputs, output, width, training):
+    # x * scale beside the output, with scale and bias (C each)
+    return width * (prod(inputs[0]) + 2 * inputs[0][1])
+
+
+# ---------------------------------------------------------------- Swin's patch merging (torchvision)
+def _merged(layer, inputs, output, width):
+    """(rows, bytes of the 2x2 concatenation, bytes of the output) of a patch merging."""
+    rows = prod(output[:-1])
+    return rows, rows * 4 * inputs[0][-1] * width, rows * output[-1] * width
+
+
+@saves("PatchMerging")
+def _patch_merging(layer, inputs, output, grads, width):
+    # F.pad, four strided slices, cat (4C) -> LayerNorm (keeps the cat and 2 statistics per row) ->
+    # Linear without bias (keeps the normalised cat for its weight gradient)
+    rows, cat, _ = _merged(layer, inputs, output, width)
+    return Saved(extra=(cat, 2 * rows * acc_width(width)) + ((cat,) if grads.weight else ()))
+
+
+@saves("PatchMergingV2")
+def _patch_merging_v2(layer, inputs, output, grads, width):
+    # cat (4C) -> Linear (keeps the cat for its weight gradient) -> LayerNorm (keeps its input, 2C per row)
+    rows, cat, out = _merged(layer, inputs, output, width)
+    return Saved(extra=(out, 2 * rows * acc_width(width)) + ((cat,) if grads.weight else ()))
+
+
+@during("PatchMerging")
+def _patch_merging_temporaries(layer, inputs, output, width, training):
+    rows, cat, out = _merged(layer, inputs, output, width)
+    return 2 * cat + 2 * rows * acc_width(width) - out   # LayerNorm: the cat, its result and statistics
+
+
+@during("PatchMergingV2")
+def _patch_merging_v2_temporaries(layer, inputs, output, width, training):
+    rows, cat, out = _merged(layer, inputs, output, width)
+    return 2 * cat - out   # while cat runs: F.pad's copy (it copies even with zero padding) and the cat
+
+
+# ---------------------------------------------------------------- not modelled, by name
+BACKEND_DEPENDENT = ("ScaledDotProductAttention", "MultiheadAttention")
+
+
+@saves(*BACKEND_DEPENDENT)
+def _unknown(layer, inputs, output, grads, width):
+    return None
+
+
+@during(*BACKEND_DEPENDENT)
+def _unknown_temporaries(layer, inputs, output, width, training):
+    return None
