@@ -38,7 +38,8 @@ def render(report, depth: int | None = None, convention=None) -> str:
     if unaligned:
         items += f"<li>{escape(cells.UNALIGNED_NOTE)}</li>"
     title = f"{report.network} · input {cells.shape(report.input_shape)} · {report.dtype}"
-    return (f"<div><p><b>{escape(title)}</b></p><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
+    body = "\n".join(rows)  # a row per line: a diff of two renderings reads by layer
+    return (f"<div><p><b>{escape(title)}</b></p><table><thead><tr>{head}</tr></thead><tbody>\n{body}\n"
             f"</tbody></table><ul>{items}</ul></div>")
 
 
