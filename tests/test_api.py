@@ -86,14 +86,20 @@ def _html_table(html: str) -> list[list[str]]:
     rows: list = []
 
     class Cells(HTMLParser):
+        in_cell = False
+
         def handle_starttag(self, tag, attrs):
             if tag == "tr":
                 rows.append([])
             elif tag in ("td", "th"):
                 rows[-1].append("")
+                self.in_cell = True
+
+        def handle_endtag(self, tag):
+            self.in_cell = self.in_cell and tag not in ("td", "th")
 
         def handle_data(self, data):
-            if self.lasttag in ("td", "th") and rows and rows[-1]:
+            if self.in_cell:
                 rows[-1][-1] += data
 
     Cells().feed(html)
