@@ -9,6 +9,8 @@ floor(size), an upper bound on how many input positions one output element can r
 Which tensor dims carry which input axis is tracked through every dim move (layer rules count dims
 in their own input); where no interval describes what an output reads (a reduction, attention, a
 read that depends on the output's position) the axis is marked global, never given a size.
+Several inputs of one spatial rank share its axes; an input of another rank has its own, and a merge
+keeps the paths that count the first input's positions (frame).
 """
 from __future__ import annotations
 
