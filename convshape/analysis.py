@@ -40,6 +40,9 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
         [(INPUT, raw_input)]
     shapes = {n: resolve_input(s) for n, s in named}
     rf_states = {n: rfmod.initial(x) for n, x in shapes.items()}
+    n_axes = max(len(x0) - 2, 0)
+    # a field counts the positions of the first input of its spatial rank (rf.frame): its sizes bound a global one
+    frames = {max(len(x) - 2, 0): x for x in reversed(shapes.values())}
     needs_grad = dict.fromkeys(shapes, False)
     unread = set(network.unread())  # no output depends on them: no gradient flows back through them
     results = []
@@ -83,7 +86,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 state = rfmod.apply(op, rf_states[node.inputs[0]], len(out))
                 aligned = None
             else:
-                state, aligned = rfmod.merge([rf_states[i] for i in node.inputs])
+                state, aligned = rfmod.merge([rf_states[i] for i in node.inputs], n_axes)
                 state = rfmod.apply(op, state, len(out))
             rf_states[node.name] = state
             shapes[node.name] = out
@@ -98,7 +101,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
                 name=node.name, type=layer.kind, inputs=node.inputs, output_shape=out,
                 params=trainable + frozen, trainable_params=trainable, buffers=buffers, macs=macs,
                 other_ops=other, flops_backward=2 * bwd, activation_elements=elements,
-                activation_bytes=elements * width + index_bytes, receptive_field=rfmod.to_report(state, x0, aligned),
+                activation_bytes=elements * width + index_bytes, receptive_field=rfmod.to_report(state, frames.get(len(state.fields), x0), aligned),
                 line=node.line, column=node.column, groups=node.groups, conditions=list(conds),
                 inferred=inferred, scopes=node.scopes, shares=node.shares,
                 frozen=node.frozen,

@@ -1,5 +1,6 @@
 """What a Report shows in a notebook or a script: text, HTML, Markdown, a DataFrame, and the
-figures of a symbolic report at concrete sizes. Every view is a renderer's; nothing is computed."""
+figures of a symbolic report at concrete sizes; `report.convention(TOOL)` shows the same table with
+that tool's column. Every view is a renderer's; nothing is computed."""
 from __future__ import annotations
 
 
@@ -7,17 +8,7 @@ class ReportViews:
     """Mixed into Report (report.py keeps the data model)."""
 
     def __str__(self) -> str:
-        import io
-
-        from rich.console import Console
-
-        from .render.table import build, natural_width
-        table, grid = build(self)
-        out = io.StringIO()
-        console = Console(file=out, width=natural_width(table), color_system=None, force_terminal=False)
-        console.print(table)
-        console.print(grid)
-        return out.getvalue()
+        return _plain_table(self)
 
     def _repr_html_(self) -> str:
         from .render import html
@@ -65,7 +56,8 @@ class ReportViews:
         return analyze(network, shape, dtype=self.dtype)
 
     def convention(self, tool: str):
-        """Another tool's figure for each layer and in total: `report.convention("fvcore").total`.
+        """Another tool's figure for each layer and in total: `report.convention("fvcore").total`;
+        in a notebook it shows this report's table with the tool's column after MACs.
 
         tool: torchinfo, fvcore, ptflops (its default pytorch backend), ptflops-aten, thop or torch
         (FlopCounterMode). A layer the tool does not count is None; a kind convshape has no rule for
@@ -75,3 +67,34 @@ class ReportViews:
         if self.source_network is None:
             raise ValueError("this Report was built by hand, without its network: analyze the network instead")
         return count(self, tool)
+
+
+class ConventionViews:
+    """Mixed into conventions.ConventionCount: the counted report's views with the tool's column after
+    MACs, as `summary --convention TOOL` prints them ("-": a layer the tool does not count)."""
+
+    def __str__(self) -> str:
+        return _plain_table(self.report, self)
+
+    def _repr_html_(self) -> str:
+        from .render import html
+        return html.render(self.report, convention=self)
+
+    def _repr_markdown_(self) -> str:
+        from .render import markdown
+        return markdown.render(self.report, convention=self)
+
+
+def _plain_table(report, convention=None) -> str:
+    """The summary table as plain text, as wide as it needs (no terminal to fit, no colour codes)."""
+    import io
+
+    from rich.console import Console
+
+    from .render.table import build, natural_width
+    table, grid = build(report, convention=convention)
+    out = io.StringIO()
+    console = Console(file=out, width=natural_width(table), color_system=None, force_terminal=False)
+    console.print(table)
+    console.print(grid)
+    return out.getvalue()

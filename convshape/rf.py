@@ -9,6 +9,8 @@ floor(size), an upper bound on how many input positions one output element can r
 Which tensor dims carry which input axis is tracked through every dim move (layer rules count dims
 in their own input); where no interval describes what an output reads (a reduction, attention, a
 read that depends on the output's position) the axis is marked global, never given a size.
+Several inputs of one spatial rank share its axes; an input of another rank has its own, and a merge
+keeps the paths that count the first input's positions (frame).
 """
 from __future__ import annotations
 
@@ -115,12 +117,23 @@ def _align_mixed(state: RFState, rank: int) -> tuple:
     return _align(state.mixed, rank, fill=False)
 
 
-def merge(states):
+def frame(states, n_axes=None) -> list:
+    """The paths whose fields count the same input's positions: those with n_axes fields (the first
+    network input's spatial rank) if any, else those with as many as the first path. A path with
+    another count comes from an input of another spatial rank: it reads none of these positions."""
+    n = n_axes if any(len(s.fields) == n_axes for s in states) else len(states[0].fields)
+    return [s for s in states if len(s.fields) == n]
+
+
+def merge(states, n_axes=None):
     """Union over paths; returns (state, aligned) where aligned means equal strides and centres.
 
     The inputs are aligned from the right to the largest input rank (torch broadcasting), the
-    rank the merging layer's rule counts its dims in; the output rank is the rule's business."""
+    rank the merging layer's rule counts its dims in; the output rank is the rule's business.
+    n_axes: the first network input's spatial rank; paths from inputs of another spatial rank
+    are left out (frame), so the merged field counts one input's positions."""
     rank = max(len(s.axes) for s in states)
+    states = frame(states, n_axes)
     rank_axes = [_align(s.axes, rank) for s in states]
     axes = tuple(frozenset().union(*col) for col in zip(*rank_axes))
     n = len(states[0].fields)

@@ -79,6 +79,71 @@ def test_report_views():
     assert r._repr_markdown_() == markdown.render(r)
 
 
+def _html_table(html: str) -> list[list[str]]:
+    """The header row and every body row of a rendered HTML table, as cell texts (empty cells kept)."""
+    from html.parser import HTMLParser
+
+    rows: list = []
+
+    class Cells(HTMLParser):
+        in_cell = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                rows.append([])
+            elif tag in ("td", "th"):
+                rows[-1].append("")
+                self.in_cell = True
+
+        def handle_endtag(self, tag):
+            self.in_cell = self.in_cell and tag not in ("td", "th")
+
+        def handle_data(self, data):
+            if self.in_cell:
+                rows[-1][-1] += data
+
+    Cells().feed(html)
+    return rows
+
+
+def test_html_cells_sit_under_their_headers():
+    rows = _html_table(cs.analyze("zoo:lenet5")._repr_html_())
+    assert rows[0] == ["layer", "type", "output shape", "params", "MACs", "act. bytes", "saved", "RF", "RF stride"]
+    # conv2d_1: 20·1·5·5 + 20 = 520 params; 20·28·28 · 1·5·5 = 392,000 MACs; 20·28·28 · 4 B = 62,720 B out;
+    # it saves its input for the weight gradient: 1·28·28 · 4 B = 3,136 B; RF 5×5, stride 1×1
+    assert rows[1] == ["conv2d_1", "Conv2d", "1×20×28×28", "520", "392,000", "62,720", "3,136", "5×5", "1×1"]
+    assert all(len(r) == len(rows[0]) for r in rows[1:-1])
+
+
+def test_convention_shows_the_tool_column_in_a_notebook():
+    r = cs.analyze("zoo:lenet5")
+    c = r.convention("torchinfo")
+    assert c.total == 6_547_990 and c.report is r   # the figures stay the object's; the views add the table
+    rows = _html_table(c._repr_html_())
+    assert rows[0][4:6] == ["MACs", "torchinfo mult-adds"]
+    theirs = {row[0]: row[5] for row in rows[1:]}
+    # torchinfo: a conv pays (weight + bias) × output positions, a Linear (weight + bias) × output rows,
+    # a module without weight/bias nothing ("-")
+    assert theirs["conv2d_1"] == "407,680"      # 520 × 28·28
+    assert theirs["conv2d_2"] == "4,909,800"    # (50·20·5·5 + 50 = 25,050) × 14·14
+    assert theirs["linear_1"] == "1,225,500"    # (2450·500 + 500) × 1
+    assert theirs["linear_2"] == "5,010"        # (500·10 + 10) × 1
+    assert theirs["relu_1"] == theirs["maxpool2d_1"] == theirs["flatten_1"] == "-"
+    assert theirs["total"] == "6,547,990"       # 407,680 + 4,909,800 + 1,225,500 + 5,010
+    assert rows[1][:5] == ["conv2d_1", "Conv2d", "1×20×28×28", "520", "392,000"]   # convshape's own MACs stay
+    html = c._repr_html_()
+    assert "<b>torchinfo</b>: mult-adds 6,547,990" in html
+    assert "<li>not counted by torchinfo (-): ReLU, MaxPool2d, Flatten: no weight or bias parameters" in html
+    md = c._repr_markdown_()
+    assert md == markdown.render(r, convention=c)
+    assert "| linear_1 | Linear | 1×500 | 1,225,500 | 1,225,000 | 1,225,500 |" in md
+    assert "\n- not counted by torchinfo (-): ReLU, MaxPool2d, Flatten:" in md   # a bullet, not an empty label
+    text = str(c)
+    total = next(line for line in text.splitlines() if line.startswith("│ total"))
+    assert "6,522,000" in total and "6,547,990" in total and "\x1b[" not in text
+    assert "report=" not in repr(c)   # the repr stays the figures
+
+
 def test_to_dataframe():
     pd = pytest.importorskip("pandas")
     r = cs.analyze("zoo:lenet5")

@@ -21,7 +21,7 @@ import convshape as cs
 from convshape.render import cells
 from convshape.render import csv as csv_render
 from convshape.render import json as json_render
-from convshape.render import markdown, mermaid, table
+from convshape.render import html, markdown, mermaid, table
 from convshape.render.rows import rows_for
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -64,6 +64,7 @@ CASES = [
 RENDERERS = {
     "table.txt": lambda r, d: table_text(r, d),
     "md": lambda r, d: markdown.render(r, depth=d),
+    "html": lambda r, d: html.render(r, depth=d),
     "csv": lambda r, d: csv_render.render(r, depth=d),
     "mmd": lambda r, d: mermaid.render(r, depth=d),
 }

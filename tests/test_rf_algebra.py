@@ -81,6 +81,21 @@ MOVES = {
                        "- {Unflatten: {dim: 1, unflattened_size: [4, -1]}}", {0, 1}),
     # x + x^T: output (h, w) reads (h, w) and (w, h)
     "add_transposed": ("- {Permute: {dims: [0, 1, 3, 2]}, name: xt}\n- {Add, inputs: [x, xt]}", {0, 1}),
+    # a lower-rank operand broadcast onto x, written first: a [2, 4, 1, 1] gate reads every pixel, so
+    # every output does
+    "pooled_gate_first": ("- {AdaptiveAvgPool2d: {output_size: 1}, name: g}\n- {Mul, inputs: [g, x]}", {0, 1}),
+    # two branches flattened and concatenated: which branch, and where, an element reads depends on it
+    "concat_flattened_branches": ("- {Flatten, inputs: x, name: a}\n- {Conv2d: {out_channels: 4, kernel_size: 3, "
+                                  "padding: 1}, inputs: x, name: b}\n- {Flatten, name: bf}\n"
+                                  "- {Concat: {dim: 1}, inputs: [a, bf]}\n"
+                                  "- {Unflatten: {dim: 1, unflattened_size: [8, {S}, {S}]}}", {0, 1}),
+    # the same branches flattened over H, W only, stacked, summed and unflattened: the unflattened dims
+    # each carry H and W together (an Unflatten is not matched with the Flatten it undoes), so the
+    # next window is global on both: an upper bound, said so
+    "stack_flattened_branches": ("- {Flatten: {start_dim: 2}, inputs: x, name: a}\n- {Conv2d: {out_channels: 4, "
+                                 "kernel_size: 3, padding: 1}, inputs: x, name: b}\n- {Flatten: {start_dim: 2}, "
+                                 "name: bf}\n- {Stack: {dim: 1}, inputs: [a, bf]}\n- {Reduce: {op: sum, dim: 1}}\n"
+                                 "- {Unflatten: {dim: 2, unflattened_size: [{S}, {S}]}}", {0, 1}),
     # x @ x^T over W: all of W, and rows i and j together
     "gram_matmul": ("- {Permute: {dims: [0, 1, 3, 2]}, name: xt}\n- {MatMul, inputs: [x, xt]}", {0, 1}),
 }
@@ -128,3 +143,123 @@ def test_chain_receptive_field_matches_the_probe(pre, move):
             assert max(lo, 0) <= measured[a][0] <= measured[a][1] <= min(hi, L - 1), (a, rf)
             continue
         assert measured[a] == (lo, hi), (a, rf)
+
+
+# Merges of tensors of different ranks. Several inputs of different spatial ranks crashed analysis, lint
+# and check (IndexError in rf.merge and rf.apply, TypeError in lint's coverage, KeyError in check): each
+# input's fields count its own axes, and a merge now keeps the paths that count the first input's
+# (rf.frame). The probe measures every layer in the first input's axes.
+RANKS = {
+    # a 3-D and a 1-D branch concatenated after Flatten (the issue-14 report)
+    "vol_sig_concat": ("input: {vol: [1, 2, 6, 6, 6], sig: [1, 3, 10]}", """
+  - {Conv3d: {out_channels: 4, kernel_size: 3}, name: v}
+  - {Flatten, name: vf}
+  - {Conv1d: {out_channels: 4, kernel_size: 3}, inputs: sig, name: s}
+  - {Flatten, name: sf}
+  - {Concat: {dim: 1}, inputs: [vf, sf], name: cat}
+  - {Linear: {out_features: 5}, name: fc}"""),
+    # the same with the 1-D input first: the fields count the signal's positions
+    "sig_vol_concat": ("input: {sig: [1, 3, 10], vol: [1, 2, 6, 6, 6]}", """
+  - {Conv1d: {out_channels: 4, kernel_size: 3}, name: s}
+  - {Flatten, name: sf}
+  - {Conv3d: {out_channels: 4, kernel_size: 3}, inputs: vol, name: v}
+  - {Flatten, name: vf}
+  - {Concat: {dim: 1}, inputs: [sf, vf], name: cat}
+  - {Linear: {out_features: 5}, name: fc}"""),
+    # a [N, C] conditioning vector reshaped to [N, C, 1, 1], written first, gating an image map
+    "vector_gate": ("input: {img: [1, 4, 10, 10], emb: [1, 4]}", """
+  - {Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}, name: x}
+  - {Unflatten: {dim: 1, unflattened_size: [4, 1, 1]}, inputs: emb, name: e}
+  - {Mul, inputs: [e, x], name: gated}
+  - {Conv2d: {out_channels: 2, kernel_size: 3}, name: out}"""),
+    # a pooled 1-D signal gating an image map (it reported the signal's 1-D field, silently)
+    "signal_gate": ("input: {img: [1, 3, 8, 8], sig: [1, 2, 30]}", """
+  - {Conv2d: {out_channels: 4, kernel_size: 3}, name: i}
+  - {Conv1d: {out_channels: 4, kernel_size: 3}, inputs: sig, name: s}
+  - {AdaptiveAvgPool1d: {output_size: 1}, name: sp}
+  - {Unsqueeze: {dim: 3}, name: sp4}
+  - {Mul, inputs: [sp4, i], name: gated}"""),
+    # 2-D, 1-D and 3-D branches: the 1-D one broadcast onto the flattened 3-D one, their mean gating the image
+    "three_ranks": ("input: {img: [1, 3, 12, 12], sig: [1, 2, 20], vol: [1, 1, 6, 6, 6]}", """
+  - {Conv2d: {out_channels: 4, kernel_size: 3}, name: i}
+  - {AdaptiveAvgPool2d: {output_size: 1}, name: ip}
+  - {Conv1d: {out_channels: 4, kernel_size: 5}, inputs: sig, name: s}
+  - {AdaptiveAvgPool1d: {output_size: 1}, name: sp}
+  - {Conv3d: {out_channels: 4, kernel_size: 3}, inputs: vol, name: v}
+  - {Flatten: {start_dim: 2}, name: vf}
+  - {Add, inputs: [vf, sp], name: vs}
+  - {Reduce: {op: mean, dim: 2, keepdim: true}, name: vm}
+  - {Unsqueeze: {dim: 3}, name: vm4}
+  - {Add, inputs: [i, vm4], name: film}
+  - {Conv2d: {out_channels: 2, kernel_size: 3}, name: out}
+  - {Flatten, name: f}
+  - {Flatten, inputs: ip, name: ipf}
+  - {Concat: {dim: 1}, inputs: [f, ipf], name: cat}"""),
+}
+
+# name: {layer: (size, stride, is_global)}, by hand, in the first input's axes
+RANKS_RF = {
+    # Conv3d k=3: 3×3×3; a Concat along the flattened dim (which holds D, H, W) reads a position that
+    # depends on the output's: global; the 1-D branch counts the signal's positions (size 3)
+    "vol_sig_concat": {"v": ((3, 3, 3), (1, 1, 1), False), "s": ((3,), (1,), False),
+                       "cat": ((6, 6, 6), (1, 1, 1), True)},
+    "sig_vol_concat": {"s": ((3,), (1,), False), "v": ((3, 3, 3), (1, 1, 1), False), "cat": ((10,), (1,), True)},
+    # the gate reads no pixel: gated has x's 3×3; out: 1 + (3 - 1) + (3 - 1) = 5
+    "vector_gate": {"gated": ((3, 3), (1, 1), False), "out": ((5, 5), (1, 1), False)},
+    "signal_gate": {"sp": ((30,), (1,), True), "gated": ((3, 3), (1, 1), False)},
+    # film: i's 3×3 (the gate comes from the signal and the volume); out: 3 + 2 = 5; cat: Concat along
+    # the flattened dim: global (ipf is the image pooled: global too)
+    "three_ranks": {"vs": ((3, 3, 3), (1, 1, 1), False), "film": ((3, 3), (1, 1), False),
+                    "out": ((5, 5), (1, 1), False), "cat": ((12, 12), (1, 1), True)},
+}
+
+# receptive-field comparisons check makes: one per probed layer and axis of the first input, except
+# a flattened axis that is not global (no single unit index); the layers in another input's axes are
+# named in a note, not probed
+RANKS_PROBED = {
+    "vol_sig_concat": (9, "s, sf"),          # v, cat, fc: 3 layers × 3 axes (vf flattened: none)
+    "sig_vol_concat": (3, "v, vf"),          # s, cat, fc: 3 layers × 1 axis (sf flattened: none)
+    "vector_gate": (6, "e"),                 # x, gated, out: 3 layers × 2 axes
+    "signal_gate": (4, "s, sp, sp4"),        # i, gated: 2 layers × 2 axes
+    "three_ranks": (12, "s, sp, v, vf, vs, vm, vm4"),   # i, ip, film, out, ipf, cat: 6 × 2 (f flattened: none)
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANKS))
+def test_merges_of_inputs_of_other_ranks(name):
+    inputs, layers = RANKS[name]
+    net = cs.loads(f"name: {name}\n{inputs}\nlayers:{layers}\n")
+    report = cs.analyze(net)
+    for layer, (size, stride, is_global) in RANKS_RF[name].items():
+        rf = report.layer(layer).receptive_field
+        assert (tuple(rf.size), tuple(rf.stride), rf.is_global) == (size, stride, is_global), layer
+    # lint ran every rule (its pixel-coverage rule raised TypeError): only the small channel counts (4, 2)
+    assert {f.code for f in cs.lint(net)} == {"CS402"}
+    result = check(net, rf_layers="all", sizes=False, real=False)
+    assert [m for m in result.mismatches if m.metric == "receptive_field"] == []
+    count, skipped = RANKS_PROBED[name]
+    assert result.compared["receptive_field"] == count
+    assert any(n.startswith(f"receptive field of {skipped} not probed") for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_rank3_bias_broadcast_onto_a_map_reads_every_pixel(first):
+    # x [1, 8, 12, 12]; its pooled [1, 8, 1, 1] flattened to [8] and unflattened to a [8, 1, 1] bias, added
+    # to x (a rank-3 tensor onto a rank-4 one, in either order); the 3×3/2 conv after it: 5×5 outputs.
+    # The bias reads all 12×12 pixels, so every output does: global on H and W, and the probe's centre
+    # unit (2, 2) reads rows and columns 0..11
+    add = "[c, x]" if first else "[x, c]"
+    net = cs.loads(f"""name: bias
+input: [1, 4, 12, 12]
+layers:
+  - {{Conv2d: {{out_channels: 8, kernel_size: 3, padding: 1}}, name: x}}
+  - {{AdaptiveAvgPool2d: {{output_size: 1}}}}
+  - {{Flatten: {{start_dim: 0}}}}
+  - {{Unflatten: {{dim: 0, unflattened_size: [8, 1, 1]}}, name: c}}
+  - {{Add, inputs: {add}}}
+  - {{Conv2d: {{out_channels: 3, kernel_size: 3, stride: 2}}}}
+""")
+    report = cs.analyze(net)
+    rf = report.layers[-1].receptive_field
+    assert report.layers[-1].output_shape == (1, 3, 5, 5) and rf.is_global and rf.size == (12, 12)
+    assert probe(to_torch(net, (1, 4, 12, 12)), (1, 4, 12, 12)) == [(0, 11), (0, 11)]

@@ -30,8 +30,10 @@ class Coverage:
             shapes[r.name] = tuple(r.output_shape)
         self.shapes = shapes
         self.ops = {}
-        # the first input is the one whose coverage is reported (INPUT stands for it)
-        self.axis = {INPUT: axis, **{n: axis for n in report.inputs}}
+        # the first input is the one whose coverage is reported (INPUT stands for it); an input of
+        # another rank has other axes: it carries none of the tracked one
+        rank = len(report.input_shape)
+        self.axis = {INPUT: axis, **{n: axis if len(s) == rank else None for n, s in report.inputs.items()}}
         for node in network.nodes:
             if node.name not in shapes:
                 break
@@ -44,10 +46,12 @@ class Coverage:
             self.axis[node.name] = self._axis_after(node, op, ins, shapes[node.name])
 
     def _axis_after(self, node, op, ins, out):
-        a = self.axis.get(node.inputs[0])
+        # a merge follows its first input that carries the axis (a gate from another input may come first)
+        j = next((j for j, i in enumerate(node.inputs) if self.axis.get(i) is not None), 0)
+        a = self.axis.get(node.inputs[j])
         if a is None or a == GLOBAL:
             return GLOBAL if a == GLOBAL or any(self.axis.get(i) == GLOBAL for i in node.inputs) else None
-        rank_in, rank_out = len(ins[0]), len(out)
+        rank_in, rank_out = len(ins[j]), len(out)
         if isinstance(op, GlobalOver):
             if a in op.dims:
                 return GLOBAL
@@ -81,7 +85,9 @@ class Coverage:
         needed: dict = {}
         present = {n.name for n in nodes}
         for last in [o for o in self.network.output_names if o in present] or [nodes[-1].name]:  # every output
-            needed[last] = ALL if self.axis[last] == GLOBAL else set(range(length(last)))
+            # an output that does not carry the axis (dropped on the way): counted as reading all of it,
+            # so no pixel is called lost on its account
+            needed[last] = ALL if self.axis[last] in (GLOBAL, None) else set(range(length(last)))
         cut = []
         for node in reversed(nodes):
             out = needed.get(node.name)

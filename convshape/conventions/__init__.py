@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..dims import to_json, total
+from ..report_views import ConventionViews
 from . import torchinfo, fvcore, ptflops, thop, flop_counter  # noqa: F401,I001  (they register, in this order)
 from .kinds import STRIDED, VIEWS
 from .registry import CONVENTIONS, Seen, figure_of
@@ -17,14 +18,16 @@ TOOLS = tuple(CONVENTIONS)
 
 
 @dataclass
-class ConventionCount:
-    """One tool's figure for each layer (None: the tool does not count that kind) and in total."""
+class ConventionCount(ConventionViews):
+    """One tool's figure for each layer (None: the tool does not count that kind) and in total; in a
+    notebook it shows the report's table with the tool's column (report_views.ConventionViews)."""
     tool: str
     figure: str
     measures: str
     layers: dict                  # layer name -> int, sympy expression, or None (not counted)
     total: object
     not_counted: dict = field(default_factory=dict)   # kind in this network -> why the tool skips it (first seen)
+    report: object = field(default=None, repr=False, compare=False)   # the Report counted, for the views
 
     def to_dict(self) -> dict:
         return {"tool": self.tool, "figure": self.figure, "measures": self.measures, "total": to_json(self.total),
@@ -64,4 +67,4 @@ def count(report, tool: str, network=None) -> ConventionCount:
         if why is not None:
             skipped.setdefault(r.type, why)
     return ConventionCount(tool, conv.figure, conv.measures, values,
-                           total(v for v in values.values() if v is not None), skipped)
+                           total(v for v in values.values() if v is not None), skipped, report)

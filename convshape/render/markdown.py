@@ -41,7 +41,7 @@ def render(report, depth: int | None = None, convention=None) -> str:
                      escape(cells.count(t.saved_bytes)), "", ""]))
     out.append("")
     for label, text in totals_lines(report) + convention_lines(convention):
-        out.append(f"- **{label}**: {escape(text)}")
+        out.append(f"- **{label}**: {escape(text)}" if label else f"- {escape(text)}")  # unlabelled: a note of its own
     if unaligned:
         out.append(f"- {escape(cells.UNALIGNED_NOTE)}")
     return "\n".join(out) + "\n"

@@ -226,7 +226,7 @@ def _axis_states(network: Network, report) -> tuple[dict, set]:
         if len(node.inputs) == 1:
             state = rfmod.apply(op, states[node.inputs[0]], len(out))
         else:
-            state, _ = rfmod.merge([states[i] for i in node.inputs])
+            state, _ = rfmod.merge([states[i] for i in node.inputs], max(len(report.input_shape) - 2, 0))
             state = rfmod.apply(op, state, len(out))
         states[node.name], shapes[node.name] = state, out
         fractional = isinstance(op, Window) and any(
@@ -259,7 +259,11 @@ def _check_receptive_fields(network, report, shape, device, rf_layers, result, c
     apart = {n: tuple(s) for n, s in network.inputs[1:] if tuple(s[2:]) != tuple(shape[2:])}
     if apart:
         reads = _inputs_read(network)
-        skipped = [t for t in targets if reads[t] & set(apart)]
+        # an input of another spatial rank has other axes: a field merged with it counts only the first
+        # input's pixels (rf.frame), which the probe measures; a layer in its own axes is not probed
+        resized = {n for n, s in apart.items() if len(s) == len(shape)}
+        n_axes = len(shape) - 2
+        skipped = [t for t in targets if reads[t] & resized or len(states[t].fields) != n_axes]
         targets = [t for t in targets if t not in skipped]
         if skipped:
             result.notes.append(
@@ -339,8 +343,8 @@ def _union(extents: list) -> list:
 def _compare_fields(measured, states, approx, report, shape, compare, network):
     rows = {r.name: r for r in report.layers}
     spatial = shape[2:]
-    lengths = {INPUT: tuple(shape), **{r.name: tuple(r.output_shape) for r in report.layers}}
-    lengths.update({n: tuple(shape) if j == 0 else tuple(s) for j, (n, s) in enumerate(network.inputs)})  # named inputs
+    lengths = {INPUT: tuple(shape), **{n: tuple(s) for n, s in report.inputs.items()},  # several named inputs
+               **{r.name: tuple(r.output_shape) for r in report.layers}}
     reads = {node.name: node.inputs for node in network.nodes}
     for name, (unit, extent) in measured.items():
         state = states[name]
@@ -375,6 +379,7 @@ def _past_an_edge(reads, states, lengths, name, a, lo, hi) -> bool:
     upstream tensor? Position q of a tensor with field (size K, stride S, padding P) covers input
     [q*S - P, q*S - P + K - 1]; the unit reads the q whose fields lie inside [lo, hi]."""
     seen, todo = set(), list(reads[name])
+    n_axes = len(states[name].fields)
     while todo:
         t = todo.pop()
         if t in seen:
@@ -382,8 +387,8 @@ def _past_an_edge(reads, states, lengths, name, a, lo, hi) -> bool:
         seen.add(t)
         todo.extend(reads.get(t, ()))
         st = states.get(t)
-        if st is None:
-            continue
+        if st is None or len(st.fields) != n_axes:
+            continue  # a path from an input of another spatial rank: it counts other positions (rf.frame)
         f = st.fields[a]
         carriers = [j for j, ax in enumerate(st.axes) if a in ax]
         if f.is_global or len(carriers) != 1 or st.axes[carriers[0]] != frozenset({a}) or st.is_mixed(carriers[0]):
