@@ -223,3 +223,127 @@ def test_a_weight_computed_from_parameters_is_refused_not_miscounted():
     # counting the conv by its weight's shape would drop the 4 gains: 4*3*9 + 4 = 112 of torch's 116
     with pytest.raises(UnmappedOps, match="conv2d with a value computed from parameters"):
         from_torch(ScaledStdConv(), (1, 3, 8, 8))
+
+
+class StdConv(nn.Conv2d):
+    """timm.layers.StdConv2d / ScaledStdConv2d's forward, copied (timm is no test dependency): the
+    weight standardized per output channel at every call, with a gain per output channel."""
+
+    def __init__(self, *args, gain=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1)) if gain else None
+        self.scale = (self.weight[0].numel()) ** -0.5
+
+    def forward(self, x):
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                              weight=None if self.gain is None else (self.gain * self.scale).view(-1),
+                              training=True, momentum=0., eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def test_weight_standardized_convs_import_exactly():
+    m = nn.Sequential(StdConv(3, 4, 3, gain=True), nn.ReLU(), StdConv(4, 6, 3, bias=False))
+    net = from_torch(m, (1, 3, 8, 8))
+    assert [(n.kind, n.layer.gain) for n in net.nodes if n.kind == "StdConv2d"] == [("StdConv2d", True),
+                                                                                      ("StdConv2d", False)]
+    # params: 4*3*9 weight + 4 bias + 4 gains = 116; 6*4*9 = 216; 332 in all (the gains counted)
+    # MACs: 4*6*6 outputs * 27 = 3,888; 6*4*4 * 36 = 3,456; 7,344 (the standardization is no MAC)
+    assert ours(net) == truth(m, (1, 3, 8, 8)) == (332, 0, 7_344, (1, 6, 4, 4))
+    r = cs.analyze(net)
+    # other_ops: bias adds 144 + standardizing 108 weights at 5 + 1 (gain) = 648 -> 792; 216 * 5 = 1,080
+    assert [lr.other_ops for lr in r.layers if lr.type == "StdConv2d"] == [792, 1_080]
+
+
+def test_a_standardized_weight_read_twice_is_refused():
+    class Twice(StdConv):
+        def forward(self, x):  # the same standardized parameter feeds two convs: the second read is refused
+            return super().forward(x) + super().forward(x)
+    with pytest.raises(UnmappedOps, match="conv2d with a value computed from parameters"):
+        from_torch(Twice(3, 4, 3, padding=1), (1, 3, 8, 8))
+
+
+class GRN(nn.Module):
+    """timm.layers.GlobalResponseNorm's forward (ConvNeXt-V2), channels-last, copied."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        x_g = x.norm(p=2, dim=(1, 2), keepdim=True)
+        x_n = x_g / (x_g.mean(dim=-1, keepdim=True) + 1e-6)
+        return x + torch.addcmul(self.bias.view(1, 1, 1, -1), self.weight.view(1, 1, 1, -1), x * x_n)
+
+
+def test_convnext_v2_grn_imports_exactly():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.grn = nn.Conv2d(3, 8, 1), GRN(8)
+
+        def forward(self, x):
+            return self.grn(self.conv(x).permute(0, 2, 3, 1))
+
+    m, x = Block(), (2, 3, 5, 5)
+    net = from_torch(m, x)
+    kinds = [n.kind for n in net.nodes]
+    assert kinds == ["Conv2d", "Permute", "Reduce", "Reduce", "ScalarArith", "Div", "Mul", "ParamArith",
+                     "ParamArith", "Add"]
+    # params: conv 8*3 + 8 = 32, GRN weight 8 + bias 8 = 48; MACs: 2*8*5*5 outputs * 3 = 1,200
+    assert ours(net) == truth(m, x) == (48, 0, 1_200, (2, 5, 5, 8))
+    r = cs.analyze(net)
+    # the norm over H, W of 2*5*5*8 = 400 elements: 400 squares + (400 - 16) adds + 16 square roots = 800
+    assert r.layers[2].other_ops == 800 and tuple(r.layers[2].output_shape) == (2, 1, 1, 8)
+
+
+def test_f_normalize_imports_exactly():
+    class L2Norm(nn.Module):
+        """torchvision SSD300's scaled L2 norm of VGG's conv4_3."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.scale_weight = nn.Parameter(torch.ones(8) * 20)
+
+        def forward(self, x):
+            return self.scale_weight.view(1, -1, 1, 1) * F.normalize(self.conv(x))
+
+    m = L2Norm()
+    net = from_torch(m, (2, 3, 4, 4))
+    assert [n.kind for n in net.nodes] == ["Conv2d", "Normalize", "LayerScale"]
+    # params: 8*3*9 + 8 = 224, scale 8 = 232; MACs 2*8*4*4 outputs * 27 = 6,912
+    assert ours(net) == truth(m, (2, 3, 4, 4)) == (232, 0, 6_912, (2, 8, 4, 4))
+    # other_ops: 3 per element, 256 elements, + 1 per vector over dim 1, 2*4*4 = 32: 800
+    assert cs.analyze(net).layers[1].other_ops == 3 * 256 + 32
+
+    class L1(nn.Module):
+        def forward(self, x):
+            return F.normalize(x, p=1.0)
+    with pytest.raises(UnmappedOps, match="normalize with p=1.0"):  # only the 2-norm has a kind
+        from_torch(L1(), (2, 3))
+
+
+def test_qkv_unbind_attention_imports_exactly():
+    class Attention(nn.Module):
+        """timm's ViT attention: one qkv projection, q, k, v = qkv.unbind(0), SDPA."""
+
+        def __init__(self, dim=16, heads=2):
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            B, N, C = x.shape
+            qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            x = F.scaled_dot_product_attention(q, k, v)
+            return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+    m = Attention()
+    net = from_torch(m, (2, 5, 16))
+    assert [n.kind for n in net.nodes].count("Index") == 3
+    # params: qkv 16*48 + 48 = 816, proj 16*16 + 16 = 272 -> 1,088
+    # MACs: qkv 2*5*48*16 = 7,680; q k^T and attn v 2 * (2*2*5*5*8) = 1,600; proj 2*5*16*16 = 2,560 -> 11,840
+    assert ours(net) == truth(m, (2, 5, 16)) == (1_088, 0, 11_840, (2, 5, 16))

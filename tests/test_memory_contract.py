@@ -22,7 +22,9 @@ WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 "Maximum", "Minimum", "MultiheadAttention", "ParamArith", "ParamConcat", "PatchMerging",
                 "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
                 "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
-                "Stack", "Sub", "UnaryOp", "Unsqueeze"}
+                "Stack", "Sub", "UnaryOp", "Unsqueeze",
+                # issue 12, the corpus: weight-standardized convolution and F.normalize
+                "Normalize", "StdConv1d", "StdConv2d", "StdConv3d"}
 
 
 def measured(module, xs) -> int:

@@ -351,12 +351,20 @@ def _held_params(op, mapper) -> list:
     if op.kind == "module":
         path = op.kwargs.get("__path__", "")
         return [(f"{path}.{n}", p) for n, p in op.target.named_parameters()]
-    out = []
+    out, seen = [], set()
+
+    def walk(ref):
+        src = mapper.ops[ref.name]
+        if ref.name in seen or src.kwargs.get("__buffer__") or not isinstance(src.value, torch.Tensor):
+            return
+        seen.add(ref.name)
+        if src.kind == "param":
+            out.append((src.target, src.value))
+        elif ref.name in mapper.derived:  # a weight computed from parameters (standardized): held by its sources
+            for r in _tensor_refs(src):
+                walk(r)
     for r in _tensor_refs(op):
-        src = mapper.ops[r.name]
-        if (src.kind == "param" or r.name in mapper.derived) and not src.kwargs.get("__buffer__") \
-                and isinstance(src.value, torch.Tensor):
-            out.append((src.target if src.kind == "param" else r.name, src.value))
+        walk(r)
     return out
 
 

@@ -193,6 +193,8 @@ class Reduce(nn.Module):
 
     def forward(self, x):
         dim = tuple(range(x.dim())) if self.dim is None else self.dim
+        if self.op == "norm":
+            return torch.linalg.vector_norm(x, 2, dim=dim, keepdim=self.keepdim)
         return getattr(torch, self.op)(x, dim=dim, keepdim=self.keepdim)
 
     def extra_repr(self):
@@ -295,3 +297,36 @@ class ParamConcat(nn.Module):
         d = self.dim + x.dim() if self.dim < 0 else self.dim  # out of range: torch.cat refuses, as convshape
         sizes = [x.shape[i] if i != d and self.token.shape[i] == 1 else -1 for i in range(x.dim())]
         return torch.cat([self.token.expand(*sizes), x], dim=d)
+
+
+def _standardized(conv_cls):
+    class Std(conv_cls):
+        """A convolution whose weight is standardized per output channel at every call (timm's
+        StdConv2d; with gain, ScaledStdConv2d)."""
+
+        def __init__(self, *args, eps: float = 1e-6, gain: bool = False, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.eps = eps
+            self.gain = nn.Parameter(torch.ones(self.out_channels, *([1] * (self.weight.dim() - 1)))) if gain else None
+
+        def forward(self, x):
+            w = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                                         weight=None if self.gain is None else self.gain.view(-1), training=True,
+                                         momentum=0.0, eps=self.eps).reshape_as(self.weight)
+            return self._conv_forward(x, w, self.bias)
+    Std.__name__ = Std.__qualname__ = "Std" + conv_cls.__name__
+    return Std
+
+
+StdConv1d, StdConv2d, StdConv3d = (_standardized(c) for c in (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+
+
+class Normalize(nn.Module):
+    """F.normalize(x, p=2, dim, eps)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-12):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x):
+        return nn.functional.normalize(x, p=2.0, dim=self.dim, eps=self.eps)

@@ -80,6 +80,7 @@ def channel_shuffle(m, name, a, out):
 
 @pattern("chunk", signature=("input", "chunks", "dim"))
 @pattern("split", signature=("input", "split_size_or_sections", "dim"))
+@pattern("unbind", signature=("input", "dim"))
 def split(m, name, a, out):
     return name  # the tuple itself is no tensor; getitem below maps each part it reads
 
@@ -98,12 +99,16 @@ def getitem(m, name, a, out):
         return "indexing a tensor"
     split = m.ops[src.name]
     how = canonical(split.target)
-    if how not in ("chunk", "split", "tensor_split"):
+    if how not in ("chunk", "split", "tensor_split", "unbind"):
         return f"an element of the result of {how}"
     b = bind(how, split.args, split.kwargs)
     parts, i = split.value, a["index"]
     if not isinstance(i, int):
         return f"{how} indexed by {type(i).__name__}"
+    if how == "unbind":  # q, k, v = qkv.unbind(0): element i selects index i along dim
+        rank = parts[0].dim() + 1
+        dim = b.get("dim", 0) % rank
+        return Mapped([("Index", {"index": ((None, None, None),) * dim + (i % len(parts),)})], [b["input"]])
     rank = parts[0].dim()
     dim = b.get("dim", 0) % rank
     start = sum(p.shape[dim] for p in parts[:i % len(parts)])
