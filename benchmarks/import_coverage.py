@@ -224,7 +224,7 @@ def torchvision_more():
     yield "torchvision.googlenet(aux_logits)", \
         (lambda: tv.googlenet(weights=None, aux_logits=True, init_weights=False)), (1, 3, 224, 224)
     for name in tv.list_models(module=tv.video):
-        shape = (1, 3, 16, 224, 224) if name.startswith(("mvit", "swin3d")) else (1, 3, 8, 112, 112)
+        shape = (1, 3, 16, 224, 224) if name.startswith(("mvit", "swin3d", "s3d")) else (1, 3, 8, 112, 112)
         yield f"torchvision.video.{name}", (lambda n=name: on_meta(lambda: tv.get_model(n, weights=None))), shape
 
 
@@ -340,6 +340,7 @@ def main(argv=None):
     ap.add_argument("--torchvision-all", action="store_true",
                     help="every torchvision classification model instead, with import times")
     ap.add_argument("--only", default=None, help="only models whose name contains this text")
+    ap.add_argument("--rerun", default=None, help="only the models not exact in this earlier --json file")
     ap.add_argument("--repeat", type=int, default=1, help="import each model this many times, keep the fastest")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per model (build, import and torch's run)")
     ap.add_argument("--json", default=None)
@@ -347,8 +348,10 @@ def main(argv=None):
     if not (args.corpus or args.timm or args.monai or args.smp or args.torchvision_all):
         args.torchvision = True
     rows = []
+    again = {r["model"] for r in json.loads(Path(args.rerun).read_text()) if r["status"] != "exact"} \
+        if args.rerun else None
     for name, factory, shape in sources(args):
-        if args.only and args.only not in name:
+        if args.only and args.only not in name or again is not None and name not in again:
             continue
         row = measure(name, factory, shape, args.repeat, args.timeout)
         rows.append(row)

@@ -154,17 +154,22 @@ class ScalarArith(nn.Module):
 class ParamArith(nn.Module):
     """x op t with t a parameter (trainable) or a buffer of `shape`, broadcast against x."""
 
-    def __init__(self, op: str, shape, trainable: bool = True):
+    def __init__(self, op: str, shape, trainable: bool = True, table=None, index=None, gather_dim: int = 0):
         super().__init__()
-        self.op = op
-        t = torch.ones(tuple(shape))
+        self.op, self.shape, self.gather_dim = op, tuple(shape), gather_dim
+        t = torch.ones(tuple(shape) if table is None else tuple(table))
         if trainable:
             self.t = nn.Parameter(t)
         else:
             self.register_buffer("t", t)
+        # a table gathered by a fixed index (relative-position biases)
+        self.register_buffer("idx", None if index is None else torch.zeros(tuple(index), dtype=torch.long))
 
     def forward(self, x):
-        return _arith(self.op, x, self.t)
+        t = self.t
+        if self.idx is not None:
+            t = (t[:, self.idx] if self.gather_dim == 1 else t[self.idx]).reshape(self.shape)
+        return _arith(self.op, x, t)
 
     def extra_repr(self):
         return f"op={self.op}, shape={list(self.t.shape)}"

@@ -143,6 +143,8 @@ def _refs(a):
         return type(a)(_refs(v) for v in a) if not hasattr(a, "_fields") else tuple(_refs(v) for v in a)
     if isinstance(a, dict):
         return {k: _refs(v) for k, v in a.items()}
+    if isinstance(a, slice):  # x[:, :n] with n read from a size: the bound is a node too
+        return slice(_refs(a.start), _refs(a.stop), _refs(a.step))
     return a
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .registry import Mapped, is_buffer, pattern, take_param
+from .registry import Mapped, gathered, is_buffer, pattern, take_param
 from ..trace import Ref
 
 # the kinds for two tensors, and the op names of ScalarArith / ParamArith
@@ -29,6 +29,12 @@ def arith(m, op, a, out, reverse_op=None):
     tensor, other, swapped = (x, y, False) if xs and not px else (y, x, True)
     name = (reverse_op or op) if swapped else op
     if isinstance(other, Ref):  # a parameter or a buffer
+        g = gathered(m, other)
+        if g is not None:  # a bias table gathered by a fixed index (relative-position attention biases)
+            table, idx, dim = g
+            return Mapped([("ParamArith", {"op": name, "shape": tuple(m.ops[other.name].value.shape),
+                                           "table": tuple(table.value.shape), "index": tuple(idx.value.shape),
+                                           "gather_dim": dim})], [tensor])
         src = take_param(m, other)
         if isinstance(src, str):
             return f"{op} with {src}"

@@ -2,15 +2,29 @@
 and the output of an nn.MultiheadAttention module (a leaf that returns a tuple: its element 0)."""
 from __future__ import annotations
 
-from .registry import Mapped, pattern
+from .registry import Mapped, is_buffer, pattern, take_param
 
 
 @pattern("matmul", "bmm", signature=("input", "other"))
 def matmul(m, name, a, out):
     x, y = a.get("input"), a.get("other")
-    if m.param(x, buffers=True) is not None or m.param(y, buffers=True) is not None:
-        return f"{name} with a parameter"
+    if m.param(x, buffers=True) is not None:
+        return f"{name} of a parameter times a tensor"
+    if m.param(y, buffers=True) is not None:
+        return param_matmul(m, name, x, y)
     return Mapped([("MatMul", {})], [x, y])
+
+
+def param_matmul(m, name, x, w):
+    """x @ W for a 2-D parameter W (in, out), read unchanged (through views, a transpose too): a Linear
+    without bias, which holds in x out weights and costs x's rows x in x out MACs as torch's mm does."""
+    shape = tuple(m.ops[w.name].value.shape)
+    if len(shape) != 2 or len(m.shape(x)) < 2:
+        return f"{name} with a parameter that is not a matrix, or of a vector"
+    src = take_param(m, w)
+    if isinstance(src, str) or is_buffer(src):
+        return f"{name} with {src if isinstance(src, str) else 'a buffer'}"
+    return Mapped([("Linear", {"out_features": shape[1], "bias": False})], [x])
 
 
 @pattern("scaled_dot_product_attention", signature=("query", "key", "value", "attn_mask", "dropout_p",

@@ -129,6 +129,8 @@ def group_norm(m, name, a, out):
         args["eps"] = a["eps"]
     if a.get("weight") is None:
         args["affine"] = False
+    elif a.get("bias") is None:  # timm's GroupNorm1NoBias (PoolFormer-V2): a weight, no bias
+        args["bias"] = False
     return Mapped([("GroupNorm", args)], [a["input"]])
 
 

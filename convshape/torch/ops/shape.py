@@ -24,6 +24,28 @@ def view(m, name, a, out):
     return reshape(m, a["input"], tuple(out.shape))
 
 
+@pattern("reshape_as", "view_as", signature=("input", "other"))
+def reshape_as(m, name, a, out):
+    """x.reshape_as(y): a reshape to y's shape (y is only read for its size)."""
+    return reshape(m, a["input"], tuple(out.shape))
+
+
+@pattern("repeat", signature=("input", "*sizes"))
+def repeat(m, name, a, out):
+    """x.repeat(1, k, 1, 1): k copies along one dim is torch.cat([x] * k, dim) (VNet's input block)."""
+    sizes, x = tuple(m.value(a["sizes"])), a["input"]
+    rank = len(m.shape(x))
+    if len(sizes) != rank:
+        return "repeat that adds dims"
+    many = [(d, k) for d, k in enumerate(sizes) if k != 1]
+    if not many:
+        return Mapped([], [x])
+    if len(many) > 1:
+        return "repeat along more than one dim"
+    d, k = many[0]
+    return Mapped([("Concat", {"dim": d})], [x] * k)
+
+
 def reshape(m, x, target):
     """The most specific kind: Flatten of a dim range, Unflatten of one dim, else Reshape."""
     src = m.shape(x)
@@ -119,6 +141,9 @@ def slice_(m, x, index):
     """x[...]: one contiguous slice along one dim is a Narrow; anything else of ints, slices with a
     positive step, None and one Ellipsis is an Index."""
     index = index if isinstance(index, tuple) else (index,)
+    # bounds read from sizes (x[:, :n] with n = x.shape[1] // 2) are ints in the trace
+    index = tuple(slice(m.value(i.start), m.value(i.stop), m.value(i.step)) if isinstance(i, slice) else i
+                  for i in index)
     shape = m.shape(x)
     if any(isinstance(i, (Ref, torch.Tensor, list)) or isinstance(i, bool) for i in index):
         return "indexing a tensor with a tensor, a list or a bool"
