@@ -142,7 +142,9 @@ def _measure(row, factory, shape, repeat):
     except ModelTimeout:
         raise
     except UnmappedOps as e:
-        row.update(status="unmapped", why=[w for w, _ in e.items][:5])
+        why = [w for w, _ in e.items][:5]
+        missing = any("No module named" in w for w in why)  # the model's own optional dependency (einops)
+        row.update(status="skipped" if missing else "unmapped", why=why[0][:200] if missing else why)
         return row
     except Exception as e:  # noqa: BLE001
         row.update(status="error", why=f"{type(e).__name__}: {e}"[:300])

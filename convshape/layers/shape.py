@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..dims import ceildiv, prod, require_ge
 from ..errors import ShapeError
-from .base import Int, Layer, Remap, Window, register
+from .base import GlobalOver, Int, Layer, Remap, Window, register
 from .examples import Example, Rejected
 
 
@@ -197,6 +197,43 @@ def exact_quotient(n, d: int, message, argument: str):
 
 def _exact_div(n, d, argument):
     return exact_quotient(n, d, lambda: f"cannot infer -1: {n} elements are not divisible by {d}", argument)
+
+
+@register
+class Expand(Layer):
+    """x.expand(*sizes) of the same rank: a dim of size 1 repeated to `sizes[d]` (-1 keeps a dim),
+    a view with no arithmetic. An output element reads the one input element along each expanded dim."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    sizes: Annotated[tuple[Int, ...], Field(min_length=1)]
+
+    examples: ClassVar[tuple] = (
+        Example({"sizes": (-1, -1, 16, -1)}, ((4, 16, 1, 16),), note="BoTNet's relative logits"),
+        Example({"sizes": (2, 5, -1)}, ((1, 1, 7),), note="a class token per batch and position"),
+        Rejected({"sizes": (-1, 4, -1)}, ((2, 3, 5),), torch_says="must match the existing size"),
+    )
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        if len(self.sizes) != len(x):
+            raise ShapeError(f"sizes {list(self.sizes)} has {len(self.sizes)} entries for a {len(x)}-D input "
+                             f"(an expand that adds dims is not this kind)", argument="sizes", value=list(self.sizes))
+        out = []
+        for d, (have, want) in enumerate(zip(x, self.sizes)):
+            if want == -1 or want == have:
+                out.append(have)
+            elif have == 1 and want > 0:
+                out.append(want)
+            else:
+                raise ShapeError(f"the expanded size {want} must match the existing size {have} at dim {d} "
+                                 f"(or that size must be 1)", argument="sizes", value=list(self.sizes))
+        return tuple(out)
+
+    def receptive_field(self, inputs, output):
+        grown = tuple(d for d, (a, b) in enumerate(zip(inputs[0], output)) if a != b)
+        return GlobalOver(dims=grown)
 
 
 @register

@@ -165,11 +165,14 @@ class ParamArith(nn.Module):
         # a table gathered by a fixed index (relative-position biases)
         self.register_buffer("idx", None if index is None else torch.zeros(tuple(index), dtype=torch.long))
 
-    def forward(self, x):
+    def value(self):
         t = self.t
         if self.idx is not None:
             t = (t[:, self.idx] if self.gather_dim == 1 else t[self.idx]).reshape(self.shape)
-        return _arith(self.op, x, t)
+        return t
+
+    def forward(self, x):
+        return _arith(self.op, x, self.value())
 
     def extra_repr(self):
         return f"op={self.op}, shape={list(self.t.shape)}"
@@ -253,12 +256,17 @@ class MatMul(nn.Module):
 
 
 class ScaledDotProductAttention(nn.Module):
-    def __init__(self, is_causal: bool = False, scale=None):
+    def __init__(self, is_causal: bool = False, scale=None, attn_bias=None, bias_table=None, bias_index=None,
+                 gather_dim: int = 0):
         super().__init__()
         self.is_causal, self.scale = is_causal, scale
+        self.bias = None if attn_bias is None else ParamArith("add", attn_bias, True, bias_table, bias_index,
+                                                              gather_dim)
 
     def forward(self, q, k, v):
-        return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.is_causal, scale=self.scale)
+        mask = None if self.bias is None else self.bias.value()
+        return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.is_causal,
+                                                          scale=self.scale)
 
 
 class MultiheadAttention(nn.MultiheadAttention):
@@ -335,3 +343,12 @@ class Normalize(nn.Module):
 
     def forward(self, x):
         return nn.functional.normalize(x, p=2.0, dim=self.dim, eps=self.eps)
+
+
+class Expand(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.sizes = tuple(sizes)
+
+    def forward(self, x):
+        return x.expand(*self.sizes)

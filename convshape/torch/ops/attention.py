@@ -2,7 +2,7 @@
 and the output of an nn.MultiheadAttention module (a leaf that returns a tuple: its element 0)."""
 from __future__ import annotations
 
-from .registry import Mapped, is_buffer, pattern, take_param
+from .registry import Mapped, gathered, is_buffer, pattern, take_param
 
 
 @pattern("matmul", "bmm", signature=("input", "other"))
@@ -30,13 +30,28 @@ def param_matmul(m, name, x, w):
 @pattern("scaled_dot_product_attention", signature=("query", "key", "value", "attn_mask", "dropout_p",
                                                     "is_causal", "scale", "enable_gqa"))
 def sdpa(m, name, a, out):
-    if a.get("attn_mask") is not None or a.get("enable_gqa"):
-        return f"{name} with an attn_mask or enable_gqa"
+    if a.get("enable_gqa"):
+        return f"{name} with enable_gqa"
     refs = [a["query"], a["key"], a["value"]]
     if any(m.param(r, buffers=True) is not None for r in refs):
         return f"{name} of a parameter"
     args = ({"is_causal": True} if a.get("is_causal") else {}) | \
         ({"scale": float(a["scale"])} if a.get("scale") is not None else {})
+    mask = a.get("attn_mask")
+    if mask is not None:  # a learned bias: a parameter, or a table gathered by a fixed index
+        if m.param(mask, buffers=True) is None:
+            return f"{name} with an attn_mask computed from activations"
+        shape = tuple(m.ops[mask.name].value.shape)
+        g = gathered(m, mask)
+        if g is not None:
+            table, idx, dim = g
+            args |= {"attn_bias": shape, "bias_table": tuple(table.value.shape), "bias_index": tuple(idx.value.shape),
+                     "gather_dim": dim}
+        else:
+            src = take_param(m, mask)
+            if isinstance(src, str) or is_buffer(src):
+                return f"{name} with an attn_mask that is {src if isinstance(src, str) else 'a buffer'}"
+            args |= {"attn_bias": shape}
     return Mapped([("ScaledDotProductAttention", args)], refs)
 
 
