@@ -347,3 +347,83 @@ def test_qkv_unbind_attention_imports_exactly():
     # params: qkv 16*48 + 48 = 816, proj 16*16 + 16 = 272 -> 1,088
     # MACs: qkv 2*5*48*16 = 7,680; q k^T and attn v 2 * (2*2*5*5*8) = 1,600; proj 2*5*16*16 = 2,560 -> 11,840
     assert ours(net) == truth(m, (2, 5, 16)) == (1_088, 0, 11_840, (2, 5, 16))
+
+
+class BiasedAttention(nn.Module):
+    """LeViT / EfficientFormer / TinyViT attention: a learned bias per head and relative offset,
+    gathered by a fixed index buffer, added to the scores (by hand, or as SDPA's attn_mask)."""
+
+    def __init__(self, dim=8, heads=2, side=3, sdpa=False):
+        super().__init__()
+        n, self.heads, self.sdpa = side * side, heads, sdpa
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.attention_biases = nn.Parameter(torch.zeros(heads, n))
+        self.register_buffer("attention_bias_idxs", torch.zeros(n, n, dtype=torch.long))
+
+    def forward(self, x):
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        bias = self.attention_biases[:, self.attention_bias_idxs]
+        if self.sdpa:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return ((q @ k.transpose(-2, -1)) * 0.5 + bias).softmax(dim=-1) @ v
+
+
+@pytest.mark.parametrize("sdpa", [False, True])
+def test_gathered_attention_biases_import_exactly(sdpa):
+    m = BiasedAttention(sdpa=sdpa)
+    net = from_torch(m, (2, 9, 8))
+    kind = "ScaledDotProductAttention" if sdpa else "ParamArith"
+    (layer,) = [n.layer for n in net.nodes if n.kind == kind]
+    assert (layer.bias_table, layer.bias_index) == ((2, 9), (9, 9)) if sdpa else (layer.table, layer.index) == \
+        ((2, 9), (9, 9))
+    # params: qkv 8*24 + 24 = 216, the table 2*9 = 18 (not the gathered 2*9*9 = 162): 234; buffers: the index 81
+    # MACs: qkv 2*9*24*8 = 3,456; scores and output 2 * (2*2*9*9*4) = 2,592 -> 6,048
+    assert ours(net) == truth(m, (2, 9, 8)) == (234, 81, 6_048, (2, 2, 9, 4))
+
+
+def test_a_gathered_table_read_twice_is_refused():
+    class Twice(BiasedAttention):
+        def forward(self, x):  # the table added twice: counting it twice would be wrong, so the second read refuses
+            q = self.qkv(x)[..., :8].reshape(2, 9, 2, 4).transpose(1, 2)
+            bias = self.attention_biases[:, self.attention_bias_idxs]
+            return (q @ q.transpose(-2, -1)) + bias + self.attention_biases[:, self.attention_bias_idxs]
+    with pytest.raises(UnmappedOps, match="read by more than one op"):
+        from_torch(Twice(), (2, 9, 8))
+
+
+def test_matmul_with_a_parameter_repeat_expand_and_group_norm_without_bias():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w_g = nn.Parameter(torch.zeros(8, 1))       # SwiftFormer's additive attention vector
+            self.norm_w = nn.Parameter(torch.ones(4))        # timm's GroupNorm1NoBias: a weight, no bias
+            self.token = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):                                # x: (2, 1, 5, 5)
+            x = x.repeat(1, 4, 1, 1)                         # VNet: 4 copies along the channels
+            x = F.group_norm(x, 1, self.norm_w, None)
+            t = self.token(x).flatten(2).transpose(1, 2)     # (2, 25, 4)
+            g = torch.cat([t, t], dim=-1) @ self.w_g         # (2, 25, 1)
+            return torch.cat([g.expand(-1, -1, 3), t], dim=-1)  # an expand read by a cat: an Expand
+
+    m = Block()
+    net = from_torch(m, (2, 1, 5, 5))
+    kinds = [n.kind for n in net.nodes]
+    assert kinds[:2] == ["Concat", "GroupNorm"] and "Linear" in kinds and "Expand" in kinds
+    # params: w_g 8, norm weight 4 (no bias), conv 4*4 + 4 = 20 -> 32
+    # MACs: conv 2*4*5*5 * 4 = 800; x @ w_g 2*25 rows * 8 * 1 = 400 -> 1,200
+    assert ours(net) == truth(m, (2, 1, 5, 5)) == (32, 0, 1_200, (2, 25, 7))
+
+
+def test_slice_bounds_read_from_sizes_import_under_fx():
+    class Split(nn.Module):
+        """PiT's x[:, :n] with n from x.shape (an fx node inside the slice)."""
+
+        def forward(self, x):
+            n = x.shape[1] // 2
+            return x[:, :n] * 2.0
+
+    net = from_torch(Split(), (2, 6, 4))
+    assert net.frontend.startswith("fx") and [n.kind for n in net.nodes] == ["Narrow", "ScalarArith"]
+    assert ours(net)[3] == (2, 3, 4)

@@ -30,6 +30,8 @@ def arith(m, op, a, out, reverse_op=None):
     name = (reverse_op or op) if swapped else op
     if isinstance(other, Ref):  # a parameter or a buffer
         g = gathered(m, other)
+        if isinstance(g, str):
+            return f"{op} with {g}"
         if g is not None:  # a bias table gathered by a fixed index (relative-position attention biases)
             table, idx, dim = g
             return Mapped([("ParamArith", {"op": name, "shape": tuple(m.ops[other.name].value.shape),

@@ -43,6 +43,8 @@ def sdpa(m, name, a, out):
             return f"{name} with an attn_mask computed from activations"
         shape = tuple(m.ops[mask.name].value.shape)
         g = gathered(m, mask)
+        if isinstance(g, str):
+            return f"{name} with {g}"
         if g is not None:
             table, idx, dim = g
             args |= {"attn_bias": shape, "bias_table": tuple(table.value.shape), "bias_index": tuple(idx.value.shape),

@@ -151,7 +151,8 @@ def is_buffer(op) -> bool:
 def gathered(m, ref):
     """(table, index, dim) when `ref` holds a parameter table gathered by a fixed index buffer along
     dim 0 or 1, through views: LeViT's / EfficientFormer's `biases[:, idxs]`, Swin's
-    `table[index.view(-1)].view(N, N, -1).permute(2, 0, 1)`; else None. Both are recorded as read."""
+    `table[index.view(-1)].view(N, N, -1).permute(2, 0, 1)`; else None, or a string when the table
+    was read before. Both are recorded as read."""
     from ..trace import Ref
     op = m.ops.get(ref.name) if isinstance(ref, Ref) else None
     while op is not None and op.name in m.derived and canonical(op.target) in VIEWS:
@@ -172,6 +173,6 @@ def gathered(m, ref):
         return None
     taken = m.__dict__.setdefault("taken_params", set())
     if table.name in taken or idx.name in taken:
-        return None
+        return f"parameter {table.target!r} (gathered by {idx.target!r}) read by more than one op"
     taken.update((table.name, idx.name))
     return table, idx, dim
