@@ -427,3 +427,27 @@ def test_slice_bounds_read_from_sizes_import_under_fx():
     net = from_torch(Split(), (2, 6, 4))
     assert net.frontend.startswith("fx") and [n.kind for n in net.nodes] == ["Narrow", "ScalarArith"]
     assert ours(net)[3] == (2, 3, 4)
+
+
+def test_repeat_interleave_of_one_and_as_tensor():
+    class Global(nn.Module):
+        """GC-ViT's global query for one image, repeated per window; MONAI's torch.as_tensor(x)."""
+
+        def forward(self, q, windows):                     # q: (1, 4, 8), windows: (3, 4, 8)
+            q = torch.as_tensor(q).repeat_interleave(windows.shape[0] // q.shape[0], dim=0)
+            return q @ windows.transpose(1, 2)
+
+    from torch.utils.flop_counter import FlopCounterMode
+    net = from_torch(Global(), {"q": (1, 4, 8), "windows": (3, 4, 8)})
+    assert [n.kind for n in net.nodes] == ["Concat", "Permute", "MatMul"]
+    r = cs.analyze(net)
+    with FlopCounterMode(display=False) as fc:
+        y = Global()(torch.empty(1, 4, 8, device="meta"), torch.empty(3, 4, 8, device="meta"))
+    # 3 windows * 4 * 4 scores * 8 = 384 MACs; the copies cost nothing
+    assert (tuple(r.output_shape), r.totals.macs) == (tuple(y.shape), fc.get_total_flops() // 2) == ((3, 4, 4), 384)
+
+    class Interleaved(nn.Module):
+        def forward(self, x):
+            return x.repeat_interleave(2, dim=0)
+    with pytest.raises(UnmappedOps, match="repeat_interleave along a dim of size 3"):
+        from_torch(Interleaved(), (3, 4))

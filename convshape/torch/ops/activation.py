@@ -37,6 +37,7 @@ def only_broadcasting_readers(m, value) -> bool:
 
 
 @pattern("to", signature=("input",))
+@pattern("as_tensor", signature=("input", "dtype", "device"))
 def to(m, name, a, out):
     x = a["input"]
     if isinstance(out, torch.Tensor) and out.dtype != m.ops[x.name].value.dtype:

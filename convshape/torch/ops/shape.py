@@ -30,6 +30,21 @@ def reshape_as(m, name, a, out):
     return reshape(m, a["input"], tuple(out.shape))
 
 
+@pattern("repeat_interleave", signature=("input", "repeats", "dim", "output_size"))
+def repeat_interleave(m, name, a, out):
+    """x.repeat_interleave(k, dim) of a dim of size 1 is k copies along it, as repeat (GC-ViT's global
+    query, one image); of a longer dim the copies interleave, which no kind holds."""
+    x, k, dim = a["input"], m.value(a.get("repeats")), a.get("dim")
+    if dim is None or not isinstance(k, int) or isinstance(k, bool):
+        return "repeat_interleave without a dim or with a tensor of repeats"
+    d = dim % len(m.shape(x))
+    if k == 1:
+        return Mapped([], [x])
+    if m.shape(x)[d] != 1:
+        return f"repeat_interleave along a dim of size {m.shape(x)[d]} (not 1)"
+    return Mapped([("Concat", {"dim": d})], [x] * k)
+
+
 @pattern("repeat", signature=("input", "*sizes"))
 def repeat(m, name, a, out):
     """x.repeat(1, k, 1, 1): k copies along one dim is torch.cat([x] * k, dim) (VNet's input block)."""
