@@ -451,3 +451,19 @@ def test_repeat_interleave_of_one_and_as_tensor():
             return x.repeat_interleave(2, dim=0)
     with pytest.raises(UnmappedOps, match="repeat_interleave along a dim of size 3"):
         from_torch(Interleaved(), (3, 4))
+
+
+def test_video_swin_imports_exactly():
+    pytest.importorskip("torchvision")
+    from torchvision.models.video import swin_transformer as vswin
+    with torch.device("meta"):
+        m = vswin.SwinTransformer3d(patch_size=[2, 4, 4], embed_dim=8, depths=[2, 2], num_heads=[1, 2],
+                                    window_size=[2, 4, 4], num_classes=3)
+    x = (1, 3, 4, 32, 32)
+    net = from_torch(m, x)
+    kinds = [n.kind for n in net.nodes]
+    assert kinds.count("ShiftedWindowAttention3d") == 4 and kinds.count("PatchMerging") == 1
+    assert ours(net) == truth(m, x)
+    # stage 1: 2x8x8 tokens of 8 channels in 2x4x4 windows: 4 windows of 32 tokens, one block:
+    # qkv 128*8*24 = 24,576, attention 2 * 4*32*32*8 = 65,536, proj 128*8*8 = 8,192
+    assert cs.analyze(net).layers[kinds.index("ShiftedWindowAttention3d")].macs == 24_576 + 65_536 + 8_192

@@ -23,8 +23,8 @@ WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
                 "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
                 "Stack", "Sub", "UnaryOp", "Unsqueeze",
-                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand of the same rank
-                "Expand", "Normalize", "StdConv1d", "StdConv2d", "StdConv3d"}
+                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention
+                "Expand", "Normalize", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d"}
 
 
 def measured(module, xs) -> int:
