@@ -343,6 +343,7 @@ def main(argv=None):
                     help="every torchvision classification model instead, with import times")
     ap.add_argument("--only", default=None, help="only models whose name contains this text")
     ap.add_argument("--rerun", default=None, help="only the models not exact in this earlier --json file")
+    ap.add_argument("--names", default=None, help="only these models (comma-separated, as the rows name them)")
     ap.add_argument("--repeat", type=int, default=1, help="import each model this many times, keep the fastest")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per model (build, import and torch's run)")
     ap.add_argument("--json", default=None)
@@ -352,6 +353,8 @@ def main(argv=None):
     rows = []
     again = {r["model"] for r in json.loads(Path(args.rerun).read_text()) if r["status"] != "exact"} \
         if args.rerun else None
+    if args.names:
+        again = (again or set()) | set(args.names.split(","))
     for name, factory, shape in sources(args):
         if args.only and args.only not in name or again is not None and name not in again:
             continue

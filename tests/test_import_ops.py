@@ -467,3 +467,28 @@ def test_video_swin_imports_exactly():
     # stage 1: 2x8x8 tokens of 8 channels in 2x4x4 windows: 4 windows of 32 tokens, one block:
     # qkv 128*8*24 = 24,576, attention 2 * 4*32*32*8 = 65,536, proj 128*8*8 = 8,192
     assert cs.analyze(net).layers[kinds.index("ShiftedWindowAttention3d")].macs == 24_576 + 65_536 + 8_192
+
+
+def test_tensor_unfold_imports_and_f_unfold_is_refused():
+    class Halo(nn.Module):
+        """HaloNet's overlapping key blocks: pad, then x.unfold twice (windows of 6 every 4)."""
+
+        def __init__(self):
+            super().__init__()
+            self.kv = nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            kv = F.pad(self.kv(x), [1, 1, 1, 1])
+            return kv.unfold(2, 6, 4).unfold(3, 6, 4)
+
+    m = Halo()
+    net = from_torch(m, (2, 3, 8, 8))
+    assert [n.kind for n in net.nodes][-2:] == ["TensorUnfold", "TensorUnfold"]
+    # 10 padded positions -> (10 - 6) // 4 + 1 = 2 windows per axis; MACs: conv 2*4*8*8 * 3 = 1,536
+    assert ours(net) == truth(m, (2, 3, 8, 8)) == (16, 0, 1_536, (2, 4, 2, 2, 6, 6))
+
+    class Im2col(nn.Module):
+        def forward(self, x):
+            return F.unfold(x, 2)
+    with pytest.raises(UnmappedOps, match="F.unfold's im2col"):
+        from_torch(Im2col(), (1, 2, 4, 4))

@@ -24,7 +24,7 @@ WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
                 "Stack", "Sub", "UnaryOp", "Unsqueeze",
                 # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention
-                "Expand", "Normalize", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d"}
+                "Expand", "Normalize", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d", "TensorUnfold"}
 
 
 def measured(module, xs) -> int:

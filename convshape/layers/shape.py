@@ -237,6 +237,39 @@ class Expand(Layer):
 
 
 @register
+class TensorUnfold(Layer):
+    """x.unfold(dimension, size, step) (Tensor.unfold, not nn.Unfold's im2col): the windows of `size`
+    along `dimension`, every `step`, as a view; dimension becomes the window count (L - size) // step
+    + 1 and a new last dim of `size` indexes within a window (HaloNet's overlapping key blocks).
+    Receptive field: global over the unfolded dim, an upper bound (a window reads `size` positions)."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    dimension: Int
+    size: Annotated[int, Field(ge=0)]
+    step: Annotated[int, Field(gt=0)]
+
+    examples: ClassVar[tuple] = (
+        Example({"dimension": 2, "size": 4, "step": 2}, ((2, 3, 8, 8),), note="HaloNet: 4-wide blocks every 2"),
+        Example({"dimension": -1, "size": 3, "step": 3}, ((2, 10),)),
+        Rejected({"dimension": 1, "size": 5, "step": 1}, ((2, 4),), torch_says="maximum size for tensor at dimension"),
+    )
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        d = _norm_dim(self.dimension, max(len(x), 1), "dimension")
+        require_ge(x[d], self.size, f"size {self.size} is larger than dim {d} of size {x[d]}", argument="size",
+                   received=self.size)
+        return tuple(x[:d]) + ((x[d] - self.size) // self.step + 1,) + tuple(x[d + 1:]) + (self.size,)
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        d = _norm_dim(self.dimension, max(len(x), 1), "dimension")
+        return GlobalOver(dims=(d,), sources=tuple((j,) for j in range(len(x))) + ((d,),))
+
+
+@register
 class Unsqueeze(Layer):
     """x.unsqueeze(dim): a new dim of size 1 (dim counts in the output, -1 appends)."""
 

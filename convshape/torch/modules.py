@@ -352,3 +352,12 @@ class Expand(nn.Module):
 
     def forward(self, x):
         return x.expand(*self.sizes)
+
+
+class TensorUnfold(nn.Module):
+    def __init__(self, dimension: int, size: int, step: int):
+        super().__init__()
+        self.dimension, self.size, self.step = dimension, size, step
+
+    def forward(self, x):
+        return x.unfold(self.dimension, self.size, self.step)

@@ -30,6 +30,17 @@ def reshape_as(m, name, a, out):
     return reshape(m, a["input"], tuple(out.shape))
 
 
+@pattern("unfold", signature=("input", "dimension", "size", "step"))
+def unfold(m, name, a, out):
+    """Tensor.unfold(dimension, size, step); F.unfold (im2col) is another op and does not map here."""
+    x = a["input"]
+    me = next((op for op in m.ops.values() if op.value is out), None)
+    if me is None or me.kind != "method" or not isinstance(x, Ref):  # F.unfold(x, kernel_size, ...) is a function
+        return "unfold (F.unfold's im2col)"
+    return Mapped([("TensorUnfold", {"dimension": m.value(a["dimension"]), "size": m.value(a["size"]),
+                                     "step": m.value(a["step"])})], [x])
+
+
 @pattern("repeat_interleave", signature=("input", "repeats", "dim", "output_size"))
 def repeat_interleave(m, name, a, out):
     """x.repeat_interleave(k, dim) of a dim of size 1 is k copies along it, as repeat (GC-ViT's global
