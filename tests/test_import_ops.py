@@ -492,3 +492,14 @@ def test_tensor_unfold_imports_and_f_unfold_is_refused():
             return F.unfold(x, 2)
     with pytest.raises(UnmappedOps, match="F.unfold's im2col"):
         from_torch(Im2col(), (1, 2, 4, 4))
+
+
+def test_import_leaves_the_module_as_it_was_on_cpu_and_on_meta():
+    for device in ("cpu", "meta"):  # a CPU module is copied to meta for the trace; a meta one is traced as is
+        with torch.device(device):
+            m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5))
+        m.train()
+        net = from_torch(m, (1, 3, 8, 8))
+        assert m.training and all(p.device.type == device for p in m.parameters())
+        # 4*3*9 + 4 conv, 8 BatchNorm affine: 120 parameters; 4 + 4 + 1 buffers
+        assert ours(net)[:2] == (120, 9)
