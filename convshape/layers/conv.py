@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..dims import numel_of, prod, require_ge
 from ..errors import ShapeError
@@ -308,7 +308,7 @@ class _StdConvNd(_ConvNd):
 
     torch_class: ClassVar[str | None] = None
 
-    eps: float = 1e-6
+    eps: Annotated[float, Field(gt=0)] = 1e-6  # torch: "batch_norm eps must be positive during training"
     gain: bool = False
 
     examples: ClassVar[tuple] = (
@@ -319,6 +319,13 @@ class _StdConvNd(_ConvNd):
         Rejected({"out_channels": 2, "kernel_size": 5}, ((1, 3, PerAxis(4, 4, 4)),),
                  torch_says="Kernel size can't be greater than actual input size"),
     )
+
+    def output_shape(self, inputs):
+        per_channel = self.weight_numel(inputs) // self.out_channels
+        if per_channel < 2:  # torch's batch_norm in training mode: "Expected more than 1 value per channel"
+            raise ShapeError(f"each output channel's weight has {per_channel} value: standardizing it needs more "
+                             f"than 1", argument="kernel_size", value=self.kernel_size)
+        return super().output_shape(inputs)
 
     def params(self, inputs):
         return Params(trainable=self.weight_numel(inputs) + self.out_channels * (int(self.bias) + int(self.gain)))

@@ -201,8 +201,9 @@ def _exact_div(n, d, argument):
 
 @register
 class Expand(Layer):
-    """x.expand(*sizes) of the same rank: a dim of size 1 repeated to `sizes[d]` (-1 keeps a dim),
-    a view with no arithmetic. An output element reads the one input element along each expanded dim."""
+    """x.expand(*sizes): a dim of size 1 repeated to `sizes[d]` (-1 keeps a dim), new leading dims
+    as torch allows; a view with no arithmetic. An output element reads the one input element along
+    each expanded dim."""
 
     family: ClassVar[str] = "shape"
     torch_class: ClassVar[str | None] = None
@@ -211,20 +212,28 @@ class Expand(Layer):
 
     examples: ClassVar[tuple] = (
         Example({"sizes": (-1, -1, 16, -1)}, ((4, 16, 1, 16),), note="BoTNet's relative logits"),
-        Example({"sizes": (2, 5, -1)}, ((1, 1, 7),), note="a class token per batch and position"),
+        Example({"sizes": (2, 5, -1)}, ((1, 7),), note="a new leading dim"),
         Rejected({"sizes": (-1, 4, -1)}, ((2, 3, 5),), torch_says="must match the existing size"),
+        Rejected({"sizes": (-1, 3, 5)}, ((3, 5),), torch_says="allowed in a leading, non-existing dimension"),
+        Rejected({"sizes": (5,)}, ((2, 5),), torch_says="must be greater or equal to the number of dimensions"),
     )
 
     def output_shape(self, inputs):
         x = inputs[0]
-        if len(self.sizes) != len(x):
-            raise ShapeError(f"sizes {list(self.sizes)} has {len(self.sizes)} entries for a {len(x)}-D input "
-                             f"(an expand that adds dims is not this kind)", argument="sizes", value=list(self.sizes))
+        new = len(self.sizes) - len(x)
+        if new < 0:
+            raise ShapeError(f"sizes {list(self.sizes)} has {len(self.sizes)} entries, fewer than the input's "
+                             f"{len(x)} dims", argument="sizes", value=list(self.sizes))
         out = []
-        for d, (have, want) in enumerate(zip(x, self.sizes)):
+        for d, want in enumerate(self.sizes[:new]):
+            if want < 0:
+                raise ShapeError(f"size {want} is not allowed in a new leading dim {d}", argument="sizes",
+                                 value=list(self.sizes))
+            out.append(want)
+        for d, (have, want) in enumerate(zip(x, self.sizes[new:])):
             if want == -1 or want == have:
                 out.append(have)
-            elif have == 1 and want > 0:
+            elif have == 1 and want >= 0:
                 out.append(want)
             else:
                 raise ShapeError(f"the expanded size {want} must match the existing size {have} at dim {d} "
@@ -232,8 +241,10 @@ class Expand(Layer):
         return tuple(out)
 
     def receptive_field(self, inputs, output):
-        grown = tuple(d for d, (a, b) in enumerate(zip(inputs[0], output)) if a != b)
-        return GlobalOver(dims=grown)
+        x = inputs[0]
+        new = len(output) - len(x)
+        grown = tuple(d for d, (a, b) in enumerate(zip(x, output[new:])) if a != b)
+        return GlobalOver(dims=grown, sources=((),) * new + tuple((d,) for d in range(len(x))))
 
 
 @register
