@@ -184,8 +184,8 @@ WITHOUT_KERNEL = {"Div", "FixedConv1d", "FixedConv2d", "FixedConv3d", "FrozenBat
                   "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
                   "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
                   "Stack", "Sub", "UnaryOp", "Unsqueeze",
-                  # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention
-                  "Expand", "Normalize", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d", "TensorUnfold"}
+                  # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention, LSTM
+                  "Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d", "TensorUnfold"}
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
             for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
             if not e.rejected]

@@ -503,3 +503,50 @@ def test_import_leaves_the_module_as_it_was_on_cpu_and_on_meta():
         assert m.training and all(p.device.type == device for p in m.parameters())
         # 4*3*9 + 4 conv, 8 BatchNorm affine: 120 parameters; 4 + 4 + 1 buffers
         assert ours(net)[:2] == (120, 9)
+
+
+def test_lstm_output_imports_exactly():
+    class Rows(nn.Module):
+        """Sequencer2D's LSTM over the rows of a channels-last map: v, _ = lstm(rows)."""
+
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(8, 16, batch_first=True, bidirectional=True)
+
+        def forward(self, x):                      # x: (2, 3, 5, 8)
+            v, _ = self.rnn(x.reshape(-1, 5, 8))
+            return v.reshape(2, 3, 5, 32)
+
+    m = Rows()
+    net = from_torch(m, (2, 3, 5, 8))
+    assert "LSTM" in [n.kind for n in net.nodes]
+    # params per direction: 4*16*8 + 4*16*16 + 8*16 = 1,664 -> 3,328
+    # MACs: 6 sequences * 5 steps * 2 directions * 4*16*(8 + 16) = 92,160
+    assert ours(net) == truth(m, (2, 3, 5, 8)) == (3_328, 0, 92_160, (2, 3, 5, 32))
+
+    class WithState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(4, 4)
+
+        def forward(self, x):
+            return self.rnn(x)[1][0]
+    with pytest.raises(UnmappedOps, match="final states"):
+        from_torch(WithState(), (3, 2, 4))
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (5, 2, 4)), ({"batch_first": True, "bidirectional": True}, (2, 5, 4)),
+                                      ({"num_layers": 2, "proj_size": 2}, (5, 4)), ({"bidirectional": True}, (5, 4))])
+def test_the_tracer_s_lstm_shapes_are_torch_s(kw, shape):
+    """The fx tracer gives a leaf nn.LSTM's results as empty tensors of these shapes instead of running
+    it step by step on meta: they must be torch's own, output and final states alike."""
+    import torch.fx as fx
+    from convshape.torch.trace import _lstm_on_meta
+    m = nn.LSTM(4, 3, **kw)
+    gm = fx.symbolic_trace(nn.Sequential(m))
+    node = next(n for n in gm.graph.nodes if n.op == "call_module")
+    interp = fx.Interpreter(gm)
+    interp.env[next(n for n in gm.graph.nodes if n.op == "placeholder")] = torch.empty(shape, device="meta")
+    out, (h, c) = _lstm_on_meta(interp, node)
+    want, (wh, wc) = m(torch.randn(shape))
+    assert (out.shape, h.shape, c.shape) == (want.shape, wh.shape, wc.shape)

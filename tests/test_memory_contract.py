@@ -23,8 +23,8 @@ WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 "PatchMergingV2", "Reduce", "RelativePositionalMultiHeadAttention", "ScalarArith",
                 "ScaledDotProductAttention", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "Squeeze",
                 "Stack", "Sub", "UnaryOp", "Unsqueeze",
-                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention
-                "Expand", "Normalize", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d", "TensorUnfold"}
+                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention, LSTM
+                "Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d", "TensorUnfold"}
 
 
 def measured(module, xs) -> int:

@@ -361,3 +361,10 @@ class TensorUnfold(nn.Module):
 
     def forward(self, x):
         return x.unfold(self.dimension, self.size, self.step)
+
+
+class LSTM(nn.LSTM):
+    """nn.LSTM's output sequence (element 0 of the (output, (h, c)) tuple)."""
+
+    def forward(self, x):
+        return super().forward(x)[0]

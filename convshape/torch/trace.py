@@ -127,7 +127,8 @@ def trace_fx(module: nn.Module, input_shape, is_leaf, locations: bool = True) ->
 
     class Recorder(fx.Interpreter):
         def run_node(self, n):
-            out = super().run_node(n)
+            out = _lstm_on_meta(self, n)
+            out = super().run_node(n) if out is None else out
             values[n.name] = out
             return out
 
@@ -161,6 +162,28 @@ def trace_fx(module: nn.Module, input_shape, is_leaf, locations: bool = True) ->
             j = placeholders.index(n)
             ops[-1].kwargs = {"__input__": keys[id(ordered[j])] if j < len(ordered) else None}
     return ops
+
+
+def _lstm_on_meta(interpreter, n):
+    """nn.LSTM's (output, (h, c)) as empty meta tensors of torch's shapes, for a leaf LSTM called on
+    one batched or unbatched input: on the meta device torch runs it step by step through its
+    element-wise decomposition (3.5 s of Sequencer2D-S's import), and only the shapes are read."""
+    if n.op != "call_module":
+        return None
+    m = interpreter.module.get_submodule(n.target)
+    if type(m) is not nn.LSTM:
+        return None
+    args, kwargs = interpreter.fetch_args_kwargs_from_env(n)
+    if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor) or args[0].dim() not in (2, 3) \
+            or args[0].shape[-1] != m.input_size:
+        return None  # initial states, a packed sequence or a wrong size: torch runs it (and says why)
+    x = args[0]
+    d, p = 2 if m.bidirectional else 1, m.proj_size or m.hidden_size
+    out = x.new_empty(tuple(x.shape[:-1]) + (d * p,))
+    batch = () if x.dim() == 2 else (x.shape[0 if m.batch_first else 1],)
+    h = x.new_empty((d * m.num_layers,) + batch + (p,))
+    c = x.new_empty((d * m.num_layers,) + batch + (m.hidden_size,))
+    return out, (h, c)
 
 
 def _refs(a):

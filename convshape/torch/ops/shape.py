@@ -143,10 +143,16 @@ def getitem(m, name, a, out):
             type(m.ops[src.name].target).__name__ == "MultiheadAttention":
         from .attention import multihead_output
         return multihead_output(m, m.ops[src.name], a["index"])
+    if isinstance(src, Ref) and m.ops[src.name].kind == "module" and type(m.ops[src.name].target).__name__ == "LSTM":
+        return lstm_output(m, m.ops[src.name], a["index"])
     if not (isinstance(src, Ref) and m.ops[src.name].kind in ("function", "method")):
         return "indexing a tensor"
     split = m.ops[src.name]
     how = canonical(split.target)
+    inner = m.ops.get(split.args[0].name) if how == "getitem" and split.args and isinstance(split.args[0], Ref) \
+        else None
+    if inner is not None and inner.kind == "module" and type(inner.target).__name__ == "LSTM":
+        return "the final states (h, c) of nn.LSTM (element 1)"
     if how not in ("chunk", "split", "tensor_split", "unbind"):
         return f"an element of the result of {how}"
     b = bind(how, split.args, split.kwargs)
@@ -217,3 +223,15 @@ def squeeze(m, name, a, out):
 @pattern("swapaxes", "swapdims", signature=("input", "axis0", "axis1"))
 def swapaxes(m, name, a, out):
     return transpose(m, name, {"input": a["input"], "dim0": a["axis0"], "dim1": a["axis1"]}, out)
+
+
+def lstm_output(m, module_op, index):
+    """Element 0 of nn.LSTM(x): the output sequence; the final (h, c) states (element 1) do not map."""
+    from ..importer import module_args
+    from ...layers import REGISTRY
+    if index != 0:
+        return "the final states (h, c) of nn.LSTM (element 1)"
+    refs = [r for r in module_op.args if isinstance(r, Ref)]
+    if len(refs) != 1 or len(module_op.args) > 1 or any(k != "__path__" for k in module_op.kwargs):
+        return "nn.LSTM with initial states"
+    return Mapped([("LSTM", module_args(module_op.target, REGISTRY["LSTM"]))], refs)
