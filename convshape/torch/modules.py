@@ -156,6 +156,8 @@ class ParamArith(nn.Module):
 
     def __init__(self, op: str, shape, trainable: bool = True, table=None, index=None, gather_dim: int = 0):
         super().__init__()
+        if (table is None) != (index is None) or table is not None and not trainable:
+            raise ValueError("a gathered table needs both table and index, and is a parameter")
         self.op, self.shape, self.gather_dim = op, tuple(shape), gather_dim
         t = torch.ones(tuple(shape) if table is None else tuple(table))
         if trainable:
@@ -260,6 +262,8 @@ class ScaledDotProductAttention(nn.Module):
                  gather_dim: int = 0):
         super().__init__()
         self.is_causal, self.scale = is_causal, scale
+        if attn_bias is None and (bias_table is not None or bias_index is not None):
+            raise ValueError("bias_table and bias_index need attn_bias, the gathered shape")
         self.bias = None if attn_bias is None else ParamArith("add", attn_bias, True, bias_table, bias_index,
                                                               gather_dim)
 
