@@ -18,7 +18,10 @@ from convshape.memory.algebra_rules import BACKEND_DEPENDENT
 torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
-WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm"}
+WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
+                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention, LSTM
+                "Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d",
+                "TensorUnfold"}
 # kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
 # attention backend; the report names them
 UNKNOWN = set(BACKEND_DEPENDENT)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import model_validator
+
 from ..dims import prod
 from .base import Layer, Number, Params, PosInt, register
 from .examples import Example, Rejected
@@ -75,7 +77,11 @@ class ScalarArith(Layer):
 class ParamArith(Layer):
     """x op t for a tensor t of `shape` held by the layer, broadcast against x: a learned parameter
     (trainable: true; a position embedding, a bias, GRN's gamma and beta) or a buffer (trainable:
-    false; a fixed normalisation constant). Ops as ScalarArith's (rsub: t - x, rdiv: t / x)."""
+    false; a fixed normalisation constant). Ops as ScalarArith's (rsub: t - x, rdiv: t / x).
+
+    With `table` and `index`, t is gathered from a learned table by a fixed index buffer along
+    `gather_dim` (0: table[idx], 1: table[:, idx]) and viewed as `shape`: the relative-position
+    attention biases of LeViT, EfficientFormer, EfficientViT. params: the table; buffers: the index."""
 
     family: ClassVar[str] = "arith"
     torch_class: ClassVar[str | None] = None
@@ -83,6 +89,24 @@ class ParamArith(Layer):
     op: ArithOp
     shape: tuple[PosInt, ...]
     trainable: bool = True
+    table: tuple[PosInt, ...] | None = None
+    index: tuple[PosInt, ...] | None = None
+    gather_dim: Literal[0, 1] = 0
+
+    @model_validator(mode="after")
+    def _gathered(self):
+        if (self.table is None) != (self.index is None):
+            raise ValueError("table and index go together")
+        if self.table is not None:
+            if not self.trainable:
+                raise ValueError("a gathered table is a learned parameter (trainable: true)")
+            if len(self.table) <= self.gather_dim:
+                raise ValueError(f"gather_dim={self.gather_dim} needs a table of {self.gather_dim + 1}+ dims")
+            got = prod(self.index) * prod(self.table) // self.table[self.gather_dim]
+            if got != prod(self.shape):
+                raise ValueError(f"the gathered tensor has {got} elements, shape {list(self.shape)} holds "
+                                 f"{prod(self.shape)}")
+        return self
 
     examples: ClassVar[tuple] = (
         Example({"op": "add", "shape": (1, 197, 768)}, ((2, 197, 768),), note="ViT's position embedding"),
@@ -90,6 +114,10 @@ class ParamArith(Layer):
         Example({"op": "sub", "shape": (3, 1, 1), "trainable": False}, ((2, 3, 6, 6),),
                 note="a fixed mean, as a buffer"),
         Example({"op": "add", "shape": (4, 1)}, ((4,),), note="broadcast grows the rank"),
+        Example({"op": "add", "shape": (4, 9, 9), "table": (4, 9), "index": (9, 9), "gather_dim": 1},
+                ((2, 4, 9, 9),), note="LeViT's attention biases[:, idxs]"),
+        Example({"op": "add", "shape": (3, 16, 16), "table": (49, 3), "index": (256,)}, ((2, 3, 16, 16),),
+                note="Swin's table[index.view(-1)].view(16, 16, -1).permute(2, 0, 1)"),
         Rejected({"op": "add", "shape": (1, 5, 1, 1)}, ((2, 8, 5, 5),), torch_says="must match the size of tensor"),
     )
 
@@ -97,10 +125,12 @@ class ParamArith(Layer):
         return broadcast([inputs[0], self.shape], self.kind)
 
     def params(self, inputs):
-        n = prod(self.shape)
+        n = prod(self.table if self.table is not None else self.shape)
         return Params(trainable=n) if self.trainable else Params()
 
     def buffers(self, inputs):
+        if self.index is not None:
+            return prod(self.index)
         return 0 if self.trainable else prod(self.shape)
 
     def other_ops(self, inputs, output):

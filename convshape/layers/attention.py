@@ -11,7 +11,7 @@ as in attention, both factors come from one tensor; an upper bound otherwise).
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -86,12 +86,44 @@ class ScaledDotProductAttention(Layer):
 
     is_causal: bool = False
     scale: Number | None = None
+    # attn_mask as a learned additive bias of `attn_bias`'s shape, or gathered from `bias_table` by a
+    # fixed index buffer `bias_index` along `gather_dim` (TinyViT, MaxViT's relative-position biases)
+    attn_bias: tuple[PosInt, ...] | None = None
+    bias_table: tuple[PosInt, ...] | None = None
+    bias_index: tuple[PosInt, ...] | None = None
+    gather_dim: Literal[0, 1] = 0
 
     examples: ClassVar[tuple] = (
         Example({}, ((2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 6))),
         Example({"is_causal": True, "scale": 0.5}, ((2, 4, 6, 8), (2, 4, 6, 8), (2, 4, 6, 8))),
+        Example({"attn_bias": (3, 5, 7)}, ((2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 6)), note="a learned attention bias"),
+        Example({"attn_bias": (2, 9, 9), "bias_table": (2, 9), "bias_index": (9, 9), "gather_dim": 1},
+                ((1, 2, 9, 4), (1, 2, 9, 4), (1, 2, 9, 4)), note="TinyViT's attention_biases[:, idxs]"),
         Rejected({}, ((2, 3, 5, 4), (2, 3, 7, 5), (2, 3, 7, 6)), torch_says="Expected size for first two dimensions of batch2"),
     )
+
+    @model_validator(mode="after")
+    def _bias(self):
+        if (self.bias_table is None) != (self.bias_index is None) or self.bias_table is not None and \
+                self.attn_bias is None:
+            raise ValueError("bias_table and bias_index go together, with attn_bias (the gathered shape)")
+        if self.attn_bias is not None and self.is_causal:
+            raise ValueError("is_causal and an attention bias do not go together (torch refuses both)")
+        if self.bias_table is not None:
+            if len(self.bias_table) <= self.gather_dim:
+                raise ValueError(f"gather_dim={self.gather_dim} needs a table of {self.gather_dim + 1}+ dims")
+            got = prod(self.bias_index) * prod(self.bias_table) // self.bias_table[self.gather_dim]
+            if got != prod(self.attn_bias):
+                raise ValueError(f"the gathered bias has {got} elements, attn_bias {list(self.attn_bias)} holds "
+                                 f"{prod(self.attn_bias)}")
+        return self
+
+    def params(self, inputs):
+        table = self.bias_table if self.bias_table is not None else self.attn_bias
+        return Params(trainable=prod(table) if table is not None else 0)
+
+    def buffers(self, inputs):
+        return prod(self.bias_index) if self.bias_index is not None else 0
 
     def _dims(self, inputs):
         q, k, v = inputs
@@ -107,6 +139,11 @@ class ScaledDotProductAttention(Layer):
 
     def output_shape(self, inputs):
         batch, L, S, E, Ev = self._dims(inputs)
+        if self.attn_bias is not None:  # the bias broadcasts against the scores, and must not grow them
+            scores = tuple(batch) + (L, S)
+            if tuple(broadcast([scores, self.attn_bias], self.kind)) != scores:
+                raise ShapeError(f"attn_bias {list(self.attn_bias)} does not broadcast to the scores "
+                                 f"{[str(d) for d in scores]}", argument="attn_bias", value=list(self.attn_bias))
         return tuple(batch) + (L, Ev)
 
     def macs(self, inputs, output):
@@ -115,7 +152,8 @@ class ScaledDotProductAttention(Layer):
 
     def other_ops(self, inputs, output):
         batch, L, S, E, Ev = self._dims(inputs)
-        return 4 * prod(batch) * L * S  # scale, then softmax's exp, sum, divide per score
+        # scale, then softmax's exp, sum, divide per score; plus the bias add
+        return (4 + (self.attn_bias is not None)) * prod(batch) * L * S
 
     def receptive_field(self, inputs, output):
         r = len(output)

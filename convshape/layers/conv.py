@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..dims import numel_of, prod, require_ge
 from ..errors import ShapeError
@@ -306,3 +306,42 @@ class _FixedConvNd(_ConvNd):
 
 
 FixedConv1d, FixedConv2d, FixedConv3d = register_ranks(_FixedConvNd, name="FixedConv")
+
+
+class _StdConvNd(_ConvNd):
+    """A convolution whose weight is standardized from its parameter at every call: timm's StdConv2d
+    (BiT) and, with `gain`, NF-Nets' ScaledStdConv2d: w' = gain * (w - mean) / sqrt(var + eps), mean
+    and var per output channel over the other weight dims (F.batch_norm in training mode on the
+    weight). params: weight, bias and with gain one per output channel. MACs are the convolution's;
+    other_ops add the standardization, a LayerNorm over the weight: weight numel x (5 + gain)."""
+
+    torch_class: ClassVar[str | None] = None
+
+    eps: Annotated[float, Field(gt=0)] = 1e-6  # torch: "batch_norm eps must be positive during training"
+    gain: bool = False
+
+    examples: ClassVar[tuple] = (
+        Example({"out_channels": 4, "kernel_size": 3, "padding": 1, "gain": True}, ((2, 3, PerAxis(8, 7, 6)),),
+                note="NF-Net's ScaledStdConv2d"),
+        Example({"out_channels": 6, "kernel_size": PerAxis(3, 1, 2), "stride": 2, "groups": 3, "bias": False},
+                ((1, 3, PerAxis(9, 8, 5)),), note="BiT's StdConv2d, grouped"),
+        Rejected({"out_channels": 2, "kernel_size": 5}, ((1, 3, PerAxis(4, 4, 4)),),
+                 torch_says="Kernel size can't be greater than actual input size"),
+    )
+
+    def output_shape(self, inputs):
+        per_channel = self.weight_numel(inputs) // self.out_channels
+        if per_channel < 2:  # torch's batch_norm in training mode: "Expected more than 1 value per channel"
+            raise ShapeError(f"each output channel's weight has {per_channel} value: standardizing it needs more "
+                             f"than 1", argument="kernel_size", value=self.kernel_size)
+        return super().output_shape(inputs)
+
+    def params(self, inputs):
+        return Params(trainable=self.weight_numel(inputs) + self.out_channels * (int(self.bias) + int(self.gain)))
+
+    def other_ops(self, inputs, output):
+        from .norm import STATS_OPS
+        return super().other_ops(inputs, output) + self.weight_numel(inputs) * (STATS_OPS + int(self.gain))
+
+
+StdConv1d, StdConv2d, StdConv3d = register_ranks(_StdConvNd, name="StdConv")

@@ -375,3 +375,42 @@ class FrozenBatchNorm2d(Layer):
         # the written num_features where there is one: torch then refuses a mismatch as convshape does
         c = self.num_features if self.num_features is not None else self.infer(inputs)["num_features"]
         return FBN(c, eps=self.eps)
+
+
+@register
+class Normalize(Layer):
+    """F.normalize(x, p=2, dim, eps): x divided by its Euclidean norm along `dim`, at least eps
+    (SSD300's L2 norm of conv4_3). other_ops: the norm (a square and an add per element, a square
+    root and the clamp at eps per vector) and one divide per element: 3 x elements + 2 x vectors
+    - vectors (the first add of each vector is its square)."""
+
+    family: ClassVar[str] = "norm"
+    torch_class: ClassVar[str | None] = None
+
+    dim: int = 1
+    eps: Number = 1e-12
+
+    examples: ClassVar[tuple] = (
+        Example({}, ((2, 8, 5, 5),), note="SSD300: over the channels"),
+        Example({"dim": -1}, ((3, 7),)),
+        Rejected({"dim": 3}, ((2, 3, 4),), torch_says="out of range"),
+    )
+
+    def axis(self, x):
+        r = max(len(x), 1)
+        if not -r <= self.dim < r:
+            raise ShapeError(f"dim={self.dim} is out of range for a {len(x)}-D input", argument="dim", value=self.dim)
+        return self.dim % r
+
+    def output_shape(self, inputs):
+        self.axis(inputs[0])
+        return tuple(inputs[0])
+
+    def other_ops(self, inputs, output):
+        x = inputs[0]
+        n = prod(x)
+        vectors = prod(s for d, s in enumerate(x) if d != self.axis(x))
+        return 3 * n + vectors  # squares n, adds n - vectors, sqrt + clamp 2 x vectors, divides n
+
+    def receptive_field(self, inputs, output):
+        return GlobalOver(dims=(self.axis(inputs[0]),))

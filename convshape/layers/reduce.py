@@ -1,8 +1,10 @@
-"""Reductions over any dims: torch.sum / mean / amax / amin (SK-Nets' and ResNeSt's branch sums,
-GRN's and RMS norm's statistics). Global pooling over the spatial dims stays AdaptiveAvgPoolNd.
+"""Reductions over any dims: torch.sum / mean / amax / amin and the 2-norm (SK-Nets' and ResNeSt's
+branch sums, GRN's `x.norm(p=2)`, RMS norm's statistics). Global pooling over the spatial dims stays
+AdaptiveAvgPoolNd.
 
 other_ops: sum, amax, amin: one add (compare) per input element that is folded into another,
-in - out; mean adds one divide per output element: in.
+in - out; mean adds one divide per output element: in; norm squares every input element, adds
+(in - out) and takes one square root per output: 2 x in.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from .examples import Example, Rejected
 
 @register
 class Reduce(Layer):
-    """`op` over `dim` (an int, a list, or null for every dim), keeping reduced dims as 1 with keepdim."""
+    """`op` over `dim` (an int, a list, or null for every dim), keeping reduced dims as 1 with keepdim;
+    norm is the Euclidean norm (torch.linalg.vector_norm, ord 2)."""
 
     family: ClassVar[str] = "reduce"
     torch_class: ClassVar[str | None] = None
 
-    op: Literal["sum", "mean", "amax", "amin"]
+    op: Literal["sum", "mean", "amax", "amin", "norm"]
     dim: Int | tuple[Int, ...] | None = None
     keepdim: bool = False
 
@@ -30,6 +33,7 @@ class Reduce(Layer):
         Example({"op": "mean", "dim": (1, 2), "keepdim": True}, ((2, 5, 5, 8),), note="GRN's spatial statistic"),
         Example({"op": "amax", "dim": -1}, ((3, 2, 7),)),
         Example({"op": "sum"}, ((3, 4),), note="every dim"),
+        Example({"op": "norm", "dim": (1, 2), "keepdim": True}, ((2, 5, 6, 8),), note="ConvNeXt-V2 GRN's x.norm(p=2)"),
         Rejected({"op": "sum", "dim": 3}, ((2, 3, 4),), torch_says="out of range"),
         Rejected({"op": "mean", "dim": (1, -2)}, ((2, 3, 4),), torch_says="appears multiple times"),
     )
@@ -56,6 +60,8 @@ class Reduce(Layer):
 
     def other_ops(self, inputs, output):
         n_in, n_out = prod(inputs[0]), prod(output)
+        if self.op == "norm":
+            return 2 * n_in
         return n_in if self.op == "mean" else n_in - n_out
 
     def receptive_field(self, inputs, output):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..dims import ceildiv, prod, require_ge
 from ..errors import ShapeError
-from .base import Int, Layer, Remap, Window, register
+from .base import GlobalOver, Int, Layer, Remap, Window, register
 from .examples import Example, Rejected
 
 
@@ -197,6 +197,87 @@ def exact_quotient(n, d: int, message, argument: str):
 
 def _exact_div(n, d, argument):
     return exact_quotient(n, d, lambda: f"cannot infer -1: {n} elements are not divisible by {d}", argument)
+
+
+@register
+class Expand(Layer):
+    """x.expand(*sizes): a dim of size 1 repeated to `sizes[d]` (-1 keeps a dim), new leading dims
+    as torch allows; a view with no arithmetic. An output element reads the one input element along
+    each expanded dim."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    sizes: Annotated[tuple[Int, ...], Field(min_length=1)]
+
+    examples: ClassVar[tuple] = (
+        Example({"sizes": (-1, -1, 16, -1)}, ((4, 16, 1, 16),), note="BoTNet's relative logits"),
+        Example({"sizes": (2, 5, -1)}, ((1, 7),), note="a new leading dim"),
+        Rejected({"sizes": (-1, 4, -1)}, ((2, 3, 5),), torch_says="must match the existing size"),
+        Rejected({"sizes": (-1, 3, 5)}, ((3, 5),), torch_says="allowed in a leading, non-existing dimension"),
+        Rejected({"sizes": (5,)}, ((2, 5),), torch_says="must be greater or equal to the number of dimensions"),
+    )
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        new = len(self.sizes) - len(x)
+        if new < 0:
+            raise ShapeError(f"sizes {list(self.sizes)} has {len(self.sizes)} entries, fewer than the input's "
+                             f"{len(x)} dims", argument="sizes", value=list(self.sizes))
+        out = []
+        for d, want in enumerate(self.sizes[:new]):
+            if want < 0:
+                raise ShapeError(f"size {want} is not allowed in a new leading dim {d}", argument="sizes",
+                                 value=list(self.sizes))
+            out.append(want)
+        for d, (have, want) in enumerate(zip(x, self.sizes[new:])):
+            if want == -1 or want == have:
+                out.append(have)
+            elif have == 1 and want >= 0:
+                out.append(want)
+            else:
+                raise ShapeError(f"the expanded size {want} must match the existing size {have} at dim {d} "
+                                 f"(or that size must be 1)", argument="sizes", value=list(self.sizes))
+        return tuple(out)
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        new = len(output) - len(x)
+        grown = tuple(d for d, (a, b) in enumerate(zip(x, output[new:])) if a != b)
+        return GlobalOver(dims=grown, sources=((),) * new + tuple((d,) for d in range(len(x))))
+
+
+@register
+class TensorUnfold(Layer):
+    """x.unfold(dimension, size, step) (Tensor.unfold, not nn.Unfold's im2col): the windows of `size`
+    along `dimension`, every `step`, as a view; dimension becomes the window count (L - size) // step
+    + 1 and a new last dim of `size` indexes within a window (HaloNet's overlapping key blocks).
+    Receptive field: global over the unfolded dim, an upper bound (a window reads `size` positions)."""
+
+    family: ClassVar[str] = "shape"
+    torch_class: ClassVar[str | None] = None
+
+    dimension: Int
+    size: Annotated[int, Field(ge=0)]
+    step: Annotated[int, Field(gt=0)]
+
+    examples: ClassVar[tuple] = (
+        Example({"dimension": 2, "size": 4, "step": 2}, ((2, 3, 8, 8),), note="HaloNet: 4-wide blocks every 2"),
+        Example({"dimension": -1, "size": 3, "step": 3}, ((2, 10),)),
+        Rejected({"dimension": 1, "size": 5, "step": 1}, ((2, 4),), torch_says="maximum size for tensor at dimension"),
+    )
+
+    def output_shape(self, inputs):
+        x = inputs[0]
+        d = _norm_dim(self.dimension, max(len(x), 1), "dimension")
+        require_ge(x[d], self.size, f"size {self.size} is larger than dim {d} of size {x[d]}", argument="size",
+                   received=self.size)
+        return tuple(x[:d]) + ((x[d] - self.size) // self.step + 1,) + tuple(x[d + 1:]) + (self.size,)
+
+    def receptive_field(self, inputs, output):
+        x = inputs[0]
+        d = _norm_dim(self.dimension, max(len(x), 1), "dimension")
+        return GlobalOver(dims=(d,), sources=tuple((j,) for j in range(len(x))) + ((d,),))
 
 
 @register

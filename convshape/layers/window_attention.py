@@ -272,3 +272,70 @@ class RelativePositionalMultiHeadAttention(Layer):
         from torchvision.models.maxvit import RelativePositionalMultiHeadAttention as R
         d = self.feat_dim if self.feat_dim is not None else self.infer(inputs)["feat_dim"]
         return R(d, self.head_dim, self.max_seq_len)
+
+
+@register
+class ShiftedWindowAttention3d(ShiftedWindowAttention):
+    """torchvision's video Swin (Swin3D) window attention over (B, T, H, W, C): windows of w0 x w1 x w2
+    tokens after padding T, H, W up to multiples; along an axis no longer than the window the window
+    is clipped to the axis and does not shift (torchvision's _get_window_and_shift_size). Relative-
+    position-bias table (2w0-1)(2w1-1)(2w2-1) x heads; the index buffer is the full window's."""
+
+    torch_module: ClassVar[str] = "torchvision.models.video.swin_transformer"
+
+    window_size: tuple[PosInt, PosInt, PosInt]
+    shift_size: tuple[Int, Int, Int]
+
+    examples: ClassVar[tuple] = (
+        Example({"window_size": (2, 4, 4), "shift_size": (1, 2, 2), "num_heads": 2}, ((1, 4, 8, 8, 8),)),
+        Example({"window_size": (8, 7, 7), "shift_size": (4, 3, 3), "num_heads": 3}, ((2, 4, 7, 9, 6),),
+                note="clipped to T = 4 and H = 7 (no shift there); W padded to 14"),
+        Example({"window_size": (2, 3, 3), "shift_size": (0, 0, 0), "num_heads": 1, "qkv_bias": False},
+                ((1, 3, 5, 4, 4),)),
+    )
+
+    def infer(self, inputs):
+        x = inputs[0]
+        check_rank(self, x, (5,))
+        c = concrete_channels(x, 4, "channel", self.dim, "dim")
+        if c % self.num_heads:
+            self.fail(f"{c} channels are not divisible by num_heads={self.num_heads}", "num_heads", self.num_heads)
+        return {"dim": c}
+
+    def effective(self, x):
+        """(window, shift) per axis after torchvision's clipping to short axes; a symbolic size is
+        refused, since whether the window is clipped (and the counts) depend on it."""
+        window, shift = [], []
+        for axis in range(3):
+            size, w, s = x[1 + axis], self.window_size[axis], self.shift_size[axis]
+            if type(size) is not int:
+                raise ShapeError(f"axis {1 + axis} is {size}: whether the window {w} is clipped to it depends on "
+                                 f"its size, give it concretely", argument="input", value=str(size))
+            clipped = size <= w
+            window.append(size if clipped else w)
+            shift.append(0 if clipped else s)
+        return tuple(window), tuple(shift)
+
+    def windows(self, x):
+        w, _ = self.effective(x)
+        n_windows = x[0] * ceildiv(x[1], w[0]) * ceildiv(x[2], w[1]) * ceildiv(x[3], w[2])
+        return n_windows, w[0] * w[1] * w[2], w
+
+    def shifted(self, x) -> bool:
+        return sum(self.effective(x)[1]) > 0
+
+    def table(self):
+        return prod(2 * w - 1 for w in self.window_size)
+
+    def buffers(self, inputs):
+        return prod(self.window_size) ** 2  # relative_position_index of the full window
+
+    def receptive_field(self, inputs, output):
+        return GlobalOver(dims=(1, 2, 3))
+
+    def to_torch(self, inputs):
+        from torchvision.models.video import swin_transformer as vswin
+        dim = self.dim if self.dim is not None else self.infer(inputs)["dim"]
+        return vswin.ShiftedWindowAttention3d(dim, list(self.window_size), list(self.shift_size), self.num_heads,
+                                              qkv_bias=self.qkv_bias, proj_bias=self.proj_bias,
+                                              attention_dropout=self.attention_dropout, dropout=self.dropout)

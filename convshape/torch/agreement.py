@@ -196,8 +196,9 @@ def _dim_for(name, cls, shape):
 
 
 # FlopCounterMode does not see the CPU attention kernels (nn.MultiheadAttention's fast path,
-# _scaled_dot_product_flash_attention_for_cpu): count these on the meta device, where it does
-META_COUNTED = ("MultiheadAttention", "ScaledDotProductAttention")
+# _scaled_dot_product_flash_attention_for_cpu) nor nn.LSTM's fused CPU kernel (0 FLOPs): count these
+# on the meta device, where they decompose into the matrix products it counts
+META_COUNTED = ("MultiheadAttention", "ScaledDotProductAttention", "LSTM")
 
 
 def torch_figures(module, inputs, index_inputs=()) -> dict:

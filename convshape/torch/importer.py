@@ -139,19 +139,27 @@ class _Mapper:
 
 
 # ------------------------------------------------------------------ building the Network
-def trace(module: nn.Module, input_shape):
-    """(ops, front end used): fx first, the eager tracer where fx fails."""
+def trace(module: nn.Module, input_shape, locations: bool = True):
+    """(ops, front end used): fx first, the eager tracer where fx fails; `locations`: record each op's
+    user source line (for error messages only)."""
     try:
-        return trace_fx(module, input_shape, is_leaf), "fx"
+        return trace_fx(module, input_shape, is_leaf, locations), "fx"
     except TraceFailed as fx_error:
         try:
-            return trace_eager(module, input_shape, is_leaf), f"eager (fx: {fx_error})"
+            return trace_eager(module, input_shape, is_leaf, locations), f"eager (fx: {fx_error})"
         except TraceFailed as e:
             raise UnmappedOps([(f"tracing failed: {e}", type(module).__name__)]) from None
 
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None, check: bool = True) -> Network:
     """A Network with one node per mapped op; node names follow module paths (state_dict keys)."""
+    try:  # without source lines first: only a refusal needs them, and it is traced again to name them
+        return _import(module, input_shape, name, check, locations=False)
+    except UnmappedOps:
+        return _import(module, input_shape, name, check, locations=True)
+
+
+def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) -> Network:
     named = {str(k): tuple(int(d) for d in v) for k, v in input_shape.items()} if isinstance(input_shape, dict) \
         else None  # several inputs: {"image": (1, 3, 32, 32), "mask": (1, 1, 32, 32)}
     input_shape = next(iter(named.values())) if named else tuple(int(d) for d in input_shape)
@@ -164,7 +172,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None, check: b
     was_training = root.training
     module.eval()
     try:
-        ops, frontend = trace(module, named or input_shape)
+        ops, frontend = trace(module, named or input_shape, locations)
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
@@ -414,12 +422,20 @@ def _held_params(op, mapper) -> list:
     if op.kind == "module":
         path = op.kwargs.get("__path__", "")
         return [(f"{path}.{n}", p) for n, p in op.target.named_parameters()]
-    out = []
+    out, seen = [], set()
+
+    def walk(ref):
+        src = mapper.ops[ref.name]
+        if ref.name in seen or src.kwargs.get("__buffer__") or not isinstance(src.value, torch.Tensor):
+            return
+        seen.add(ref.name)
+        if src.kind == "param":
+            out.append((src.target, src.value))
+        elif ref.name in mapper.derived:  # a weight computed from parameters (standardized): held by its sources
+            for r in _tensor_refs(src):
+                walk(r)
     for r in _tensor_refs(op):
-        src = mapper.ops[r.name]
-        if (src.kind == "param" or r.name in mapper.derived) and not src.kwargs.get("__buffer__") \
-                and isinstance(src.value, torch.Tensor):
-            out.append((src.target if src.kind == "param" else r.name, src.value))
+        walk(r)
     return out
 
 

@@ -154,17 +154,27 @@ class ScalarArith(nn.Module):
 class ParamArith(nn.Module):
     """x op t with t a parameter (trainable) or a buffer of `shape`, broadcast against x."""
 
-    def __init__(self, op: str, shape, trainable: bool = True):
+    def __init__(self, op: str, shape, trainable: bool = True, table=None, index=None, gather_dim: int = 0):
         super().__init__()
-        self.op = op
-        t = torch.ones(tuple(shape))
+        if (table is None) != (index is None) or table is not None and not trainable:
+            raise ValueError("a gathered table needs both table and index, and is a parameter")
+        self.op, self.shape, self.gather_dim = op, tuple(shape), gather_dim
+        t = torch.ones(tuple(shape) if table is None else tuple(table))
         if trainable:
             self.t = nn.Parameter(t)
         else:
             self.register_buffer("t", t)
+        # a table gathered by a fixed index (relative-position biases)
+        self.register_buffer("idx", None if index is None else torch.zeros(tuple(index), dtype=torch.long))
+
+    def value(self):
+        t = self.t
+        if self.idx is not None:
+            t = (t[:, self.idx] if self.gather_dim == 1 else t[self.idx]).reshape(self.shape)
+        return t
 
     def forward(self, x):
-        return _arith(self.op, x, self.t)
+        return _arith(self.op, x, self.value())
 
     def extra_repr(self):
         return f"op={self.op}, shape={list(self.t.shape)}"
@@ -193,6 +203,8 @@ class Reduce(nn.Module):
 
     def forward(self, x):
         dim = tuple(range(x.dim())) if self.dim is None else self.dim
+        if self.op == "norm":
+            return torch.linalg.vector_norm(x, 2, dim=dim, keepdim=self.keepdim)
         return getattr(torch, self.op)(x, dim=dim, keepdim=self.keepdim)
 
     def extra_repr(self):
@@ -246,12 +258,19 @@ class MatMul(nn.Module):
 
 
 class ScaledDotProductAttention(nn.Module):
-    def __init__(self, is_causal: bool = False, scale=None):
+    def __init__(self, is_causal: bool = False, scale=None, attn_bias=None, bias_table=None, bias_index=None,
+                 gather_dim: int = 0):
         super().__init__()
         self.is_causal, self.scale = is_causal, scale
+        if attn_bias is None and (bias_table is not None or bias_index is not None):
+            raise ValueError("bias_table and bias_index need attn_bias, the gathered shape")
+        self.bias = None if attn_bias is None else ParamArith("add", attn_bias, True, bias_table, bias_index,
+                                                              gather_dim)
 
     def forward(self, q, k, v):
-        return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.is_causal, scale=self.scale)
+        mask = None if self.bias is None else self.bias.value()
+        return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.is_causal,
+                                                          scale=self.scale)
 
 
 class MultiheadAttention(nn.MultiheadAttention):
@@ -321,3 +340,61 @@ class MaxUnpool2d(_UnpoolOutputSize, nn.MaxUnpool2d):
 
 class MaxUnpool3d(_UnpoolOutputSize, nn.MaxUnpool3d):
     pass
+
+
+def _standardized(conv_cls):
+    class Std(conv_cls):
+        """A convolution whose weight is standardized per output channel at every call (timm's
+        StdConv2d; with gain, ScaledStdConv2d)."""
+
+        def __init__(self, *args, eps: float = 1e-6, gain: bool = False, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.eps = eps
+            self.gain = nn.Parameter(torch.ones(self.out_channels, *([1] * (self.weight.dim() - 1)))) if gain else None
+
+        def forward(self, x):
+            w = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                                         weight=None if self.gain is None else self.gain.view(-1), training=True,
+                                         momentum=0.0, eps=self.eps).reshape_as(self.weight)
+            return self._conv_forward(x, w, self.bias)
+    Std.__name__ = Std.__qualname__ = "Std" + conv_cls.__name__
+    return Std
+
+
+StdConv1d, StdConv2d, StdConv3d = (_standardized(c) for c in (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+
+
+class Normalize(nn.Module):
+    """F.normalize(x, p=2, dim, eps)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-12):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x):
+        return nn.functional.normalize(x, p=2.0, dim=self.dim, eps=self.eps)
+
+
+class Expand(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.sizes = tuple(sizes)
+
+    def forward(self, x):
+        return x.expand(*self.sizes)
+
+
+class TensorUnfold(nn.Module):
+    def __init__(self, dimension: int, size: int, step: int):
+        super().__init__()
+        self.dimension, self.size, self.step = dimension, size, step
+
+    def forward(self, x):
+        return x.unfold(self.dimension, self.size, self.step)
+
+
+class LSTM(nn.LSTM):
+    """nn.LSTM's output sequence (element 0 of the (output, (h, c)) tuple)."""
+
+    def forward(self, x):
+        return super().forward(x)[0]

@@ -47,6 +47,9 @@ def _to_meta(module: nn.Module) -> nn.Module:
     # without it; the pruning pre-hook recomputes it (weight_orig * weight_mask) at every call
     pruned = [(m, hook._tensor_name) for m in module.modules() for hook in m._forward_pre_hooks.values()
               if hasattr(hook, "_tensor_name") and hasattr(m, hook._tensor_name + "_orig")]
+    tensors = list(module.parameters()) + list(module.buffers())
+    if not pruned and tensors and all(t.is_meta for t in tensors):
+        return module.eval()  # already on meta (built under torch.device("meta")): no copy to make
     held = [(m, name, m.__dict__.pop(name)) for m, name in pruned if name in m.__dict__]
     try:
         m = copy.deepcopy(module)
@@ -79,16 +82,41 @@ def input_dtype(module: nn.Module):
 
 
 # ------------------------------------------------------------------ torch.fx
-def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
+def trace_fx(module: nn.Module, input_shape, is_leaf, locations: bool = True) -> list:
     import torch.fx as fx
 
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m, qualname):
             return is_leaf(m) or super().is_leaf_module(m, qualname) and is_leaf(m) is not False
 
+        # torch.fx looks a parameter or buffer up by walking root.named_parameters() / named_buffers()
+        # at every attribute read and every tensor argument (quadratic: a third of MobileOne's import)
+        def tensor_names(self) -> dict:
+            if getattr(self, "_names_root", None) is not self.root:
+                names = {}
+                for n, t in list(self.root.named_parameters()) + list(self.root.named_buffers()):
+                    names.setdefault(id(t), n)  # the first name, as torch's search finds
+                self._names, self._names_root = names, self.root
+            return self._names
+
+        def getattr(self, attr, attr_val, parameter_proxy_cache):
+            n = self.tensor_names().get(id(attr_val)) if isinstance(attr_val, torch.Tensor) else None
+            if n is not None and (isinstance(attr_val, nn.Parameter) or self.proxy_buffer_attributes):
+                if n not in parameter_proxy_cache:
+                    parameter_proxy_cache[n] = self.create_proxy("get_attr", n, (), {})
+                return parameter_proxy_cache[n]
+            return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+        def create_arg(self, a):
+            if isinstance(a, torch.Tensor) and not isinstance(a, fx.Proxy):
+                n = self.tensor_names().get(id(a))
+                if n is not None:
+                    return self.create_node("get_attr", n, (), {})
+            return super().create_arg(a)
+
     meta = _to_meta(module)
     tracer = Tracer()
-    tracer.record_stack_traces = True
+    tracer.record_stack_traces = locations  # source lines cost a third of a large model's trace
     try:
         graph = tracer.trace(meta)
     except Exception as e:  # noqa: BLE001 - any tracing failure sends us to the eager tracer
@@ -99,7 +127,8 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
 
     class Recorder(fx.Interpreter):
         def run_node(self, n):
-            out = super().run_node(n)
+            out = _lstm_on_meta(self, n)
+            out = super().run_node(n) if out is None else out
             values[n.name] = out
             return out
 
@@ -135,6 +164,28 @@ def trace_fx(module: nn.Module, input_shape, is_leaf) -> list:
     return ops
 
 
+def _lstm_on_meta(interpreter, n):
+    """nn.LSTM's (output, (h, c)) as empty meta tensors of torch's shapes, for a leaf LSTM called on
+    one batched or unbatched input: on the meta device torch runs it step by step through its
+    element-wise decomposition (3.5 s of Sequencer2D-S's import), and only the shapes are read."""
+    if n.op != "call_module":
+        return None
+    m = interpreter.module.get_submodule(n.target)
+    if type(m) is not nn.LSTM:
+        return None
+    args, kwargs = interpreter.fetch_args_kwargs_from_env(n)
+    if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor) or args[0].dim() not in (2, 3) \
+            or args[0].shape[-1] != m.input_size:
+        return None  # initial states, a packed sequence or a wrong size: torch runs it (and says why)
+    x = args[0]
+    d, p = 2 if m.bidirectional else 1, m.proj_size or m.hidden_size
+    out = x.new_empty(tuple(x.shape[:-1]) + (d * p,))
+    batch = () if x.dim() == 2 else (x.shape[0 if m.batch_first else 1],)
+    h = x.new_empty((d * m.num_layers,) + batch + (p,))
+    c = x.new_empty((d * m.num_layers,) + batch + (m.hidden_size,))
+    return out, (h, c)
+
+
 def _refs(a):
     import torch.fx as fx
     if isinstance(a, fx.Node):
@@ -143,6 +194,8 @@ def _refs(a):
         return type(a)(_refs(v) for v in a) if not hasattr(a, "_fields") else tuple(_refs(v) for v in a)
     if isinstance(a, dict):
         return {k: _refs(v) for k, v in a.items()}
+    if isinstance(a, slice):  # x[:, :n] with n read from a size: the bound is a node too
+        return slice(_refs(a.start), _refs(a.stop), _refs(a.step))
     return a
 
 
@@ -161,7 +214,7 @@ def _user_frame(stack_trace: str) -> str:
 
 
 # ------------------------------------------------------------------ eager
-def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
+def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True) -> list:
     from torch.overrides import TorchFunctionMode
 
     meta = _to_meta(module)
@@ -195,7 +248,7 @@ def trace_eager(module: nn.Module, input_shape, is_leaf) -> list:
         counter[0] += 1
         name = f"op{counter[0]}"
         ops.append(Op(name=name, kind=kind, target=target, args=ref(args), kwargs=ref(kwargs), value=out,
-                      scope=scope, location=_user_frame("".join(traceback.format_stack()))))
+                      scope=scope, location=_user_frame("".join(traceback.format_stack())) if locations else ""))
         for v in (out if isinstance(out, (tuple, list)) else (out,)):
             if isinstance(v, torch.Tensor):
                 names[id(v)] = name if not isinstance(out, (tuple, list)) else names.get(id(v), name)

@@ -30,10 +30,28 @@ def dropout(m, name, a, out):
 @pattern("expand_as", signature=("input", "other"))
 @pattern("expand", signature=("input", "*sizes"))
 def broadcast_made_explicit(m, name, a, out):
-    return Mapped([], [a["input"]])
+    x = a["input"]
+    src, want = m.shape(x), tuple(out.shape)
+    if len(src) == len(want) and src != want and not only_broadcasting_readers(m, out):
+        # read by a cat or a matmul, which do not broadcast: an Expand of the same rank
+        return Mapped([("Expand", {"sizes": tuple(w if s != w else -1 for s, w in zip(src, want))})], [x])
+    return Mapped([], [x])
+
+
+BROADCASTING = {"add", "mul", "sub", "rsub", "truediv", "div", "rtruediv", "rdiv", "maximum", "minimum"}
+
+
+def only_broadcasting_readers(m, value) -> bool:
+    """Whether every op reading `value` (an op's result) is element-wise arithmetic, which broadcasts."""
+    from .registry import canonical, tensor_refs
+    me = next((op.name for op in m.ops.values() if op.value is value), None)
+    readers = [op for op in m.ops.values() if any(r.name == me for r in tensor_refs(op))]
+    return bool(readers) and all(op.kind in ("function", "method") and canonical(op.target) in BROADCASTING
+                                 for op in readers)
 
 
 @pattern("to", signature=("input",))
+@pattern("as_tensor", signature=("input", "dtype", "device"))
 def to(m, name, a, out):
     x = a["input"]
     if isinstance(out, torch.Tensor) and out.dtype != m.ops[x.name].value.dtype:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .registry import Mapped, is_buffer, pattern, take_param
+from .registry import Mapped, gathered, is_buffer, pattern, take_param
 from ..trace import Ref
 
 # the kinds for two tensors, and the op names of ScalarArith / ParamArith
@@ -29,6 +29,14 @@ def arith(m, op, a, out, reverse_op=None):
     tensor, other, swapped = (x, y, False) if xs and not px else (y, x, True)
     name = (reverse_op or op) if swapped else op
     if isinstance(other, Ref):  # a parameter or a buffer
+        g = gathered(m, other)
+        if isinstance(g, str):
+            return f"{op} with {g}"
+        if g is not None:  # a bias table gathered by a fixed index (relative-position attention biases)
+            table, idx, dim = g
+            return Mapped([("ParamArith", {"op": name, "shape": tuple(m.ops[other.name].value.shape),
+                                           "table": tuple(table.value.shape), "index": tuple(idx.value.shape),
+                                           "gather_dim": dim})], [tensor])
         src = take_param(m, other)
         if isinstance(src, str):
             return f"{op} with {src}"
@@ -119,3 +127,27 @@ def unary(m, name, a, out):
     if not (isinstance(x, Ref) and isinstance(m.ops[x.name].value, torch.Tensor)):
         return f"{name} of a non-tensor"
     return Mapped([("UnaryOp", {"fn": name})], [x])
+
+
+@pattern("addcmul", signature=("input", "tensor1", "tensor2", "value"))
+def addcmul(m, name, a, out):
+    """torch.addcmul(b, w, x) = b + w * x with b and w parameters (ConvNeXt-V2's GRN): two ParamArith."""
+    b, w, x = a.get("input"), a.get("tensor1"), a.get("tensor2")
+    if m.param(w, buffers=True) is None and m.param(x, buffers=True) is not None:
+        w, x = x, w  # the product commutes
+    if not (isinstance(x, Ref) and m.param(x, buffers=True) is None) or m.param(w, buffers=True) is None \
+            or m.param(b, buffers=True) is None:
+        return "addcmul of tensors (only a parameter plus a parameter times a tensor maps)"
+    layers = []
+    for op, ref in (("mul", w), ("add", b)):
+        src = take_param(m, ref)
+        if isinstance(src, str):
+            return f"addcmul with {src}"
+        args = {"op": op, "shape": tuple(m.ops[ref.name].value.shape)}
+        layers.append(("ParamArith", args | ({"trainable": False} if is_buffer(src) else {})))
+    value = a.get("value", 1)
+    if value != 1:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "addcmul with a tensor value"
+        layers.insert(0, ("ScalarArith", {"op": "mul", "value": float(value)}))
+    return Mapped(layers, [x])

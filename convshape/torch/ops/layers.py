@@ -1,7 +1,47 @@
 """Functional layers on a module's own tensors: F.conv2d, F.linear, F.layer_norm, F.batch_norm ..."""
 from __future__ import annotations
 
-from .registry import Mapped, is_buffer, pattern, plain, take_param
+from .registry import Mapped, bind, canonical, is_buffer, param_source, pattern, plain, take_param
+from ..trace import Ref
+
+
+def standardized(m, ref):
+    """(weight, gain or None, eps) when `ref` is timm's standardized weight, else None:
+    F.batch_norm(w.reshape(1, O, -1), None, None, weight=(gain * scale).view(-1), training=True,
+    momentum=0., eps=eps).reshape_as(w), the parameters read nowhere else."""
+    op = m.ops.get(ref.name) if isinstance(ref, Ref) else None
+    if op is None or op.name not in m.derived or canonical(op.target) not in ("reshape_as", "reshape", "view"):
+        return None
+    bn = m.ops.get(op.args[0].name) if op.args and isinstance(op.args[0], Ref) else None
+    if bn is None or bn.name not in m.derived or canonical(bn.target) != "batch_norm":
+        return None
+    a = bind("batch_norm", bn.args, bn.kwargs)
+    if not a.get("training") or any(a.get(k) is not None for k in ("running_mean", "running_var", "bias")):
+        return None
+    w = param_source(m, a["input"])
+    if w is None or tuple(w.value.shape) != tuple(op.value.shape) or m.is_fixed(a["input"]) \
+            or tuple(m.ops[a["input"].name].value.shape)[:2] != (1, w.value.shape[0]):
+        return None
+    gain = None
+    if a.get("weight") is not None:  # (gain * scale).view(-1): one gain per output channel, times a constant
+        g = m.ops.get(a["weight"].name)
+        while g is not None and canonical(g.target) in ("view", "reshape", "flatten"):
+            g = m.ops.get(g.args[0].name) if g.args and isinstance(g.args[0], Ref) else None
+        if g is not None and canonical(g.target) == "mul":
+            refs = [x for x in g.args if isinstance(x, Ref)]
+            consts = [x for x in g.args if not isinstance(x, Ref)]
+            if len(refs) == 1 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in consts):
+                g = m.ops.get(refs[0].name)
+        if g is None or g.kind != "param" or is_buffer(g) or g.value.numel() != w.value.shape[0]:
+            return None
+        gain = g
+    for src in (w, gain):
+        taken = m.__dict__.setdefault("taken_params", set())
+        if src is not None:
+            if src.name in taken:
+                return None
+            taken.add(src.name)
+    return w, gain, a.get("eps", 1e-5)
 
 
 @pattern("conv1d", "conv2d", "conv3d", signature=("input", "weight", "bias", "stride", "padding", "dilation",
@@ -10,7 +50,14 @@ def conv(m, name, a, out):
     n = int(name[4])
     kind = f"Conv{n}d"
     w = m.param(a.get("weight"))
-    if w is not None:  # the weight (and bias) must be the module's own tensors, unchanged and read once
+    std = standardized(m, a.get("weight")) if w is not None else None
+    if std is not None:  # timm's StdConv2d / ScaledStdConv2d: the weight standardized from its parameter
+        bias = take_param(m, a["bias"]) if a.get("bias") is not None else None
+        if isinstance(bias, str) or bias is not None and is_buffer(bias):
+            return f"conv{n}d with a standardized weight and a bias that is not one parameter"
+        kind, w = f"StdConv{n}d", std[0]
+        extra = {"eps": std[2]} | ({"gain": True} if std[1] is not None else {})
+    elif w is not None:  # the weight (and bias) must be the module's own tensors, unchanged and read once
         own = [take_param(m, a[k]) for k in ("weight", "bias") if a.get(k) is not None]
         if any(isinstance(o, str) for o in own):
             return f"conv{n}d with {next(o for o in own if isinstance(o, str))} as weight or bias " \
@@ -25,12 +72,13 @@ def conv(m, name, a, out):
         return f"conv{n}d with a computed weight"
     shape = tuple(w.value.shape)
     groups = a.get("groups", 1)
+    extra = extra if std is not None else {}
     args = {"out_channels": shape[0], "kernel_size": plain(shape[2:]),
             "stride": plain(m.value(a.get("stride", 1))), "padding": plain(m.value(a.get("padding", 0))),
             "dilation": plain(m.value(a.get("dilation", 1))), "groups": groups,
             "bias": a.get("bias") is not None}
-    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": kind.startswith("Conv")}
-    args = {k: v for k, v in args.items() if defaults.get(k, object()) != v}
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": not kind.startswith("Fixed")}
+    args = {k: v for k, v in args.items() if defaults.get(k, object()) != v} | extra
     return Mapped([(kind, args)], [a["input"]])
 
 
@@ -81,6 +129,8 @@ def group_norm(m, name, a, out):
         args["eps"] = a["eps"]
     if a.get("weight") is None:
         args["affine"] = False
+    elif a.get("bias") is None:  # timm's GroupNorm1NoBias (PoolFormer-V2): a weight, no bias
+        args["bias"] = False
     return Mapped([("GroupNorm", args)], [a["input"]])
 
 

@@ -149,3 +149,33 @@ def take_param(m, ref, expanded: bool = False):
 
 def is_buffer(op) -> bool:
     return bool(op.kwargs.get("__buffer__"))
+
+
+def gathered(m, ref):
+    """(table, index, dim) when `ref` holds a parameter table gathered by a fixed index buffer along
+    dim 0 or 1, through views: LeViT's / EfficientFormer's `biases[:, idxs]`, Swin's
+    `table[index.view(-1)].view(N, N, -1).permute(2, 0, 1)`; else None, or a string when the table
+    was read before. Both are recorded as read."""
+    from ..trace import Ref
+    op = m.ops.get(ref.name) if isinstance(ref, Ref) else None
+    while op is not None and op.name in m.derived and canonical(op.target) in VIEWS:
+        tensors = [r for r in tensor_refs(op) if isinstance(m.ops[r.name].value, torch.Tensor)]
+        if len(tensors) != 1 or m.ops[tensors[0].name].value.numel() != op.value.numel():
+            return None
+        op = m.ops[tensors[0].name]
+    if op is None or op.name not in m.derived or canonical(op.target) != "getitem" or len(op.args) != 2:
+        return None
+    table = param_source(m, op.args[0])
+    index = op.args[1]
+    dim = 0
+    if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None):
+        index, dim = index[1], 1
+    idx = param_source(m, index, expanded=False) if isinstance(index, Ref) else None
+    if table is None or idx is None or is_buffer(table) or not is_buffer(idx) \
+            or idx.value.dtype not in (torch.int64, torch.int32) or table.value.dim() <= dim:
+        return None
+    taken = m.__dict__.setdefault("taken_params", set())
+    if table.name in taken or idx.name in taken:
+        return f"parameter {table.target!r} (gathered by {idx.target!r}) read by more than one op"
+    taken.update((table.name, idx.name))
+    return table, idx, dim

@@ -24,6 +24,54 @@ def view(m, name, a, out):
     return reshape(m, a["input"], tuple(out.shape))
 
 
+@pattern("reshape_as", "view_as", signature=("input", "other"))
+def reshape_as(m, name, a, out):
+    """x.reshape_as(y): a reshape to y's shape (y is only read for its size)."""
+    return reshape(m, a["input"], tuple(out.shape))
+
+
+@pattern("unfold", signature=("input", "dimension", "size", "step"))
+def unfold(m, name, a, out):
+    """Tensor.unfold(dimension, size, step); F.unfold (im2col) is another op and does not map here."""
+    x = a["input"]
+    me = next((op for op in m.ops.values() if op.value is out), None)
+    if me is None or me.kind != "method" or not isinstance(x, Ref):  # F.unfold(x, kernel_size, ...) is a function
+        return "unfold (F.unfold's im2col)"
+    return Mapped([("TensorUnfold", {"dimension": m.value(a["dimension"]), "size": m.value(a["size"]),
+                                     "step": m.value(a["step"])})], [x])
+
+
+@pattern("repeat_interleave", signature=("input", "repeats", "dim", "output_size"))
+def repeat_interleave(m, name, a, out):
+    """x.repeat_interleave(k, dim) of a dim of size 1 is k copies along it, as repeat (GC-ViT's global
+    query, one image); of a longer dim the copies interleave, which no kind holds."""
+    x, k, dim = a["input"], m.value(a.get("repeats")), a.get("dim")
+    if dim is None or not isinstance(k, int) or isinstance(k, bool):
+        return "repeat_interleave without a dim or with a tensor of repeats"
+    d = dim % len(m.shape(x))
+    if k == 1:
+        return Mapped([], [x])
+    if m.shape(x)[d] != 1:
+        return f"repeat_interleave along a dim of size {m.shape(x)[d]} (not 1)"
+    return Mapped([("Concat", {"dim": d})], [x] * k)
+
+
+@pattern("repeat", signature=("input", "*sizes"))
+def repeat(m, name, a, out):
+    """x.repeat(1, k, 1, 1): k copies along one dim is torch.cat([x] * k, dim) (VNet's input block)."""
+    sizes, x = tuple(m.value(a["sizes"])), a["input"]
+    rank = len(m.shape(x))
+    if len(sizes) != rank:
+        return "repeat that adds dims"
+    many = [(d, k) for d, k in enumerate(sizes) if k != 1]
+    if not many:
+        return Mapped([], [x])
+    if len(many) > 1:
+        return "repeat along more than one dim"
+    d, k = many[0]
+    return Mapped([("Concat", {"dim": d})], [x] * k)
+
+
 def reshape(m, x, target):
     """The most specific kind: Flatten of a dim range, Unflatten of one dim, else Reshape."""
     src = m.shape(x)
@@ -80,6 +128,7 @@ def channel_shuffle(m, name, a, out):
 
 @pattern("chunk", signature=("input", "chunks", "dim"))
 @pattern("split", signature=("input", "split_size_or_sections", "dim"))
+@pattern("unbind", signature=("input", "dim"))
 def split(m, name, a, out):
     return name  # the tuple itself is no tensor; getitem below maps each part it reads
 
@@ -100,16 +149,26 @@ def getitem(m, name, a, out):
     if isinstance(src, Ref) and m.ops[src.name].kind == "module" and getattr(m.ops[src.name].target, "return_indices",
                                                                               False):
         return f"{type(m.ops[src.name].target).__name__} with return_indices (only MaxPool's indices are modelled)"
+    if isinstance(src, Ref) and m.ops[src.name].kind == "module" and type(m.ops[src.name].target).__name__ == "LSTM":
+        return lstm_output(m, m.ops[src.name], a["index"])
     if not (isinstance(src, Ref) and m.ops[src.name].kind in ("function", "method")):
         return "indexing a tensor"
     split = m.ops[src.name]
     how = canonical(split.target)
-    if how not in ("chunk", "split", "tensor_split"):
+    inner = m.ops.get(split.args[0].name) if how == "getitem" and split.args and isinstance(split.args[0], Ref) \
+        else None
+    if inner is not None and inner.kind == "module" and type(inner.target).__name__ == "LSTM":
+        return "the final states (h, c) of nn.LSTM (element 1)"
+    if how not in ("chunk", "split", "tensor_split", "unbind"):
         return f"an element of the result of {how}"
     b = bind(how, split.args, split.kwargs)
     parts, i = split.value, a["index"]
     if not isinstance(i, int):
         return f"{how} indexed by {type(i).__name__}"
+    if how == "unbind":  # q, k, v = qkv.unbind(0): element i selects index i along dim
+        rank = parts[0].dim() + 1
+        dim = b.get("dim", 0) % rank
+        return Mapped([("Index", {"index": ((None, None, None),) * dim + (i % len(parts),)})], [b["input"]])
     rank = parts[0].dim()
     dim = b.get("dim", 0) % rank
     start = sum(p.shape[dim] for p in parts[:i % len(parts)])
@@ -127,6 +186,9 @@ def slice_(m, x, index):
     """x[...]: one contiguous slice along one dim is a Narrow; anything else of ints, slices with a
     positive step, None and one Ellipsis is an Index."""
     index = index if isinstance(index, tuple) else (index,)
+    # bounds read from sizes (x[:, :n] with n = x.shape[1] // 2) are ints in the trace
+    index = tuple(slice(m.value(i.start), m.value(i.stop), m.value(i.step)) if isinstance(i, slice) else i
+                  for i in index)
     shape = m.shape(x)
     if any(isinstance(i, (Ref, torch.Tensor, list)) or isinstance(i, bool) for i in index):
         return "indexing a tensor with a tensor, a list or a bool"
@@ -174,3 +236,15 @@ def squeeze(m, name, a, out):
 @pattern("swapaxes", "swapdims", signature=("input", "axis0", "axis1"))
 def swapaxes(m, name, a, out):
     return transpose(m, name, {"input": a["input"], "dim0": a["axis0"], "dim1": a["axis1"]}, out)
+
+
+def lstm_output(m, module_op, index):
+    """Element 0 of nn.LSTM(x): the output sequence; the final (h, c) states (element 1) do not map."""
+    from ..importer import module_args
+    from ...layers import REGISTRY
+    if index != 0:
+        return "the final states (h, c) of nn.LSTM (element 1)"
+    refs = [r for r in module_op.args if isinstance(r, Ref)]
+    if len(refs) != 1 or len(module_op.args) > 1 or any(k != "__path__" for k in module_op.kwargs):
+        return "nn.LSTM with initial states"
+    return Mapped([("LSTM", module_args(module_op.target, REGISTRY["LSTM"]))], refs)
