@@ -19,9 +19,8 @@ torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
 WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
-                # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention, LSTM
-                "Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d",
-                "TensorUnfold"}
+                # issue 12, the corpus: not yet derived
+                "LSTM", "ShiftedWindowAttention3d"}
 # kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
 # attention backend; the report names them
 UNKNOWN = set(BACKEND_DEPENDENT)
@@ -57,6 +56,14 @@ VARIANTS = {
     # MaxViT: several heads, one head, one (batch, group), square and small windows
     "RelativePositionalMultiHeadAttention": [({"head_dim": hd, "max_seq_len": s}, (shape,)) for hd, s, shape in (
         (8, 16, (2, 3, 16, 8)), (4, 16, (1, 1, 16, 8)), (4, 4, (2, 2, 4, 12)), (2, 9, (3, 2, 9, 4)))],
+    # weight standardization beside every padding Conv's rule tells apart: reflect (F.pad's copy and the
+    # input), an asymmetric 'same' (the copy only), gain without bias
+    **{f"StdConv{n}d": [({"out_channels": 4, "kernel_size": k, "padding": p, "padding_mode": m, "gain": g, "bias": b},
+                         ((2, 3) + (7,) * n,)) for k, p, m, g, b in ((3, 1, "reflect", True, False), (2, "same", "zeros", False, True),
+                                                                   (3, 2, "circular", True, True))] for n in (1, 2, 3)},
+    "Normalize": [({"dim": d, "eps": e}, ((2, 3, 4, 5),)) for d, e in ((0, 1e-12), (2, 0.5), (-1, 1e-6))],
+    "Expand": [({"sizes": (3, -1, 4, 5)}, ((2, 1, 5),))],
+    "TensorUnfold": [({"dimension": 0, "size": 2, "step": 1}, ((5, 3, 4),)), ({"dimension": 1, "size": 0, "step": 2}, ((2, 6),))],
     "Dropout": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
     "Dropout2d": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
 }

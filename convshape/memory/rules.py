@@ -63,7 +63,7 @@ def acc_width(width: int) -> int:
 
 # ---------------------------------------------------------------- kinds that keep nothing
 @saves("Add", "Concat", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Flatten", "Unflatten",
-       "Reshape", "Permute", "Narrow", "Identity", *ranks("CircularPad", "ConstantPad", "ZeroPad"))
+       "Reshape", "Permute", "Narrow", "Identity", "Expand", "TensorUnfold", *ranks("CircularPad", "ConstantPad", "ZeroPad"))
 def _nothing(layer, inputs, output, grads, width):
     return NOTHING
 
@@ -239,7 +239,7 @@ def _layer_norm(layer, inputs, output, grads, width):
 
 # ---------------------------------------------------------------- outputs that share the input's storage
 VIEWS = frozenset({"Flatten", "Unflatten", "Reshape", "Permute", "Narrow", "Identity", "Index", "Squeeze",
-                   "Unsqueeze"})
+                   "Unsqueeze", "Expand", "TensorUnfold"})
 EVAL_IDENTITY = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
                            "FeatureAlphaDropout", "StochasticDepth"})
 

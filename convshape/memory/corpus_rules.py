@@ -1,0 +1,47 @@
+"""Saved-tensor and temporaries rules of the kinds the import corpus added (issue 12): weight-
+standardized convolutions (timm's StdConv, NF-Nets' ScaledStdConv), F.normalize and the native CPU
+LSTM. Derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks with distinct storages, the
+live-storage tracker) and checked by tests/test_memory_contract.py on every example and variant.
+"""
+from __future__ import annotations
+
+from ..dims import prod
+from .rules import NOTHING, Grads, Saved, _conv, acc_width, during, ranks, saves
+
+
+def _standardized_bytes(layer, inputs, width):
+    return layer.weight_numel(inputs) * width
+
+
+@saves(*ranks("StdConv"))
+def _std_conv(layer, inputs, output, grads, width):
+    # the convolution keeps its input (as Conv) and the standardized weight, a new tensor, whichever
+    # needs a gradient; F.batch_norm on the weight keeps its mean and inverse std (the weight and gain
+    # it reads are parameters) only when they need gradients
+    conv = _conv(layer, inputs, output, Grads(grads.inputs, True, grads.training), width)
+    stats = (2 * layer.out_channels * acc_width(width),) if grads.weight else ()
+    return Saved(inputs=conv.inputs, extra=conv.extra + (_standardized_bytes(layer, inputs, width),) + stats)
+
+
+@during(*ranks("StdConv"))
+def _std_conv_temporaries(layer, inputs, output, width, training):
+    # the standardized weight lives through the convolution, beside F.pad's copy where there is one
+    padded = sum(_conv(layer, inputs, output, Grads((False,), True, training), width).extra)
+    return _standardized_bytes(layer, inputs, width) + padded
+
+
+def _vectors(layer, x):
+    axis = layer.axis(x)
+    return prod(s for d, s in enumerate(x) if d != axis)
+
+
+@saves("Normalize")
+def _normalize(layer, inputs, output, grads, width):
+    # x / norm(x).clamp_min(eps): the norm keeps x and its result, the division the clamped norm
+    v = _vectors(layer, inputs[0]) * width
+    return Saved(inputs=(0,), extra=(v, v)) if grads.inputs[0] else NOTHING
+
+
+@during("Normalize")
+def _normalize_temporaries(layer, inputs, output, width, training):
+    return _vectors(layer, inputs[0]) * width   # the clamped norm, one per vector, beside the quotient
