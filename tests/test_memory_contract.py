@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
 WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 # issue 12, the corpus: not yet derived
-                "LSTM", "ShiftedWindowAttention3d"}
+                "LSTM"}
 # kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
 # attention backend; the report names them
 UNKNOWN = set(BACKEND_DEPENDENT)
@@ -53,6 +53,14 @@ VARIANTS = {
         (4, 2, 2, (1, 8, 8, 8)), (4, 2, 1, (1, 8, 8, 8)), (4, 0, 2, (1, 4, 4, 8)), ((3, 4), 0, 1, (1, 5, 6, 4)),
         (3, 1, 2, (1, 6, 6, 4)), (4, 2, 2, (2, 7, 7, 8)), ((3, 2), (1, 1), 2, (3, 9, 5, 6)))]
     + [({"window_size": 4, "shift_size": 2, "num_heads": 2, "qkv_bias": False}, ((1, 8, 8, 8),))],
+    # video Swin: clipped to a short axis (the index copy) or not, padded, shifted on some axes, one window or head
+    "ShiftedWindowAttention3d": [({"window_size": ws, "shift_size": sh, "num_heads": h}, (shape,)) for ws, sh, h, shape in (
+        ((2, 4, 4), (1, 2, 2), 2, (2, 3, 6, 5, 8)), ((2, 4, 4), (0, 2, 0), 1, (1, 2, 4, 4, 4)),
+        ((4, 4, 4), (2, 2, 2), 2, (1, 2, 8, 8, 8)), ((2, 3, 3), (1, 1, 1), 4, (1, 4, 6, 6, 8)),
+        ((2, 2, 2), (0, 0, 0), 2, (1, 2, 2, 2, 4)), ((3, 3, 3), (1, 1, 1), 1, (2, 3, 3, 7, 4)),
+        ((2, 4, 4), (1, 2, 2), 2, (1, 1, 8, 8, 4)), ((4, 4, 4), (2, 2, 2), 1, (2, 3, 2, 5, 4)))]
+    + [({"window_size": (2, 4, 4), "shift_size": (1, 2, 2), "num_heads": 2, "qkv_bias": False, "proj_bias": False},
+        ((1, 4, 8, 8, 8),))],
     # MaxViT: several heads, one head, one (batch, group), square and small windows
     "RelativePositionalMultiHeadAttention": [({"head_dim": hd, "max_seq_len": s}, (shape,)) for hd, s, shape in (
         (8, 16, (2, 3, 16, 8)), (4, 16, (1, 1, 16, 8)), (4, 4, (2, 2, 4, 12)), (2, 9, (3, 2, 9, 4)))],

@@ -263,7 +263,7 @@ def buffer_bytes(layer, buffers, width: int):
         return 0
     if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
         return (buffers - 1) * width + 8
-    if layer.kind in ("ShiftedWindowAttention", "RelativePositionalMultiHeadAttention"):
+    if layer.kind in ("ShiftedWindowAttention", "ShiftedWindowAttention3d", "RelativePositionalMultiHeadAttention"):
         return buffers * 8
     if layer.kind == "ShiftedWindowAttentionV2":
         return 2 * layer.table() * width + (buffers - 2 * layer.table()) * 8   # the float coords table

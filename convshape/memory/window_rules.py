@@ -9,6 +9,7 @@ groups x heads x N x N), R = the relative position bias (heads x N x N).
 """
 from __future__ import annotations
 
+from ..dims import prod
 from .rules import Saved, during, saves
 
 
@@ -21,10 +22,19 @@ def _sizes(layer, x, width):
     n, t, _ = layer.windows(x)
     h = layer.num_heads
     tokens = n * t
-    return tokens * x[3] * width, n * h * t * t * width, h * t * t * width, n, t, n == 1 or h == 1
+    return tokens * x[-1] * width, n * h * t * t * width, h * t * t * width, n, t, n == 1 or h == 1
 
 
-@saves("ShiftedWindowAttention")
+def _clipped_index(layer, x):
+    """Bytes of video Swin's index copy: a window clipped to a short axis reads index[:N, :N] of the
+    full window's buffer, a strided slice that .flatten() copies (int64); 0 for an unclipped window."""
+    if layer.kind != "ShiftedWindowAttention3d":
+        return 0
+    t = layer.windows(x)[1]
+    return 8 * t * t if t < prod(layer.window_size) else 0
+
+
+@saves("ShiftedWindowAttention", "ShiftedWindowAttention3d")
 def _window_attention(layer, inputs, output, grads, width):
     if grads.training and (layer.attention_dropout or layer.dropout):
         return None   # the dropout masks and what the matmuls then keep: not derived
@@ -34,10 +44,12 @@ def _window_attention(layer, inputs, output, grads, width):
     X, A, _, _, _, view = sizes
     # q * scale (X); k^T and v as bmm copies (2X), or the qkv output they view (3X); softmax's result
     # (A); with weight gradients the inputs of the qkv and proj linears (window partition, merged heads)
-    return Saved(extra=(X, 3 * X if view else 2 * X, A) + ((X, X) if grads.weight else ()))
+    # and, for a clipped video window, the index copy the table lookup keeps
+    return Saved(extra=(X, 3 * X if view else 2 * X, A)
+                 + ((X, X, _clipped_index(layer, inputs[0])) if grads.weight else ()))
 
 
-@during("ShiftedWindowAttention")
+@during("ShiftedWindowAttention", "ShiftedWindowAttention3d")
 def _window_attention_temporaries(layer, inputs, output, width, training):
     x = inputs[0]
     sizes = _sizes(layer, x, width)
@@ -45,11 +57,12 @@ def _window_attention_temporaries(layer, inputs, output, width, training):
         return None
     X, A, R, n, t, view = sizes
     copy = 0 if view else X                          # k^T's and v's bmm copies
-    out = x[0] * x[1] * x[2] * x[3] * width
+    out = prod(x) * width
     shifted = layer.shifted(x)
     padded = X != out
     held = R + X + 3 * X                             # the bias, the window partition and qkv: held to the end
     steps = [2 * R,                                  # table[index] and its contiguous permute
+             _clipped_index(layer, x) + R,           # video Swin's index copy beside table[index]
              R + X + (X if shifted else 0),          # F.pad's copy (and the roll)
              R + 2 * X,                              # the partition's copy beside its source
              held + X + copy + A,                    # q * scale, k^T's copy, the scores
