@@ -13,17 +13,15 @@ import pytest
 from convshape.layers import REGISTRY
 from convshape.layers.examples import examples_of
 from convshape.memory import SAVED, output_alias
-from convshape.memory.algebra_rules import BACKEND_DEPENDENT
+from convshape.memory import algebra_rules, corpus_rules
 
 torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
-WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
-                # issue 12, the corpus: not yet derived
-                "LSTM"}
-# kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
-# attention backend; the report names them
-UNKNOWN = set(BACKEND_DEPENDENT)
+WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm"}
+# kinds with a rule that answers None: the saved set depends on torch's backend (attention:
+# memory/algebra_rules.py; LSTM's oneDNN workspace: memory/corpus_rules.py); the report names them
+UNKNOWN = set(algebra_rules.BACKEND_DEPENDENT) | set(corpus_rules.BACKEND_DEPENDENT)
 
 # op variants beyond the kinds' own examples, each measured like them: (args, input shapes)
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "maximum", "minimum")

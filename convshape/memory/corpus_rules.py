@@ -45,3 +45,21 @@ def _normalize(layer, inputs, output, grads, width):
 @during("Normalize")
 def _normalize_temporaries(layer, inputs, output, width, training):
     return _vectors(layer, inputs[0]) * width   # the clamped norm, one per vector, beside the quotient
+
+
+# ---------------------------------------------------------------- not modelled, by name
+# measured on CPU: without proj_size torch runs oneDNN's LSTM (MkldnnRnnLayer), which keeps an opaque
+# uint8 workspace of oneDNN's choosing (28,672 B for both a 16-unit bidirectional and a 4-unit LSTM)
+# and its reordered weights; with proj_size the per-step composite cells; CUDA runs cuDNN with its
+# reserve space: the saved set and the forward's temporaries depend on the backend
+BACKEND_DEPENDENT = ("LSTM",)
+
+
+@saves(*BACKEND_DEPENDENT)
+def _backend_rnn(layer, inputs, output, grads, width):
+    return None
+
+
+@during(*BACKEND_DEPENDENT)
+def _backend_rnn_temporaries(layer, inputs, output, width, training):
+    return None
