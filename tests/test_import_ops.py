@@ -550,3 +550,13 @@ def test_the_tracer_s_lstm_shapes_are_torch_s(kw, shape):
     out, (h, c) = _lstm_on_meta(interp, node)
     want, (wh, wc) = m(torch.randn(shape))
     assert (out.shape, h.shape, c.shape) == (want.shape, wh.shape, wc.shape)
+
+
+def test_a_bare_gain_on_a_standardized_weight_is_refused():
+    class BareGain(StdConv):
+        def forward(self, x):  # gain.view(-1), no product: batch_norm would keep no new tensor, unlike StdConv2d's rule
+            weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, weight=self.gain.view(-1),
+                                  training=True, momentum=0., eps=1e-6).reshape_as(self.weight)
+            return F.conv2d(x, weight, self.bias)
+    with pytest.raises(UnmappedOps, match="conv2d"):
+        from_torch(BareGain(3, 4, 3, gain=True), (1, 3, 8, 8))

@@ -66,7 +66,10 @@ VARIANTS = {
     # input), an asymmetric 'same' (the copy only), gain without bias
     **{f"StdConv{n}d": [({"out_channels": 4, "kernel_size": k, "padding": p, "padding_mode": m, "gain": g, "bias": b},
                          ((2, 3) + (7,) * n,)) for k, p, m, g, b in ((3, 1, "reflect", True, False), (2, "same", "zeros", False, True),
-                                                                   (3, 2, "circular", True, True))] for n in (1, 2, 3)},
+                                                                   (3, 2, "circular", True, True))]
+        # an output smaller than batch_norm's statistics and gain: the peak is before the convolution
+        + [({"out_channels": 16, "kernel_size": 3, "gain": g}, ((1, 2) + (3,) * n,)) for g in (True, False)]
+        for n in (1, 2, 3)},
     "Normalize": [({"dim": d, "eps": e}, ((2, 3, 4, 5),)) for d, e in ((0, 1e-12), (2, 0.5), (-1, 1e-6))],
     "Expand": [({"sizes": (3, -1, 4, 5)}, ((2, 1, 5),))],
     "TensorUnfold": [({"dimension": 0, "size": 2, "step": 1}, ((5, 3, 4),)), ({"dimension": 1, "size": 0, "step": 2}, ((2, 6),))],

@@ -16,18 +16,22 @@ def _standardized_bytes(layer, inputs, width):
 @saves(*ranks("StdConv"))
 def _std_conv(layer, inputs, output, grads, width):
     # the convolution keeps its input (as Conv) and the standardized weight, a new tensor, whichever
-    # needs a gradient; F.batch_norm on the weight keeps its mean and inverse std (the weight and gain
-    # it reads are parameters) only when they need gradients
+    # needs a gradient; F.batch_norm on the weight (a parameter) keeps, when it needs gradients, its
+    # mean and inverse std and its weight argument, timm's gain * scale (a new tensor, one per channel)
     conv = _conv(layer, inputs, output, Grads(grads.inputs, True, grads.training), width)
-    stats = (2 * layer.out_channels * acc_width(width),) if grads.weight else ()
+    o = layer.out_channels
+    stats = (2 * o * acc_width(width),) + ((o * width,) if layer.gain else ()) if grads.weight else ()
     return Saved(inputs=conv.inputs, extra=conv.extra + (_standardized_bytes(layer, inputs, width),) + stats)
 
 
 @during(*ranks("StdConv"))
 def _std_conv_temporaries(layer, inputs, output, width, training):
-    # the standardized weight lives through the convolution, beside F.pad's copy where there is one
+    # the standardized weight lives through the convolution: beside gain * scale and batch_norm's two
+    # statistics per channel before the output exists, beside F.pad's copy and the output after
     padded = sum(_conv(layer, inputs, output, Grads((False,), True, training), width).extra)
-    return _standardized_bytes(layer, inputs, width) + padded
+    o = layer.out_channels
+    before = o * width * layer.gain + 2 * o * acc_width(width) - width * prod(output)
+    return _standardized_bytes(layer, inputs, width) + max(padded, before)
 
 
 def _vectors(layer, x):

@@ -353,9 +353,12 @@ def _standardized(conv_cls):
             self.gain = nn.Parameter(torch.ones(self.out_channels, *([1] * (self.weight.dim() - 1)))) if gain else None
 
         def forward(self, x):
-            w = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
-                                         weight=None if self.gain is None else self.gain.view(-1), training=True,
-                                         momentum=0.0, eps=self.eps).reshape_as(self.weight)
+            # timm's (gain * scale).view(-1), scale = fan_in ** -0.5: a new tensor batch_norm keeps for backward,
+            # inline as timm writes it (a local would hold it through the convolution)
+            w = nn.functional.batch_norm(
+                self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0, eps=self.eps,
+                weight=None if self.gain is None else (self.gain * self.weight[0].numel() ** -0.5).view(-1),
+            ).reshape_as(self.weight)
             return self._conv_forward(x, w, self.bias)
     Std.__name__ = Std.__qualname__ = "Std" + conv_cls.__name__
     return Std

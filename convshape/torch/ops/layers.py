@@ -27,11 +27,14 @@ def standardized(m, ref):
         g = m.ops.get(a["weight"].name)
         while g is not None and canonical(g.target) in ("view", "reshape", "flatten"):
             g = m.ops.get(g.args[0].name) if g.args and isinstance(g.args[0], Ref) else None
-        if g is not None and canonical(g.target) == "mul":
-            refs = [x for x in g.args if isinstance(x, Ref)]
-            consts = [x for x in g.args if not isinstance(x, Ref)]
-            if len(refs) == 1 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in consts):
-                g = m.ops.get(refs[0].name)
+        # the product is required: it is the new tensor batch_norm keeps (memory/corpus_rules.py), which a
+        # bare gain parameter would not make
+        if g is None or canonical(g.target) != "mul":
+            return None
+        refs = [x for x in g.args if isinstance(x, Ref)]
+        consts = [x for x in g.args if not isinstance(x, Ref)]
+        if len(refs) == 1 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in consts):
+            g = m.ops.get(refs[0].name)
         if g is None or g.kind != "param" or is_buffer(g) or g.value.numel() != w.value.shape[0]:
             return None
         gain = g
