@@ -43,6 +43,8 @@ TIMM_CNNS = [
     "repvgg_a0", "mobileone_s0", "vgg11", "nf_resnet26", "dm_nfnet_f0", "tresnet_m", "hgnet_tiny",
     "ghostnetv2_100", "fastvit_t8", "poolformer_s12", "convmixer_768_32", "edgenext_xx_small",
 ]
+# beyond that list: BiT's StdConv2d (NF-Nets' ScaledStdConv2d are in it)
+TIMM_EXTRA = ["resnetv2_50x1_bit"]
 
 
 def factories(with_timm: bool):
@@ -53,7 +55,7 @@ def factories(with_timm: bool):
         yield f"torchvision.{name}", (lambda n=name, kw=kw: getattr(tv, n)(weights=None, **kw))
     if with_timm:
         import timm
-        for name in TIMM_CNNS:
+        for name in TIMM_CNNS + TIMM_EXTRA:
             yield f"timm.{name}", (lambda n=name: timm.create_model(n, pretrained=False))
 
 
