@@ -323,6 +323,9 @@ def randomize(module, gen):
         if t.is_floating_point():
             c = float(t.flatten()[0]) if t.numel() else 0.0
             t.copy_(c + max(abs(c), 1.0) * (torch.rand(t.shape, generator=gen, dtype=t.dtype) - 0.5))
+    for m in module.modules():   # a gathered table's index (zeros at init): random rows or columns of it
+        if getattr(m, "idx", None) is not None:
+            m.idx.copy_(torch.randint(0, m.t.shape[m.gather_dim], m.idx.shape, generator=gen))
 
 
 @pytest.mark.parametrize("case", CASES + EXAMPLES, ids=[case_id(c) for c in CASES + EXAMPLES])
