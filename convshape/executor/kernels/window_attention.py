@@ -1,5 +1,6 @@
 """Swin Transformer's blocks as torchvision computes them (models/swin_transformer.py): shifted-window
-attention V1 and V2, and the 2x2 patch merging of each.
+attention V1 and V2, the 2x2 patch merging of each, and video Swin's 3-D window attention
+(models/video/swin_transformer.py).
 
 Window attention on (B, H, W, C): zero-pad H and W up to multiples of the window, roll the map by
 -shift (no shift along an axis whose padded size fits in one window), cut it into windows of T
@@ -54,16 +55,28 @@ def _regions(length: int, window: int, shift: int) -> list[int]:
     return ids
 
 
-def _windows(x, w):
-    """(B, pH, pW, C) -> (B * nW, w0 * w1, C), windows in row-major order."""
-    return _partition(x, w)
+def _partition(x, w):
+    """(B, *padded, C) -> (B * nW, prod(w), C), windows in row-major order over n spatial axes."""
+    B, *sizes, C = x.shape
+    n = len(w)
+    split = x.reshape(B, *[v for s, k in zip(sizes, w) for v in (s // k, k)], C)
+    order = (0,) + tuple(1 + 2 * a for a in range(n)) + tuple(2 + 2 * a for a in range(n)) + (2 * n + 1,)
+    return split.permute(order).reshape(-1, math.prod(w), C)
+
+
+def _unpartition(out, B, sizes, w):
+    """The inverse of _partition: (B * nW, prod(w), C) -> (B, *sizes, C)."""
+    n, C = len(w), out.shape[-1]
+    split = out.reshape(B, *[s // k for s, k in zip(sizes, w)], *w, C)
+    order = (0,) + tuple(v for a in range(n) for v in (1 + a, 1 + n + a)) + (2 * n + 1,)
+    return split.permute(order).reshape(B, *sizes, C)
 
 
 def _shift_mask(pH, pW, w, shift, device, dtype):
     """(nW, T, T): 0 between tokens of one region of the rolled map, -100 across regions."""
     rows = torch.tensor(_regions(pH, w[0], shift[0]), device=device)
     cols = torch.tensor(_regions(pW, w[1], shift[1]), device=device)
-    label = _windows((rows[:, None] * 3 + cols[None, :])[None, :, :, None], w)[..., 0]    # (nW, T)
+    label = _partition((rows[:, None] * 3 + cols[None, :])[None, :, :, None], w)[..., 0]    # (nW, T)
     same = label[:, :, None] == label[:, None, :]
     return torch.zeros(same.shape, dtype=dtype, device=device).masked_fill(~same, SHIFT_MASK)
 
@@ -81,7 +94,7 @@ def _window_attention(layer, x, state, v2: bool):
     shifted = sum(shift) > 0
     if shifted:
         x = _roll(x, (-shift[0], -shift[1]), (1, 2))
-    tokens = _windows(x, w)                                             # (B nW, T, C)
+    tokens = _partition(x, w)                                             # (B nW, T, C)
     n, T = tokens.shape[:2]
     qkv_bias = state.get("qkv.bias")
     if v2 and qkv_bias is not None:   # V2 has no key bias: torchvision zeroes that third of qkv.bias
@@ -149,23 +162,6 @@ def patch_merging(layer, xs, state):
 def patch_merging_v2(layer, xs, state):
     """V2: the reduction first, then LayerNorm(2C)."""
     return _layer_norm(affine(_merge_phases(xs[0]), state["reduction.weight"]), state)
-
-
-def _partition(x, w):
-    """(B, *padded, C) -> (B * nW, prod(w), C), windows in row-major order over n spatial axes."""
-    B, *sizes, C = x.shape
-    n = len(w)
-    split = x.reshape(B, *[v for s, k in zip(sizes, w) for v in (s // k, k)], C)
-    order = (0,) + tuple(1 + 2 * a for a in range(n)) + tuple(2 + 2 * a for a in range(n)) + (2 * n + 1,)
-    return split.permute(order).reshape(-1, math.prod(w), C)
-
-
-def _unpartition(out, B, sizes, w):
-    """The inverse of _partition: (B * nW, prod(w), C) -> (B, *sizes, C)."""
-    n, C = len(w), out.shape[-1]
-    split = out.reshape(B, *[s // k for s, k in zip(sizes, w)], *w, C)
-    order = (0,) + tuple(v for a in range(n) for v in (1 + a, 1 + n + a)) + (2 * n + 1,)
-    return split.permute(order).reshape(B, *sizes, C)
 
 
 def _relative_position_index_3d(w, device):
