@@ -100,3 +100,23 @@ def test_timm_nf_resnet26_confirmed(calibration):
         [(r.name, r.error) for r in result.layers if r.error]
     assert max(r.max_rel_error for r in result.layers) <= 1e-10
     assert result.totals.peak_memory_bytes == result.totals.predicted_peak_bytes   # no BatchNorm: no int64 counters
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_run_redraws_constant_tensors_of_any_rank(channels_last):
+    """StdConv's gain (4, 1, 1, 1) and ParamArith's operand (1, 3, 1) start as ones: the run draws them in
+    [0.5, 1.5) (1 + max(|1|, 1) * U[-0.5, 0.5)), so the reference's product with them is exercised; the
+    filter, already random, is left as torch drew it."""
+    from convshape.executor.runner import Settings, build_module
+    from convshape.layers import REGISTRY
+    settings = Settings(torch.device("cpu"), torch.float64, repeats=0, warmup=0, channels_last=channels_last)
+    std = REGISTRY["StdConv2d"](out_channels=4, kernel_size=3, gain=True)
+    torch.manual_seed(0)
+    module = build_module(std, [(1, 3, 8, 8)], settings)
+    torch.manual_seed(0)
+    fresh = std.to_torch([(1, 3, 8, 8)])
+    assert torch.equal(module.weight.double(), fresh.weight.double())
+    assert module.gain.shape == (4, 1, 1, 1) and len(set(module.gain.flatten().tolist())) == 4
+    assert bool(((module.gain >= 0.5) & (module.gain < 1.5)).all())
+    arith = build_module(REGISTRY["ParamArith"](op="mul", shape=(1, 3, 1)), [(2, 3, 4)], settings)
+    assert len(set(arith.t.flatten().tolist())) == 3
