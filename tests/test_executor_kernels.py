@@ -46,6 +46,13 @@ CASES = [
     ("Conv2d", {"out_channels": 5, "kernel_size": 3, "padding": 1, "stride": (1, 2), "dilation": (2, 1)},
      (2, 3, 18, 15)),
     ("Conv3d", {"out_channels": 2, "kernel_size": (3, 2, 3), "padding": (1, 0, 1)}, (1, 2, 16, 5, 4)),
+    # ---- weight-standardized convolution: every rank, gain, a padding mode, unbatched, a large eps
+    ("StdConv1d", {"out_channels": 3, "kernel_size": 3, "padding": 1, "padding_mode": "reflect", "gain": True},
+     (2, 4, 9)),
+    ("StdConv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "eps": 0.5}, (3, 7, 8)),
+    ("StdConv3d", {"out_channels": 2, "kernel_size": (1, 2, 2), "dilation": 2, "gain": True, "bias": False},
+     (1, 3, 3, 5, 5)),
+    ("StdConv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "gain": True}, (1, 3, 16, 16)),  # row-shifted
     # ---- transposed convolution: output_padding, dilation, groups, cropping padding, unbatched
     ("ConvTranspose1d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
      (2, 4, 7)),
@@ -126,6 +133,14 @@ CASES = [
     ("Softmax", {}, (2, 3, 4)),             # dim=None on 3-D: dim 0 (torch's legacy rule)
     ("Softmax", {"dim": -1}, (2, 3, 4), "wide"),
     ("LogSoftmax", {"dim": 1}, (2, 10), "wide"),
+    ("Normalize", {"dim": 0}, (4, 3)),
+    ("Normalize", {"dim": -2, "eps": 3.0}, (2, 5, 3)),           # eps above most norms: the clamp decides
+    # ---- recurrent: stacked, bidirectional, projected, batch_first, unbatched, one step, no bias
+    ("LSTM", {"hidden_size": 5, "num_layers": 2, "bidirectional": True, "batch_first": True, "proj_size": 2},
+     (3, 4, 6)),
+    ("LSTM", {"hidden_size": 3, "bidirectional": True, "bias": False}, (5, 2)),
+    ("LSTM", {"hidden_size": 4, "num_layers": 3, "dropout": 0.5}, (1, 2, 3)),
+    ("LSTM", {"hidden_size": 2, "proj_size": 1}, (6, 3, 1), "wide"),
     # ---- linear, scale
     ("Linear", {"out_features": 7}, (2, 5)),
     ("Linear", {"out_features": 3, "bias": False}, (2, 4, 4, 6)),
@@ -185,6 +200,10 @@ CASES = [
     ("Reshape", {"shape": (-1, 12)}, (2, 3, 4)),
     ("Narrow", {"dim": 1, "start": 2, "length": 3}, (2, 6, 4)),
     ("Narrow", {"dim": -1, "start": -4, "length": 2}, (2, 3, 5)),
+    ("Expand", {"sizes": (3, -1, 4, 2)}, (1, 1, 2)),           # a new dim, a kept one, two grown from 1
+    ("Expand", {"sizes": (0, 2, 3)}, (2, 3)),                   # an empty new leading dim
+    ("TensorUnfold", {"dimension": 0, "size": 2, "step": 3}, (8, 3)),   # step > size: positions skipped
+    ("TensorUnfold", {"dimension": -2, "size": 0, "step": 2}, (2, 5, 3)),   # empty windows
     ("Stack", {"dim": -3}, [(2, 3), (2, 3)]),
     ("Stack", {}, [(4,)] * 3),
     ("Unsqueeze", {"dim": 0}, (3,)),
@@ -248,16 +267,23 @@ CASES = [
     ("ShiftedWindowAttentionV2", {"window_size": (2, 3), "shift_size": (1, 1), "num_heads": 2}, (2, 5, 6, 4)),
     ("ShiftedWindowAttentionV2", {"window_size": 3, "shift_size": (1, 0), "num_heads": 1, "proj_bias": False},
      (1, 7, 6, 3)),
+    # ---- video Swin: a shift on one axis, a shift over half the window, every axis clipped (no shift;
+    # the bias reads the full window's index cut to the clipped volume), no biases
+    ("ShiftedWindowAttention3d", {"window_size": (2, 3, 3), "shift_size": (0, 0, 2), "num_heads": 2},
+     (1, 3, 4, 5, 4)),
+    ("ShiftedWindowAttention3d", {"window_size": (3, 4, 2), "shift_size": (2, 3, 1), "num_heads": 1},
+     (2, 5, 6, 3, 2)),
+    ("ShiftedWindowAttention3d", {"window_size": (4, 4, 4), "shift_size": (2, 2, 2), "num_heads": 2,
+                                  "qkv_bias": False, "proj_bias": False}, (1, 2, 3, 4, 4)),
     ("PatchMerging", {}, (1, 5, 4, 3)),
     ("PatchMergingV2", {}, (2, 3, 3, 2)),
     ("PatchMergingV2", {}, (3, 6, 2)),                          # no batch dim
 ]
 
 # every valid example every layer class declares for the contract test (tests/test_layer_contract.py);
-# the kinds of issue 12's corpus work have no reference kernel yet: `convshape run` refuses them by name
-# (test_run_refuses_a_kind_without_kernel_by_name_before_running); each one that gets a kernel leaves this set
-WITHOUT_KERNEL = {"Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d",
-                  "TensorUnfold"}
+# a kind that cannot have a kernel is listed here with its reason (`convshape run` refuses it by name,
+# test_run_refuses_a_kind_without_kernel_by_name_before_running); none today
+WITHOUT_KERNEL = set()
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
             for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
             if not e.rejected]
@@ -297,6 +323,9 @@ def randomize(module, gen):
         if t.is_floating_point():
             c = float(t.flatten()[0]) if t.numel() else 0.0
             t.copy_(c + max(abs(c), 1.0) * (torch.rand(t.shape, generator=gen, dtype=t.dtype) - 0.5))
+    for m in module.modules():   # a gathered table's index (zeros at init): random rows or columns of it
+        if getattr(m, "idx", None) is not None:
+            m.idx.copy_(torch.randint(0, m.t.shape[m.gather_dim], m.idx.shape, generator=gen))
 
 
 @pytest.mark.parametrize("case", CASES + EXAMPLES, ids=[case_id(c) for c in CASES + EXAMPLES])
@@ -338,7 +367,7 @@ def test_reference_kernel_matches_torch(case):
     assert float(rel_error(got, expected)) <= TOLERANCE["float64"]
 
 
-CONV_CASES = [c for c in CASES + EXAMPLES if c[0].startswith("Conv")]
+CONV_CASES = [c for c in CASES + EXAMPLES if c[0].startswith(("Conv", "StdConv"))]
 
 
 @pytest.mark.parametrize("row_shift_min", [1, 10**9], ids=["row-shifted", "im2col"])

@@ -174,15 +174,18 @@ def build_module(layer, input_shapes, settings: Settings):
     with torch.device(settings.device):
         module = layer.to_torch([tuple(s) for s in input_shapes])
     module = module.to(dtype=settings.dtype).eval().requires_grad_(False)
-    if settings.channels_last:
-        module = module.to(memory_format=torch.channels_last)
     for tensor in list(module.parameters()) + list(module.buffers()):
-        # filters (2-D and up) are drawn at random by torch already; scan only vectors and scalars
-        if (tensor.is_floating_point() and tensor.dim() <= 1 and tensor.numel()
-                and bool((tensor == tensor.flatten()[0]).all())):
-            c = float(tensor.flatten()[0])
+        if not tensor.is_floating_point() or not tensor.numel():
+            continue
+        # any rank: StdConv's gain and ParamArith's operand are ones of (C, 1, 1, 1) or (1, C, 1);
+        # a random filter differs in its first two entries, so the full scan is skipped for it
+        flat = tensor.flatten()   # contiguous here (before channels_last), so a view
+        if (tensor.numel() == 1 or bool(flat[1] == flat[0])) and bool((tensor == flat[0]).all()):
+            c = float(flat[0])
             noise = torch.rand(tensor.shape, device=tensor.device, dtype=torch.float32) - 0.5
             tensor.copy_(c + max(abs(c), 1.0) * noise)
+    if settings.channels_last:
+        module = module.to(memory_format=torch.channels_last)
     return module
 
 

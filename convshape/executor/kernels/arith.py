@@ -68,10 +68,18 @@ def scalar_arith(layer, xs, state):
     return arith(layer.op, opmath(x), value).to(x.dtype)
 
 
+def gathered(t, idx, gather_dim: int, shape):
+    """t itself, or with an index buffer table[idx] (gather_dim 0) or table[:, idx] (1) viewed as shape."""
+    if idx is None:
+        return t
+    return (t[:, idx] if gather_dim == 1 else t[idx]).reshape(shape)
+
+
 @reference("ParamArith")
 def param_arith(layer, xs, state):
+    """x op t; t gathered from a learned table by a fixed index (relative-position biases) when given."""
     x = xs[0]
-    return arith(layer.op, x, state["t"])
+    return arith(layer.op, x, gathered(state["t"], state.get("idx"), layer.gather_dim, layer.shape))
 
 
 UNARY = {

@@ -14,7 +14,7 @@ from math import prod
 import torch
 
 from . import ranks, reference
-from .common import batched, pad, tuple_of, windows
+from .common import batched, opmath, pad, tuple_of, windows
 
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -139,3 +139,17 @@ def conv_transpose(layer, xs, state):
                .reshape(g * out_group, in_group, *kernel).flip(tuple(range(2, 2 + n))))
     out = convolve(spread, flipped, state.get("bias"), (1,) * n, pads, dilation, g)
     return out.squeeze(0) if unbatched else out
+
+
+@reference(*ranks("StdConv"))
+def std_conv(layer, xs, state):
+    """timm's StdConv / ScaledStdConv: each output channel's filter standardized as F.batch_norm in
+    training mode does (biased variance, eps inside the root), times `gain`, then the convolution."""
+    weight = state["weight"]
+    w = opmath(weight).flatten(1)
+    mean = w.mean(dim=1, keepdim=True)
+    var = (w - mean).square().mean(dim=1, keepdim=True)
+    w = (w - mean) / (var + layer.eps).sqrt()
+    if state.get("gain") is not None:
+        w = w * opmath(state["gain"]).reshape(-1, 1)
+    return conv(layer, xs, {**state, "weight": w.to(weight.dtype).view(weight.shape)})

@@ -79,3 +79,11 @@ def local_response_norm(layer, xs, state):
     squares = pad(x.square().movedim(1, -1), [(size // 2, (size - 1) // 2)])
     sums = windows(squares, squares.dim() - 1, (size,), (1,), (1,)).sum(-1).movedim(-1, 1)
     return (x / (layer.k + layer.alpha / size * sums).pow(layer.beta)).to(xs[0].dtype)
+
+
+@reference("Normalize")
+def normalize(layer, xs, state):
+    """F.normalize with p = 2: x / max(||x||_2 along dim, eps)."""
+    x = opmath(xs[0])
+    norm = x.square().sum(dim=layer.dim, keepdim=True).sqrt()
+    return (x / norm.clamp(min=layer.eps)).to(xs[0].dtype)

@@ -108,3 +108,15 @@ def index(layer, xs, state):
             x = x[(slice(None),) * d + (slice(None, None, step),)]
             d += 1
     return x
+
+
+@reference("Expand")
+def expand(layer, xs, state):
+    """A view: size-1 dims repeated with stride 0 (-1 keeps a dim), new leading dims as torch allows."""
+    return xs[0].expand(*layer.sizes)
+
+
+@reference("TensorUnfold")
+def tensor_unfold(layer, xs, state):
+    """A view: windows of `size` every `step` along `dimension`, the window index in a new last dim."""
+    return xs[0].unfold(layer.dimension, layer.size, layer.step)

@@ -1,5 +1,6 @@
 """Swin Transformer's blocks as torchvision computes them (models/swin_transformer.py): shifted-window
-attention V1 and V2, and the 2x2 patch merging of each.
+attention V1 and V2, the 2x2 patch merging of each, and video Swin's 3-D window attention
+(models/video/swin_transformer.py).
 
 Window attention on (B, H, W, C): zero-pad H and W up to multiples of the window, roll the map by
 -shift (no shift along an axis whose padded size fits in one window), cut it into windows of T
@@ -54,18 +55,28 @@ def _regions(length: int, window: int, shift: int) -> list[int]:
     return ids
 
 
-def _windows(x, w):
-    """(B, pH, pW, C) -> (B * nW, w0 * w1, C), windows in row-major order."""
-    B, pH, pW, C = x.shape
-    return (x.reshape(B, pH // w[0], w[0], pW // w[1], w[1], C).permute(0, 1, 3, 2, 4, 5)
-            .reshape(B * (pH // w[0]) * (pW // w[1]), w[0] * w[1], C))
+def _partition(x, w):
+    """(B, *padded, C) -> (B * nW, prod(w), C), windows in row-major order over n spatial axes."""
+    B, *sizes, C = x.shape
+    n = len(w)
+    split = x.reshape(B, *[v for s, k in zip(sizes, w) for v in (s // k, k)], C)
+    order = (0,) + tuple(1 + 2 * a for a in range(n)) + tuple(2 + 2 * a for a in range(n)) + (2 * n + 1,)
+    return split.permute(order).reshape(-1, math.prod(w), C)
+
+
+def _unpartition(out, B, sizes, w):
+    """The inverse of _partition: (B * nW, prod(w), C) -> (B, *sizes, C)."""
+    n, C = len(w), out.shape[-1]
+    split = out.reshape(B, *[s // k for s, k in zip(sizes, w)], *w, C)
+    order = (0,) + tuple(v for a in range(n) for v in (1 + a, 1 + n + a)) + (2 * n + 1,)
+    return split.permute(order).reshape(B, *sizes, C)
 
 
 def _shift_mask(pH, pW, w, shift, device, dtype):
     """(nW, T, T): 0 between tokens of one region of the rolled map, -100 across regions."""
     rows = torch.tensor(_regions(pH, w[0], shift[0]), device=device)
     cols = torch.tensor(_regions(pW, w[1], shift[1]), device=device)
-    label = _windows((rows[:, None] * 3 + cols[None, :])[None, :, :, None], w)[..., 0]    # (nW, T)
+    label = _partition((rows[:, None] * 3 + cols[None, :])[None, :, :, None], w)[..., 0]    # (nW, T)
     same = label[:, :, None] == label[:, None, :]
     return torch.zeros(same.shape, dtype=dtype, device=device).masked_fill(~same, SHIFT_MASK)
 
@@ -83,7 +94,7 @@ def _window_attention(layer, x, state, v2: bool):
     shifted = sum(shift) > 0
     if shifted:
         x = _roll(x, (-shift[0], -shift[1]), (1, 2))
-    tokens = _windows(x, w)                                             # (B nW, T, C)
+    tokens = _partition(x, w)                                             # (B nW, T, C)
     n, T = tokens.shape[:2]
     qkv_bias = state.get("qkv.bias")
     if v2 and qkv_bias is not None:   # V2 has no key bias: torchvision zeroes that third of qkv.bias
@@ -111,8 +122,7 @@ def _window_attention(layer, x, state, v2: bool):
         scores = (scores.reshape(B, -1, heads, T, T) + mask[None, :, None]).reshape(n, heads, T, T)
     out = (softmax_last(opmath(scores)).to(x.dtype) @ v).transpose(1, 2).reshape(n, T, C)
     out = affine(out, state["proj.weight"], state.get("proj.bias"))
-    out = (out.reshape(B, pH // w[0], pW // w[1], w[0], w[1], C).permute(0, 1, 3, 2, 4, 5)
-           .reshape(B, pH, pW, C))
+    out = _unpartition(out, B, (pH, pW), w)
     if shifted:
         out = _roll(out, shift, (1, 2))
     return out[:, :H, :W].contiguous()
@@ -152,3 +162,50 @@ def patch_merging(layer, xs, state):
 def patch_merging_v2(layer, xs, state):
     """V2: the reduction first, then LayerNorm(2C)."""
     return _layer_norm(affine(_merge_phases(xs[0]), state["reduction.weight"]), state)
+
+
+def _relative_position_index_3d(w, device):
+    """(T, T) indices into a (2w0-1)(2w1-1)(2w2-1) table for the tokens of a w0 x w1 x w2 window:
+    (di + w0 - 1)(2w1-1)(2w2-1) + (hi + w1 - 1)(2w2-1) + (wi + w2 - 1) of the offsets (torchvision's)."""
+    coords = torch.cartesian_prod(*[torch.arange(k, device=device) for k in w]).reshape(-1, 3)
+    rel = coords[:, None, :] - coords[None, :, :] + torch.tensor([k - 1 for k in w], device=device)
+    return rel[..., 0] * (2 * w[1] - 1) * (2 * w[2] - 1) + rel[..., 1] * (2 * w[2] - 1) + rel[..., 2]
+
+
+@reference("ShiftedWindowAttention3d")
+def shifted_window_attention_3d(layer, xs, state):
+    """torchvision's video Swin (shifted_window_attention_3d): an axis no longer than the window clips
+    the window to it and does not shift; pad T, H, W to multiples; roll by -shift; windows; V1
+    attention with the bias of the full window's index cut to the first prod(window) tokens (as
+    torchvision reads it, also when clipped); -100 across the 27 regions; undo; crop."""
+    x = xs[0]
+    B, T, H, W, C = x.shape
+    heads = layer.num_heads
+    w, shift = [], []
+    for size, k, s in zip((T, H, W), layer.window_size, layer.shift_size):
+        w.append(size if size <= k else k)
+        shift.append(0 if size <= k else s)
+    x = pad(x, [(0, -T % w[0]), (0, -H % w[1]), (0, -W % w[2]), (0, 0)])
+    sizes = tuple(x.shape[1:4])
+    shifted = sum(shift) > 0
+    if shifted:
+        x = _roll(x, [-s for s in shift], (1, 2, 3))
+    tokens = _partition(x, w)                                           # (B nW, vol, C)
+    n, vol = tokens.shape[:2]
+    qkv = affine(tokens, state["qkv.weight"], state.get("qkv.bias")).reshape(n, vol, 3, heads, C // heads)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4)                                 # (B nW, heads, vol, C/heads)
+    scores = (q * (C // heads) ** -0.5) @ k.transpose(-2, -1)
+    index = _relative_position_index_3d(layer.window_size, x.device)[:vol, :vol]
+    scores = scores + state["relative_position_bias_table"][index].permute(2, 0, 1)
+    if shifted:
+        labels = [torch.tensor(_regions(size, k, s), device=x.device) for size, k, s in zip(sizes, w, shift)]
+        label = labels[0][:, None, None] * 9 + labels[1][None, :, None] * 3 + labels[2][None, None, :]
+        label = _partition(label[None, ..., None], w)[..., 0]            # (nW, vol)
+        mask = torch.zeros(label.shape + (vol,), dtype=scores.dtype, device=x.device)
+        mask = mask.masked_fill(label[:, :, None] != label[:, None, :], SHIFT_MASK)
+        scores = (scores.reshape(B, -1, heads, vol, vol) + mask[None, :, None]).reshape(n, heads, vol, vol)
+    out = (softmax_last(opmath(scores)).to(x.dtype) @ v).transpose(1, 2).reshape(n, vol, C)
+    out = _unpartition(affine(out, state["proj.weight"], state.get("proj.bias")), B, sizes, w)
+    if shifted:
+        out = _roll(out, shift, (1, 2, 3))
+    return out[:, :T, :H, :W].contiguous()
