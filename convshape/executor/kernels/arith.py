@@ -1,5 +1,5 @@
 """Element-wise arithmetic: a second tensor (Sub, Div, Maximum, Minimum), a constant (ScalarArith),
-a tensor the layer holds (ParamArith, state `t`), one-input functions (UnaryOp). Broadcasting as
+a tensor the layer holds (ParamArith, state `t`, or `t` gathered by the index buffer `idx`), one-input functions (UnaryOp). Broadcasting as
 torch's; half-precision inputs are computed in float32 and cast back, as torch's kernels do."""
 from __future__ import annotations
 
@@ -68,10 +68,19 @@ def scalar_arith(layer, xs, state):
     return arith(layer.op, opmath(x), value).to(x.dtype)
 
 
+def gathered(table, index, gather_dim: int, shape):
+    """table[index] (gather_dim 0) or table[:, index] (gather_dim 1), viewed as `shape`: the kinds'
+    relative-position bias tables read by a fixed index buffer."""
+    return (table[:, index] if gather_dim == 1 else table[index]).reshape(tuple(shape))
+
+
 @reference("ParamArith")
 def param_arith(layer, xs, state):
     x = xs[0]
-    return arith(layer.op, x, state["t"])
+    t = state["t"]
+    if state.get("idx") is not None:
+        t = gathered(t, state["idx"], layer.gather_dim, layer.shape)
+    return arith(layer.op, x, t)
 
 
 UNARY = {

@@ -12,6 +12,7 @@ import math
 import torch
 
 from . import reference
+from .arith import gathered
 from .common import opmath
 
 
@@ -57,10 +58,16 @@ def matmul(layer, xs, state):
 
 @reference("ScaledDotProductAttention")
 def scaled_dot_product_attention(layer, xs, state):
-    """scale 1/sqrt(E) unless given; is_causal masks score (i, j) with -inf where j > i (torch's tril mask)."""
+    """scale 1/sqrt(E) unless given; is_causal masks score (i, j) with -inf where j > i (torch's tril mask);
+    attn_bias adds the learned `bias.t` (or `bias.t` gathered by `bias.idx`) to the scores."""
     q, k, v = xs
     scale = layer.scale if layer.scale is not None else 1 / math.sqrt(q.shape[-1])
     bias = None
+    if layer.attn_bias is not None:
+        bias = state["bias.t"]
+        if state.get("bias.idx") is not None:
+            bias = gathered(bias, state["bias.idx"], layer.gather_dim, layer.attn_bias)
+        bias = opmath(bias)
     if layer.is_causal:
         L, S = q.shape[-2], k.shape[-2]
         allowed = torch.ones(L, S, dtype=torch.bool, device=q.device).tril()

@@ -1,4 +1,5 @@
-"""Reductions over dims: sum, mean (sum / count), amax, amin; float32 statistics for half inputs."""
+"""Reductions over dims: sum, mean (sum / count), amax, amin, norm (sqrt of the sum of squares);
+float32 statistics for half inputs."""
 from __future__ import annotations
 
 from math import prod
@@ -22,6 +23,8 @@ def reduce(layer, xs, state):
         out = wide.amax(dim=dims, keepdim=layer.keepdim)
     elif layer.op == "amin":
         out = wide.amin(dim=dims, keepdim=layer.keepdim)
+    elif layer.op == "norm":   # torch.linalg.vector_norm, ord 2
+        out = (wide * wide).sum(dim=dims, keepdim=layer.keepdim).sqrt()
     else:
         raise ValueError(f"unknown reduction {layer.op!r}")
     return out.to(x.dtype)
