@@ -234,6 +234,13 @@ CASES = [
     ("ParamArith", {"op": "minimum", "shape": (2, 4), "trainable": False}, (3, 2, 4)),
     ("ParamArith", {"op": "div", "shape": (1, 4)}, (2, 4)),
     ("ParamArith", {"op": "rpow", "shape": (2, 1)}, (2, 3), "positive"),
+    # a table gathered by its index buffer (random positions, repeats included: see randomize) and viewed as shape
+    ("ParamArith", {"op": "mul", "shape": (2, 6, 3), "table": (5, 3), "index": (2, 6)}, (4, 2, 6, 3)),   # 12 rows of 3
+    ("ParamArith", {"op": "add", "shape": (2, 4, 3), "table": (2, 7, 3), "index": (4,), "gather_dim": 1},
+     (5, 2, 4, 3)),                                             # a 3-D table, columns gathered
+    ("ParamArith", {"op": "rsub", "shape": (3, 4), "table": (10,), "index": (3, 4)}, (2, 3, 4)),      # a 1-D table
+    ("ParamArith", {"op": "maximum", "shape": (2, 4), "table": (6, 2), "index": (4,)}, (3, 2, 4)),   # (4, 2) viewed (2, 4)
+    ("ParamArith", {"op": "div", "shape": (1, 12), "table": (3, 5), "index": (2, 2), "gather_dim": 1}, (2, 12)),
 ] + [("UnaryOp", {"fn": fn}, (2, 3, 4), "positive" if fn in ("rsqrt", "sqrt", "log") else "wide")
      for fn in get_args(UnaryFn)] + [
     ("UnaryOp", {"fn": "log"}, (2, 3, 4)),                      # NaN where torch's is, for negative inputs
@@ -242,6 +249,10 @@ CASES = [
     ("Reduce", {"op": "mean"}, (2, 3, 4)),
     ("Reduce", {"op": "sum", "dim": -1, "keepdim": True}, (5, 6)),
     ("Reduce", {"op": "amax", "dim": (-1, 0)}, (2, 3, 4)),
+    ("Reduce", {"op": "norm", "dim": (0, 2)}, (2, 3, 4)),
+    ("Reduce", {"op": "norm"}, (3, 4)),                         # every dim: 0-D
+    ("Reduce", {"op": "norm", "dim": -1, "keepdim": True}, (2, 5, 6)),
+    ("Reduce", {"op": "norm", "dim": (-1, 1, 0)}, (2, 3, 4, 5)),  # unsorted, negative
     # ---- frozen and fixed-filter layers
     ("FrozenBatchNorm2d", {"eps": 1e-3}, (2, 4, 3, 3)),
     ("FixedConv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1, "padding_mode": "reflect"}, (1, 2, 6, 5)),
@@ -252,6 +263,12 @@ CASES = [
     ("MatMul", {}, [(3, 1, 2, 4), (5, 4, 3)]),
     ("ScaledDotProductAttention", {"is_causal": True}, [(2, 5, 4), (2, 7, 4), (2, 7, 3)]),   # L < S: tril
     ("ScaledDotProductAttention", {"scale": 0.3}, [(2, 1, 5, 4), (3, 6, 4), (3, 6, 2)]),    # batch broadcasts
+    ("ScaledDotProductAttention", {"attn_bias": (1, 5, 7)}, [(2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 6)]),  # over heads
+    ("ScaledDotProductAttention", {"attn_bias": (5, 1), "scale": 0.7}, [(2, 5, 4), (2, 7, 4), (2, 7, 3)]),  # over keys
+    ("ScaledDotProductAttention", {"attn_bias": (3, 4, 4), "bias_table": (7, 3), "bias_index": (16,)},
+     [(2, 3, 4, 5), (2, 3, 4, 5), (2, 3, 4, 2)]),              # table[idx] (16, 3) viewed (3, 4, 4)
+    ("ScaledDotProductAttention", {"attn_bias": (6, 6), "bias_table": (1, 11), "bias_index": (6, 6), "gather_dim": 1,
+                                   "scale": 0.5}, [(2, 6, 3), (2, 6, 3), (2, 6, 4)]),
     ("MultiheadAttention", {"embed_dim": 6, "num_heads": 2}, [(4, 3, 6), (5, 3, 6), (5, 3, 6)]),
     ("MultiheadAttention", {"embed_dim": 4, "num_heads": 1, "batch_first": True, "kdim": 3, "vdim": 5},
      [(2, 3, 4), (2, 6, 3), (2, 6, 5)]),
@@ -318,7 +335,8 @@ def build(kind, args, shapes):
 
 
 def randomize(module, gen):
-    """Constant-initialized tensors (norm affine, running stats, PReLU slopes) drawn around their value."""
+    """Constant-initialized tensors (norm affine, running stats, PReLU slopes) drawn around their value;
+    zero-filled gather indices drawn over their table."""
     for t in list(module.parameters()) + list(module.buffers()):
         if t.is_floating_point():
             c = float(t.flatten()[0]) if t.numel() else 0.0

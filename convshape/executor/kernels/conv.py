@@ -144,12 +144,12 @@ def conv_transpose(layer, xs, state):
 @reference(*ranks("StdConv"))
 def std_conv(layer, xs, state):
     """timm's StdConv / ScaledStdConv: each output channel's filter standardized as F.batch_norm in
-    training mode does (biased variance, eps inside the root), times `gain`, then the convolution."""
+    training mode does (biased variance, eps inside the root), times `gain` / sqrt(fan_in), then the convolution."""
     weight = state["weight"]
     w = opmath(weight).flatten(1)
     mean = w.mean(dim=1, keepdim=True)
     var = (w - mean).square().mean(dim=1, keepdim=True)
     w = (w - mean) / (var + layer.eps).sqrt()
-    if state.get("gain") is not None:
-        w = w * opmath(state["gain"]).reshape(-1, 1)
+    if state.get("gain") is not None:   # timm's gain * fan_in ** -0.5, as the kind's torch module applies it
+        w = w * (opmath(state["gain"]).reshape(-1, 1) * weight[0].numel() ** -0.5)
     return conv(layer, xs, {**state, "weight": w.to(weight.dtype).view(weight.shape)})
