@@ -21,7 +21,9 @@ torch = pytest.importorskip("torch")
 WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
                 # issue 12, the corpus: weight-standardized convolution, F.normalize, expand, video Swin attention, LSTM
                 "Expand", "Normalize", "LSTM", "ShiftedWindowAttention3d", "StdConv1d", "StdConv2d", "StdConv3d",
-                "TensorUnfold"}
+                "TensorUnfold",
+                # timm EdgeNeXt's shape-only positional encoding
+                "PositionalEncodingFourier"}
 # kinds with a rule that answers None (memory/algebra_rules.py): the saved set depends on torch's
 # attention backend; the report names them
 UNKNOWN = set(BACKEND_DEPENDENT)
