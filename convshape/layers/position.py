@@ -19,8 +19,9 @@ EDGENEXT = "timm.models.edgenext"
 
 @register
 class PositionalEncodingFourier(Layer):
-    """timm EdgeNeXt's Fourier positional encoding: (B, C, H, W) -> (B, dim, H, W) from the shape
-    only; a 1x1 convolution of 2 * hidden_dim sin/cos features of each position."""
+    """timm EdgeNeXt's Fourier positional encoding, (B, C, H, W) -> (B, dim, H, W) from the shape alone.
+
+    A 1x1 convolution of 2 * hidden_dim sin/cos features of each position; hidden_dim must be even."""
 
     family: ClassVar[str] = "position"
     torch_class: ClassVar[str | None] = None
