@@ -66,3 +66,32 @@ class TwoSources(nn.Module):
 def test_sizes_read_from_two_tensors_are_refused_by_name():
     with pytest.raises(UnmappedOps, match="PositionalEncodingFourier called on sizes read from 2 tensors"):
         from_torch(TwoSources().eval(), (1, 8, 6, 6))
+
+
+SPEC = """
+name: pos
+input: [1, 8, 6, 6]
+layers:
+- Conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+  name: conv
+- PositionalEncodingFourier: {hidden_dim: 4, dim: 8}
+  name: pos
+- Add:
+  inputs: [conv, pos]
+"""
+
+
+def test_the_encoding_reads_no_input_position_and_does_not_widen_the_field():
+    r = cs.analyze(cs.loads(SPEC))
+    rows = {x.name: x for x in r.layers}
+    assert rows["pos"].receptive_field.size == (0, 0)  # an empty field: it reads the shape only
+    assert rows["add_1"].receptive_field.size == rows["conv"].receptive_field.size == (3, 3)  # the conv's 3x3
+    # backward: the projection's weight gradient only, 36 positions * 8 features * 8 channels = 2_304 MACs
+    assert REGISTRY["PositionalEncodingFourier"](hidden_dim=4, dim=8).backward_macs(
+        [(1, 8, 6, 6)], (1, 8, 6, 6), input_requires_grad=True) == 2_304
+
+
+def test_check_agrees_with_torch_on_every_figure_and_the_probed_field():
+    from convshape.torch.check import check
+    result = check(cs.loads(SPEC), rf_layers="all")
+    assert result.ok, result.mismatches

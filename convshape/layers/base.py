@@ -86,6 +86,12 @@ class Remap:
     sources: tuple
 
 
+@dataclass(frozen=True)
+class NoInputValues:
+    """The output reads no input values, only the input's shape (a positional encoding): its field
+    is empty (size 0), and a merge with other paths takes theirs."""
+
+
 POINTWISE = Pointwise()
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..dims import prod
-from .base import POINTWISE, Layer, Number, Params, PosInt, check_rank, register
+from .base import Layer, NoInputValues, Number, Params, PosInt, check_rank, register
 from .examples import Example, Rejected
 
 EDGENEXT = "timm.models.edgenext"
+NO_INPUT_VALUES = NoInputValues()
 
 
 @register
@@ -66,7 +67,9 @@ class PositionalEncodingFourier(Layer):
         features = 4 * n * k                 # position / frequency, then sin or cos, both axes
         return cumsums + normalize + frequencies + features + prod(output)  # + the projection's bias
 
+    def backward_macs(self, inputs, output, input_requires_grad, weight_requires_grad=True):
+        # the projection's weight gradient only: its input, the sin/cos features, needs no gradient
+        return self.macs(inputs, output) if weight_requires_grad else 0
+
     def receptive_field(self, inputs, output):
-        # it reads no input values (its own field is empty); the input's field is an upper bound
-        # that leaves the field of the tokens it is added to unchanged
-        return POINTWISE
+        return NO_INPUT_VALUES  # an empty field: the term it adds does not widen the tokens'
