@@ -95,3 +95,19 @@ def test_check_agrees_with_torch_on_every_figure_and_the_probed_field():
     from convshape.torch.check import check
     result = check(cs.loads(SPEC), rf_layers="all")
     assert result.ok, result.mismatches
+
+
+class EagerOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pos_embd = edgenext.PositionalEncodingFourier(4, 8)
+
+    def forward(self, x):
+        if x.shape[2] > 1:  # Python control flow on a size: fx fails, the eager tracer sees plain ints
+            x = x + self.pos_embd((x.shape[0], x.shape[2], x.shape[3]))
+        return x
+
+
+def test_sizes_the_eager_tracer_cannot_follow_are_refused_by_name():
+    with pytest.raises(UnmappedOps, match="PositionalEncodingFourier called on sizes that are not read from a traced"):
+        from_torch(EagerOnly().eval(), (1, 8, 6, 6))
