@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .layers.base import GlobalOver, Pointwise, Remap, Window
+from .layers.base import GlobalOver, NoInputValues, Pointwise, Remap, Window
 from .report import ReceptiveField
 
 
@@ -36,6 +36,7 @@ class RFState:
     fields: tuple    # per input spatial axis: AxisRF
     mixed: tuple = ()  # per tensor dim: True where a flatten folded other dims into a spatial one
                        # (its index is not a position along the axis); () means none
+    empty: bool = False  # the value reads no input position (built from a shape alone)
 
     def is_mixed(self, j: int) -> bool:
         return bool(self.mixed) and self.mixed[j]
@@ -53,6 +54,8 @@ def _fr(x):
 
 
 def apply(op, state: RFState, out_rank: int) -> RFState:
+    if isinstance(op, NoInputValues) or state.empty:  # whatever follows still reads no input position
+        return RFState((frozenset(),) * out_rank, state.fields, (), True)
     if isinstance(op, Pointwise):
         axes = state.axes
         if len(axes) != out_rank:  # rank changed by broadcasting/squeezing: keep trailing dims
@@ -133,7 +136,9 @@ def merge(states, n_axes=None):
     n_axes: the first network input's spatial rank; paths from inputs of another spatial rank
     are left out (frame), so the merged field counts one input's positions."""
     rank = max(len(s.axes) for s in states)
-    states = frame(states, n_axes)
+    if all(s.empty for s in states):
+        return RFState((frozenset(),) * rank, states[0].fields, (), True), True
+    states = frame([s for s in states if not s.empty], n_axes)  # a path reading no input adds no position
     rank_axes = [_align(s.axes, rank) for s in states]
     axes = tuple(frozenset().union(*col) for col in zip(*rank_axes))
     n = len(states[0].fields)
@@ -182,6 +187,9 @@ def _key(x):
 
 def to_report(state: RFState, input_shape, aligned=None) -> ReceptiveField:
     spatial = input_shape[2:]
+    if state.empty:
+        n = len(state.fields)
+        return ReceptiveField((0,) * n, (1,) * n, (0,) * n, False, aligned)
     sizes, strides, pads = [], [], []
     for a, f in enumerate(state.fields):
         if f.is_global:

@@ -18,7 +18,8 @@ from convshape.memory import algebra_rules, corpus_rules
 torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
-WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm"}
+WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
+                "PositionalEncodingFourier"}   # timm EdgeNeXt's shape-only positional encoding
 # kinds with a rule that answers None: the saved set depends on torch's backend (attention:
 # memory/algebra_rules.py; LSTM's oneDNN workspace: memory/corpus_rules.py); the report names them
 UNKNOWN = set(algebra_rules.BACKEND_DEPENDENT) | set(corpus_rules.BACKEND_DEPENDENT)

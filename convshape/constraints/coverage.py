@@ -14,7 +14,7 @@ from fractions import Fraction
 from math import floor
 
 from ..graph import INPUT
-from ..layers.base import GlobalOver, Remap, Window
+from ..layers.base import GlobalOver, NoInputValues, Remap, Window
 
 GLOBAL = "global"   # the tracked axis was reduced or mixed into other dims
 
@@ -46,6 +46,8 @@ class Coverage:
             self.axis[node.name] = self._axis_after(node, op, ins, shapes[node.name])
 
     def _axis_after(self, node, op, ins, out):
+        if isinstance(op, NoInputValues):  # built from the input's shape: it carries no position
+            return None
         # a merge follows its first input that carries the axis (a gate from another input may come first)
         j = next((j for j, i in enumerate(node.inputs) if self.axis.get(i) is not None), 0)
         a = self.axis.get(node.inputs[j])

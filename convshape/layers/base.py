@@ -86,6 +86,12 @@ class Remap:
     sources: tuple
 
 
+@dataclass(frozen=True)
+class NoInputValues:
+    """The output reads no input values, only the input's shape (a positional encoding): its field
+    is empty (size 0), and a merge with other paths takes theirs."""
+
+
 POINTWISE = Pointwise()
 
 
@@ -117,6 +123,8 @@ class Layer(BaseModel):
     index_inputs: ClassVar[tuple] = ()
     # Fields that torch takes in the module's forward, after the tensors (MaxUnpool's output_size).
     forward_args: ClassVar[tuple] = ()
+    # True where torch calls the module on sizes read from a tensor (x.shape), which the spec's input is.
+    shape_input: ClassVar[bool] = False
 
     # ---- inference of input-side sizes
     def infer(self, inputs: list[Shape]) -> dict:

@@ -350,6 +350,9 @@ def _compare_fields(measured, states, approx, report, shape, compare, network):
         state = states[name]
         rfr = rows[name].receptive_field
         for a, L in enumerate(spatial):
+            if state.empty:  # reads no input position: the probe must find no dependence
+                compare(name, "receptive_field", None, extent[a], note=f"axis {a}: reads no input values")
+                continue
             f = state.fields[a]
             carriers = [j for j, ax in enumerate(state.axes) if a in ax]
             if f.is_global:

@@ -118,12 +118,32 @@ class _Mapper:
         op = self.ops.get(ref.name) if isinstance(ref, Ref) else None
         return op is not None and (op.kind == "param" or op.name in self.derived) and bool(op.kwargs.get("__buffer__"))
 
+    def shape_source(self, op: Op, cls, args: dict):
+        """A kind called on sizes, not a tensor (timm's pos_embd((B, H, W))): its input is the one tensor
+        those sizes were read from (x.shape[i]); the node's shape check confirms they are (B, _, H, W)."""
+        sources: set = set()
+        pending = _refs_in(op.args) + _refs_in(op.kwargs)
+        if not pending:
+            return f"{cls.kind} called on sizes that are not read from a traced tensor"
+        while pending:
+            ref = pending.pop()
+            src = self.ops[ref.name]
+            if isinstance(src.value, torch.Tensor) or src.kind == "input":
+                sources.add(ref.name)
+            else:
+                pending += _tensor_refs(src)
+        if len(sources) != 1:
+            return f"{cls.kind} called on sizes read from {len(sources)} tensors (it takes one)"
+        return Mapped([(cls.kind, args)], [Ref(sources.pop())])
+
     def map(self, op: Op):
         """-> Mapped, or a string naming why it is unmapped."""
         if op.kind == "module":
             m = op.target
             cls = layer_kind_of_module(m)
             args = module_args(m, cls)
+            if cls.shape_input:
+                return self.shape_source(op, cls, args)
             if not cls.forward_args:
                 return Mapped([(cls.kind, args)], [a for a in op.args if isinstance(a, Ref)])
             # tensors first, then the forward's own arguments (MaxUnpool's output_size), often x.size()

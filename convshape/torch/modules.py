@@ -4,6 +4,8 @@ Class names equal the spec's layer kinds, so a built module reads like its spec.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -401,3 +403,31 @@ class LSTM(nn.LSTM):
 
     def forward(self, x):
         return super().forward(x)[0]
+
+
+class PositionalEncodingFourier(nn.Module):
+    """timm EdgeNeXt's PositionalEncodingFourier (timm/models/edgenext.py), its math without timm, called
+    on a tensor whose (B, _, H, W) it reads instead of on the (B, H, W) tuple."""
+
+    def __init__(self, hidden_dim: int = 32, dim: int = 768, temperature: float = 10000.0):
+        super().__init__()
+        self.token_projection = nn.Conv2d(hidden_dim * 2, dim, kernel_size=1)
+        self.scale = 2 * math.pi
+        self.temperature, self.hidden_dim, self.dim = temperature, hidden_dim, dim
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        device, dtype = self.token_projection.weight.device, self.token_projection.weight.dtype
+        inv_mask = ~torch.zeros((b, h, w)).to(device=device, dtype=torch.bool)
+        y_embed = inv_mask.cumsum(1, dtype=torch.float32)
+        x_embed = inv_mask.cumsum(2, dtype=torch.float32)
+        y_embed = y_embed / (y_embed[:, -1:, :] + 1e-6) * self.scale
+        x_embed = x_embed / (x_embed[:, :, -1:] + 1e-6) * self.scale
+        dim_t = torch.arange(self.hidden_dim, dtype=torch.int64, device=device).to(torch.float32)
+        dim_t = self.temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / self.hidden_dim)
+        pos_x = x_embed[:, :, :, None] / dim_t
+        pos_y = y_embed[:, :, :, None] / dim_t
+        pos_x = torch.stack((pos_x[:, :, :, 0::2].sin(), pos_x[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos_y = torch.stack((pos_y[:, :, :, 0::2].sin(), pos_y[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos = torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+        return self.token_projection(pos.to(dtype))
