@@ -246,7 +246,7 @@ class TimmStyle(nn.Module):
         y = self.eca(y).view(x.shape[0], -1, 1, 1).sigmoid()
         x = x * y.expand_as(x)
         x = x * self.gamma.view(1, -1, 1, 1)                      # layer scale on a reshaped parameter
-        x = x + 0                                                 # a switched-off re-param branch: identity
+        x = x + 0                                                 # a switched-off re-param branch: a new tensor
         return x[:, :8]                                           # GhostNet keeps the first channels
 
 
@@ -255,7 +255,7 @@ def test_timm_style_functional_code_imports_exactly():
     net = from_torch(m, (2, 3, 8, 8))
     kinds = [n.kind for n in net.nodes]
     assert kinds == ["Conv2d", "BatchNorm2d", "SiLU", "AdaptiveAvgPool2d", "Flatten", "Unflatten", "Conv1d",
-                     "Reshape", "Sigmoid", "Mul", "LayerScale", "Narrow"]
+                     "Reshape", "Sigmoid", "Mul", "LayerScale", "ScalarArith", "Narrow"]
     r = cs.analyze(net)
     assert r.output_shape == (2, 8, 8, 8)
     # conv 16*3*9 = 432; BN 2*16 = 32 (+ 2*16+1 = 33 buffers); ECA 3; gamma 16

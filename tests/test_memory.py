@@ -332,3 +332,47 @@ def test_imported_model_inference_peak_counts_what_module_frames_hold(name):
     model = getattr(torchvision.models, name)(weights=None).eval()
     report = analyze(from_torch(model, (2, 3, 64, 64)), (2, 3, 64, 64))
     assert report.totals.inference_peak_bytes == inference_peak(model, torch.randn(2, 3, 64, 64))
+
+
+
+class _TimesOne(torch.nn.Module):
+    """timm's NF-Net pre-activation: `act(x) * beta` with beta = 1.0 (or x + 0, 1 * x), then a conv;
+    in place (x.mul_(1.0)) on the first conv's output, which no op keeps."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+        self.conv0, self.act, self.conv = torch.nn.Conv2d(4, 4, 1), torch.nn.ReLU(), torch.nn.Conv2d(4, 8, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv0(x)
+        if self.how == "inplace":
+            x = x.mul_(1.0)
+        x = self.act(x)   # (x reassigned: the frame holds no earlier tensor)
+        if self.how != "inplace":
+            x = {"mul": lambda t: t * 1.0, "add": lambda t: t + 0, "rmul": lambda t: 1 * t}[self.how](x)
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("how", ["mul", "add", "rmul", "inplace"])
+def test_times_one_makes_a_new_tensor_the_conv_keeps(how):
+    """x * 1.0 is a new tensor that the conv after it keeps for its weight gradient: the importer maps
+    it to ScalarArith, not the identity (nf_resnet26 was 131,072 B = 2*64*16*16*4 short); x.mul_(1.0)
+    is truly in place and stays the identity. At 2x4x8x8 float32 every tensor is 512 elements, 2,048 B:
+    saved = conv0's input 2,048 + relu's output 2,048 + the conv's input (the product) 2,048 = 6,144;
+    in place the conv keeps relu's output itself: 4,096. torch (saved_tensors_hooks, live storages)
+    is the referee."""
+    from convshape.torch.importer import from_torch
+    torch.manual_seed(0)
+    model = _TimesOne(how)
+    x = torch.randn(2, 4, 8, 8)
+    net = from_torch(model, (2, 4, 8, 8))
+    kinds = [n.layer.kind for n in net.nodes]
+    assert kinds == ["Conv2d", "ReLU"] + ([] if how == "inplace" else ["ScalarArith"]) + ["Conv2d"]
+    report = analyze(net, (2, 4, 8, 8))
+    assert report.totals.inference_peak_bytes == inference_peak(model, x)
+    model.train()
+    total, _ = saved_bytes(model, x)
+    assert total == (4096 if how == "inplace" else 6144)
+    assert report.totals.saved_unknown == ()
+    assert report.totals.saved_bytes == total, "saved bytes vs saved_tensors_hooks"

@@ -28,7 +28,10 @@ UNKNOWN = set(algebra_rules.BACKEND_DEPENDENT) | set(corpus_rules.BACKEND_DEPEND
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "maximum", "minimum")
 VARIANTS = {
     "ScalarArith": [({"op": op, "value": 1.5}, ((2, 3, 4),)) for op in OPS],
-    "ParamArith": [({"op": op, "shape": (3, 1), "trainable": t}, ((2, 3, 4),)) for op in OPS for t in (True, False)],
+    "ParamArith": [({"op": op, "shape": (3, 1), "trainable": t}, ((2, 3, 4),)) for op in OPS for t in (True, False)]
+    # a table gathered by a fixed index: the gathered tensor kept, by the op, as any non-parameter t
+    + [({"op": op, "shape": (4, 9, 9), "table": (4, 9), "index": (9, 9), "gather_dim": 1}, ((2, 4, 9, 9),))
+       for op in OPS],
     "UnaryOp": [({"fn": fn}, ((2, 3, 4),)) for fn in ("rsqrt", "sqrt", "square", "exp", "log", "abs", "neg",
                                                        "reciprocal", "sign", "erf", "sin", "cos")],
     "Reduce": [({"op": "amax"}, ((3, 4),)), ({"op": "amin", "dim": (0, 1), "keepdim": True}, ((3, 4, 2),)),

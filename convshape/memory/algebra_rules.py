@@ -34,15 +34,34 @@ def _scalar_arith_temporaries(layer, inputs, output, width, training):
     return width * prod(inputs[0]) if layer.op == "rdiv" else 0   # reciprocal(x) before the product
 
 
+def _keeps_gathered(op, grads) -> bool:
+    """Whether autograd keeps t itself, by the op (measured with t a non-parameter tensor): x * t for
+    x's gradient, x / t for either, t / x for x's, pow, rpow, maximum and minimum always."""
+    if op in ("add", "sub", "rsub"):
+        return False
+    if op in ("mul", "rdiv"):
+        return grads.inputs[0]
+    return grads.inputs[0] or grads.weight if op == "div" else True
+
+
 @saves("ParamArith")
 def _param_arith(layer, inputs, output, grads, width):
     op = layer.op
+    # a gathered table[index] is a new tensor (not the parameter): kept where the op keeps t
+    extra = (width * prod(layer.shape),) if layer.table is not None and _keeps_gathered(op, grads) else ()
     if op in ("add", "sub", "rsub"):
         return NOTHING
     if op in ("mul", "div"):
         # x * t: the gradient of t needs x; the gradient of x needs t alone (a parameter or buffer)
-        return Saved(inputs=(0,)) if grads.weight else NOTHING
-    return Saved(inputs=(0,), output=op in ("pow", "rpow"))   # rdiv, maximum, minimum keep x; pow also the result
+        return Saved(inputs=(0,) if grads.weight else (), extra=extra)
+    # rdiv, maximum, minimum keep x; pow also the result
+    return Saved(inputs=(0,), output=op in ("pow", "rpow"), extra=extra)
+
+
+@during("ParamArith")
+def _param_arith_temporaries(layer, inputs, output, width, training):
+    # table[index] (its reshape a view of the contiguous gather) lives until the op has run
+    return width * prod(layer.shape) if layer.table is not None else 0
 
 
 @saves("Sub", "Stack", "ParamConcat", "Squeeze", "Unsqueeze", "Index")
@@ -71,8 +90,9 @@ def _unary(layer, inputs, output, grads, width):
 
 @saves("Reduce")
 def _reduce(layer, inputs, output, grads, width):
-    # sum and mean need only the shape; amax/amin compare the input with the result
-    return Saved(inputs=(0,), output=True) if layer.op in ("amax", "amin") else NOTHING
+    # sum and mean need only the shape; amax/amin compare the input with the result; the 2-norm
+    # (linalg_vector_norm) keeps both too: its gradient is x / norm
+    return Saved(inputs=(0,), output=True) if layer.op in ("amax", "amin", "norm") else NOTHING
 
 
 # ---------------------------------------------------------------- matmul: which operand torch copies

@@ -257,14 +257,16 @@ def output_alias(layer, training: bool) -> bool:
 
 
 def buffer_bytes(layer, buffers, width: int):
-    """Bytes of a layer's buffers: float buffers in the dtype; num_batches_tracked and the attention
-    kinds' relative_position_index int64."""
+    """Bytes of a layer's buffers: float buffers in the dtype; num_batches_tracked, the attention
+    kinds' relative_position_index and a gathered bias's fixed index int64."""
     if buffers == 0:
         return 0
     if layer.kind.startswith(("BatchNorm", "InstanceNorm")) and getattr(layer, "track_running_stats", False):
         return (buffers - 1) * width + 8
     if layer.kind in ("ShiftedWindowAttention", "ShiftedWindowAttention3d", "RelativePositionalMultiHeadAttention"):
         return buffers * 8
+    if layer.kind == "ParamArith" and layer.index is not None or layer.kind == "ScaledDotProductAttention":
+        return buffers * 8   # the index is the only buffer of a gathered table (SDPA: of its bias)
     if layer.kind == "ShiftedWindowAttentionV2":
         return 2 * layer.table() * width + (buffers - 2 * layer.table()) * 8   # the float coords table
     return buffers * width

@@ -50,9 +50,11 @@ def arith(m, op, a, out, reverse_op=None):
         return Mapped([("ParamArith", args)], [tensor])
     if isinstance(other, bool) or not isinstance(other, (int, float)):
         return f"{op} with a {type(other).__name__}"
-    if tuple(out.shape) == m.shape(tensor) and (op, other) in (("add", 0), ("sub", 0), ("mul", 1), ("div", 1)) \
-            and not swapped or (op, other, swapped) in (("add", 0, True), ("mul", 1, True)):
-        return Mapped([], [tensor])  # x + 0, x * 1 (re-parameterizable branches switched off): the identity
+    if (tuple(out.shape) == m.shape(tensor) and (op, other) in (("add", 0), ("sub", 0), ("mul", 1), ("div", 1))
+            and not swapped or (op, other, swapped) in (("add", 0, True), ("mul", 1, True))) \
+            and out is m.ops[tensor.name].value:
+        return Mapped([], [tensor])  # x.mul_(1), x += 0: in place, the same tensor
+    # x * 1 and x + 0 otherwise make a new tensor (NF-Nets' act(x) * beta, beta = 1.0): ScalarArith below
     return Mapped([("ScalarArith", {"op": name, "value": float(other)})], [tensor])
 
 
