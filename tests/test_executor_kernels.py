@@ -295,12 +295,15 @@ CASES = [
     ("PatchMerging", {}, (1, 5, 4, 3)),
     ("PatchMergingV2", {}, (2, 3, 3, 2)),
     ("PatchMergingV2", {}, (3, 6, 2)),                          # no batch dim
+    # ---- EdgeNeXt's positional encoding: odd H and W, batch > 1, a 1x1 map (each sum is 1, / (1 + eps))
+    ("PositionalEncodingFourier", {"hidden_dim": 6, "dim": 5}, (3, 2, 7, 9)),
+    ("PositionalEncodingFourier", {"hidden_dim": 8, "dim": 4, "temperature": 20.0}, (2, 1, 1, 3)),
 ]
 
 # every valid example every layer class declares for the contract test (tests/test_layer_contract.py);
 # a kind without a kernel yet is listed here (`convshape run` refuses it by name,
-# test_run_refuses_a_kind_without_kernel_by_name_before_running): timm EdgeNeXt's positional encoding
-WITHOUT_KERNEL = {"PositionalEncodingFourier"}
+# test_run_refuses_a_kind_without_kernel_by_name_before_running)
+WITHOUT_KERNEL = set()
 EXAMPLES = [(kind, dict(e.args), [tuple(s) for s in e.inputs])
             for kind in sorted(set(REGISTRY) - WITHOUT_KERNEL) for e in examples_of(REGISTRY[kind])
             if not e.rejected]

@@ -41,5 +41,5 @@ def kernel_for(kind: str) -> Callable:
                                   "add one in convshape/executor/kernels/") from None
 
 
-from . import (activation, arith, attention, conv, linear, merge, norm, pad, pool, recurrent,  # noqa: E402,F401
-               reduce, resample, shape, window_attention)
+from . import (activation, arith, attention, conv, linear, merge, norm, pad, pool, position,  # noqa: E402,F401
+               recurrent, reduce, resample, shape, window_attention)
