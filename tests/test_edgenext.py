@@ -111,3 +111,31 @@ class EagerOnly(nn.Module):
 def test_sizes_the_eager_tracer_cannot_follow_are_refused_by_name():
     with pytest.raises(UnmappedOps, match="PositionalEncodingFourier called on sizes that are not read from a traced"):
         from_torch(EagerOnly().eval(), (1, 8, 6, 6))
+
+
+@pytest.mark.parametrize("dtype, width", [(torch.float64, 8), (torch.bfloat16, 2)])
+def test_memory_rules_in_a_weight_dtype_other_than_float32(dtype, width):
+    """timm computes the features in float32 and casts them to the weight's dtype: the cast is what the
+    projection saves, and a temporary beside the float32 ones (tests/test_memory_contract.py: float32)."""
+    from convshape.memory import SAVED, Grads
+    from convshape.memory.rules import temporaries
+    from convshape.torch.memtrack import LiveStorages, resident_tensors
+    layer, shape = REGISTRY["PositionalEncodingFourier"](hidden_dim=4, dim=6), (2, 3, 5, 7)
+    m = layer.to_torch([shape]).to(dtype)
+    x = torch.randn(shape, dtype=dtype)
+    kept = {}
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.setdefault(t.untyped_storage().data_ptr(), t),
+                                                  lambda t: t):
+        m(x)
+    params = {p.untyped_storage().data_ptr() for p in m.parameters()}
+    want = sum(t.untyped_storage().nbytes() for ptr, t in kept.items() if ptr not in params)
+    saved = SAVED[layer.kind](layer, [shape], (2, 6, 5, 7), Grads((False,), True, True), width)
+    assert sum(saved.extra) == want == 2 * 70 * 4 * width  # the cast features: 2*5*7 positions * 2*4 features
+    with torch.no_grad(), LiveStorages(resident_tensors(m) + [x]) as mode:
+        base = mode.current
+        out = m(x)
+        out_bytes = out.untyped_storage().nbytes()
+        del out
+    # n = 70, k = 4: 9n + 4k + 16nk float32 bytes, + the cast 2nk * width (float64 9_606, bfloat16 6_246)
+    assert temporaries(layer, [shape], (2, 6, 5, 7), width) == mode.peak - base - out_bytes \
+        == 9 * 70 + 4 * 4 + 16 * 70 * 4 + 2 * 70 * 4 * width

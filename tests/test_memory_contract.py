@@ -18,8 +18,7 @@ from convshape.memory import algebra_rules, corpus_rules
 torch = pytest.importorskip("torch")
 
 # kinds whose saved tensors convshape does not model: each appears in the report by layer name
-WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm",
-                "PositionalEncodingFourier"}   # timm EdgeNeXt's shape-only positional encoding
+WITHOUT_RULE = {"LPPool1d", "LPPool2d", "LPPool3d", "LocalResponseNorm"}
 # kinds with a rule that answers None: the saved set depends on torch's backend (attention:
 # memory/algebra_rules.py; LSTM's oneDNN workspace: memory/corpus_rules.py); the report names them
 UNKNOWN = set(algebra_rules.BACKEND_DEPENDENT) | set(corpus_rules.BACKEND_DEPENDENT)
@@ -79,6 +78,10 @@ VARIANTS = {
     "TensorUnfold": [({"dimension": 0, "size": 2, "step": 1}, ((5, 3, 4),)), ({"dimension": 1, "size": 0, "step": 2}, ((2, 6),))],
     "Dropout": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
     "Dropout2d": [({"p": 0.5, "inplace": True}, ((2, 3, 4, 4),))],
+    # EdgeNeXt's positional encoding: odd H and W with a batch of 3, a 1x1 map, a wide hidden_dim
+    "PositionalEncodingFourier": [({"hidden_dim": 6, "dim": 5}, ((3, 2, 7, 9),)),
+                                  ({"hidden_dim": 8, "dim": 4, "temperature": 20.0}, ((2, 1, 1, 3),)),
+                                  ({"hidden_dim": 32, "dim": 48}, ((1, 48, 8, 8),))],
 }
 
 

@@ -1,6 +1,6 @@
 """Saved-tensor and temporaries rules of the kinds the import corpus added (issue 12): weight-
-standardized convolutions (timm's StdConv, NF-Nets' ScaledStdConv), F.normalize and the native CPU
-LSTM. Derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks with distinct storages, the
+standardized convolutions (timm's StdConv, NF-Nets' ScaledStdConv), F.normalize, timm EdgeNeXt's
+PositionalEncodingFourier and the native CPU LSTM. Derived like rules.py's (torch 2.14 on CPU, saved_tensors_hooks with distinct storages, the
 live-storage tracker) and checked by tests/test_memory_contract.py on every example and variant.
 """
 from __future__ import annotations
@@ -49,6 +49,30 @@ def _normalize(layer, inputs, output, grads, width):
 @during("Normalize")
 def _normalize_temporaries(layer, inputs, output, width, training):
     return _vectors(layer, inputs[0]) * width   # the clamped norm, one per vector, beside the quotient
+
+
+def _fourier(layer, inputs):
+    """(B*H*W positions, hidden_dim) of EdgeNeXt's positional encoding; it reads its input's shape only."""
+    b, _, h, w = inputs[0]
+    return b * h * w, layer.hidden_dim
+
+
+@saves("PositionalEncodingFourier")
+def _fourier_position(layer, inputs, output, grads, width):
+    # the projection keeps its input, the 2 * hidden_dim features cast to the weight's dtype (a new
+    # tensor; in float32 the permuted cat itself); nothing needs a gradient when the weight is frozen
+    n, k = _fourier(layer, inputs)
+    return Saved(extra=(2 * n * k * width,)) if grads.weight else NOTHING
+
+
+@during("PositionalEncodingFourier")
+def _fourier_position_temporaries(layer, inputs, output, width, training):
+    # timm's locals live to the return: the bool mask (1 B a position), the row and column embeds and
+    # dim_t (float32 whatever the weight's dtype), both axes' interleaved features (2 * n * k floats)
+    # and their cat (2 * n * k), plus the cast to a weight dtype other than float32 during the projection
+    n, k = _fourier(layer, inputs)
+    cast = 2 * n * k * width if width != 4 else 0
+    return 9 * n + 4 * k + 16 * n * k + cast
 
 
 # ---------------------------------------------------------------- not modelled, by name
