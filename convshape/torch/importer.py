@@ -176,23 +176,7 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
-    returned = None
-    alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
-    nodes: list = []
-    used: set = set(named or ())  # layer names never take an input's name
-    counters: dict = {}
-    shapes: dict = {}        # node name -> torch's shape, to verify the mapping
-    output_refs: list = []
-    for op in ops:
-        if op.kind == "input":
-            key = op.kwargs.get("__input__") if named else INPUT
-            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
-                alias[op.name] = key
-        elif op.kind == "output":
-            output_refs = _output_refs(op.args, mapper)
-            returned = op.args[0] if op.args else None
-        elif op.kind != "param" and isinstance(op.value, torch.Tensor):
-            alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
+    alias, nodes, shapes, output_refs, returned, _ = _map_ops(ops, mapper, named)
     where = type(root).__name__
     if not output_refs:
         raise UnmappedOps([(f"the module returns no tensor: forward returned {_what(returned, mapper)} (it must "
@@ -223,11 +207,65 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
                   unused_params=_unused_params(module, ops, mapper),
                   inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
+    net.holds = _observed_holds(module, named or input_shape, net)
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:
         _verify_shapes(net, shapes)
         _verify_params(net, module)
     return net
+
+
+def _map_ops(ops: list, mapper, named):
+    """(alias: op name -> node name, INPUT or an _Unmapped marker; nodes; node name -> torch's shape;
+    the output refs; forward's returned value; op name -> index of the last node made so far)."""
+    returned = None
+    alias: dict = {}
+    nodes: list = []
+    used: set = set(named or ())  # layer names never take an input's name
+    counters: dict = {}
+    shapes: dict = {}        # to verify the mapping
+    output_refs: list = []
+    made: dict = {}
+    for op in ops:
+        if op.kind == "input":
+            key = op.kwargs.get("__input__") if named else INPUT
+            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
+                alias[op.name] = key
+        elif op.kind == "output":
+            output_refs = _output_refs(op.args, mapper)
+            returned = op.args[0] if op.args else None
+        elif op.kind != "param" and isinstance(op.value, torch.Tensor):
+            alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
+        made[op.name] = len(nodes) - 1
+    return alias, nodes, shapes, output_refs, returned, made
+
+
+def _observed_holds(module: nn.Module, input_shape, net: Network) -> dict | None:
+    """Node name -> index of the node after which eager torch frees its value, observed by running the
+    module once on the meta device (eval, no_grad) and following each value's storage: Python locals and
+    lists of features hold values past their last reader, which no graph schedule sees (docs/memory.md).
+    None where the eager run does not give the same nodes (then the schedule is the graph's)."""
+    freed_after: dict = {}
+    try:
+        ops = trace_eager(module, input_shape, is_leaf, False, lifetimes=freed_after)
+    except TraceFailed:
+        return None
+    mapper = _Mapper(ops)
+    alias, nodes, _, _, _, made = _map_ops(ops, mapper, input_shape if isinstance(input_shape, dict) else None)
+    if {(n.name, n.kind, n.inputs) for n in nodes} != {(n.name, n.kind, n.inputs) for n in net.nodes}:
+        return None
+    # the eager run may order nodes differently (fx makes split's pieces where they are read, eager all at
+    # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run
+    ran, done = [], -1
+    for n in nodes:
+        done = max(done, net.index[n.name])
+        ran.append(done)
+    holds: dict = {}
+    for op_name, node in alias.items():
+        if isinstance(node, str) and node in net.index and freed_after.get(op_name, "") is not None:
+            until = ran[made[freed_after[op_name]]] if op_name in freed_after else len(nodes) - 1
+            holds[node] = max(holds.get(node, -1), until)   # several ops on one node value: the last free
+    return holds
 
 
 class _Root(nn.Module):
