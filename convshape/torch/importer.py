@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import ConvshapeError
 from ..graph import INPUT, Network, Node
 from ..layers import REGISTRY
+from ..memory.rules import output_alias
 from .ops import PATTERNS, Mapped, bind
 from .ops import canonical as _canonical
 from .ops import plain as _plain
@@ -207,7 +208,7 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
                   unused_params=_unused_params(module, ops, mapper),
                   inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
-    net.holds = _observed_holds(module, named or input_shape, net)
+    net.holds, net.unseen_copies = _observed_holds(module, named or input_shape, net)
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:
         _verify_shapes(net, shapes)
@@ -240,32 +241,72 @@ def _map_ops(ops: list, mapper, named):
     return alias, nodes, shapes, output_refs, returned, made
 
 
-def _observed_holds(module: nn.Module, input_shape, net: Network) -> dict | None:
-    """Node name -> index of the node after which eager torch frees its value, observed by running the
-    module once on the meta device (eval, no_grad) and following each value's storage: Python locals and
-    lists of features hold values past their last reader, which no graph schedule sees (docs/memory.md).
-    None where the eager run does not give the same nodes (then the schedule is the graph's)."""
+def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
+    """(holds: node name -> index of the node after which eager torch frees its value, or None; unseen:
+    nodes whose value an op the importer skips as value-preserving copies: x + 0, torch.cat([x]), a
+    .contiguous() that copies). Observed by running the module once on the meta device (eval, no_grad),
+    following each value's storage: Python locals and lists of features hold values past their last
+    reader, which no graph schedule sees (docs/memory.md). holds is None where the eager run does not
+    make the same nodes (then the schedule is the graph's)."""
     freed_after: dict = {}
     try:
         ops = trace_eager(module, input_shape, is_leaf, False, lifetimes=freed_after)
     except TraceFailed:
-        return None
+        return None, ()
     mapper = _Mapper(ops)
     alias, nodes, _, _, _, made = _map_ops(ops, mapper, input_shape if isinstance(input_shape, dict) else None)
-    if {(n.name, n.kind, n.inputs) for n in nodes} != {(n.name, n.kind, n.inputs) for n in net.nodes}:
-        return None
+    same = _same_nodes(nodes, net)
+    if same is None:
+        return None, ()
     # the eager run may order nodes differently (fx makes split's pieces where they are read, eager all at
     # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run
     ran, done = [], -1
     for n in nodes:
-        done = max(done, net.index[n.name])
+        done = max([done] + [net.index[m] for m in same[n.name]])
         ran.append(done)
+    storage = freed_after.pop("__storage__")
+    made_on: dict = {}   # node name -> the storage its making op's output is on
+    unseen: dict = {}
+    for op in ops:
+        node = alias.get(op.name)
+        if not isinstance(node, str) or node not in same or op.name not in storage:
+            continue
+        if node not in made_on:
+            made_on[node] = storage[op.name]
+        elif storage[op.name] != made_on[node]:
+            unseen.update(dict.fromkeys(same[node]))
     holds: dict = {}
     for op_name, node in alias.items():
-        if isinstance(node, str) and node in net.index and freed_after.get(op_name, "") is not None:
-            until = ran[made[freed_after[op_name]]] if op_name in freed_after else len(nodes) - 1
-            holds[node] = max(holds.get(node, -1), until)   # several ops on one node value: the last free
-    return holds
+        if isinstance(node, str) and node in same:   # -1: no longer than its readers (the storage's later value)
+            until = -1 if op_name in freed_after and freed_after[op_name] is None else \
+                ran[max(made[freed_after[op_name]], 0)] if op_name in freed_after else len(nodes) - 1
+            for m in same[node]:   # several ops on one value: the last free
+                holds[m] = max(holds.get(m, -1), until)
+    return holds, tuple(unseen)
+
+
+def _same_nodes(nodes: list, net: Network) -> dict | None:
+    """Eager node name -> the network's nodes computing the same value (kind, arguments and inputs alike),
+    or None where some eager node has none, or a network node that allocates has no eager counterpart.
+    Names of functional nodes follow the order they are made in, and fx may make a view twice."""
+    ids: dict = {}
+
+    def value_ids(ns):
+        out = {}
+        for n in ns:
+            out[n.name] = ids.setdefault((n.kind, repr(n.layer), tuple(out.get(i, i) for i in n.inputs)), len(ids))
+        return out
+
+    mine, theirs = value_ids(net.nodes), value_ids(nodes)
+    doing: dict = {}
+    for name, v in mine.items():
+        doing.setdefault(v, []).append(name)
+    if any(v not in doing for v in theirs.values()):
+        return None
+    seen = set(theirs.values())
+    if any(v not in seen and not output_alias(net.node(name).layer, False) for name, v in mine.items()):
+        return None
+    return {name: doing[v] for name, v in theirs.items()}
 
 
 class _Root(nn.Module):

@@ -220,7 +220,8 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True,
     """lifetimes: a dict to fill with op name -> the name of the op after which torch freed its output's
     storage, for the last value made on each storage (None for the earlier ones: an in-place op's input,
     a view's base); run under no_grad, nothing kept alive by the trace (each Op.value is a meta stand-in
-    of the same size, stride and dtype); an output still alive when forward returns has no entry."""
+    of the same size, stride and dtype); an output still alive when forward returns has no entry. Its
+    key "__storage__" maps op name -> a serial number of the storage the op's output is on."""
     from torch.overrides import TorchFunctionMode
 
     meta = _to_meta(module)
@@ -228,6 +229,8 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True,
     names: dict = {}        # id(tensor or value) -> op name
     keep: list = []         # values kept alive so ids stay unique (not when observing lifetimes)
     watch = _Lifetimes(lifetimes, names) if lifetimes is not None else None
+    if watch:
+        lifetimes["__storage__"] = watch.storage
     scope_stack = [""]
     in_leaf = [0]
     counter = [0]
@@ -351,7 +354,8 @@ class _Lifetimes:
     def __init__(self, freed_after: dict, names: dict):
         self.freed_after, self.names = freed_after, names
         self.latest = None
-        self._storages: dict = {}   # id of a live storage -> (weakref, op names on it)
+        self._storages: dict = {}   # id of a live storage -> (weakref, op names on it, serial number)
+        self.storage: dict = {}     # op name -> serial number of its output's storage (ids are reused)
 
     def follow(self, t: torch.Tensor, name: str):
         # a tensor's id may be reused once it dies: its name goes with it
@@ -360,13 +364,15 @@ class _Lifetimes:
         st = t.untyped_storage()
         entry = self._storages.get(id(st))
         if entry is None:
-            entry = self._storages[id(st)] = (weakref.ref(st, lambda _r, key=id(st): self._freed(key)), [])
+            entry = self._storages[id(st)] = (weakref.ref(st, lambda _r, key=id(st): self._freed(key)), [],
+                                              len(self.storage))
         entry[1].append(name)
+        self.storage[name] = entry[2]
 
     def _freed(self, key):
         # the storage outlives the values made on it first (an in-place op's input, a view's base) through
         # the last one made on it: only that one is held, each earlier one (None) no longer than its readers
-        _, on = self._storages.pop(key)
+        _, on, _ = self._storages.pop(key)
         if self.latest is not None:
             self.freed_after.update(dict.fromkeys(on[:-1]), **{on[-1]: self.latest})
 
