@@ -401,3 +401,33 @@ def test_imported_copy_no_layer_stands_for_is_named_not_counted_silently():
     totals = analyze(net, (1, 3, 8, 8)).totals
     assert totals.inference_peak_unknown == ("conv",) and totals.to_dict()["inference_peak_unknown"] == ["conv"]
     assert totals.saved_unknown == ()   # what autograd saves is unaffected
+
+
+class _SplitBlock(torch.nn.Module):
+    """torch.split into two pieces, the second never read (a local until the block returns)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 8, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        a, b = torch.split(self.conv(x), 4, 1)
+        return torch.relu(a)
+
+
+def test_a_value_nothing_reads_is_freed_at_once():
+    """fx makes a Narrow node for the unread piece `b`, a view of the conv's output. At 1x4x8x8 float32,
+    parameters 3 * 8*4*9 = 864 -> 3,456 B; imported, the peak is in block 2 or 3: x 1,024 + the previous
+    block's output 1,024 (Sequential holds it while the block runs) + conv 2,048 + relu 1,024 = 5,120 ->
+    8,576 B. The flat schedule frees the previous output after the conv: 3,456 + 1,024 + 2,048 + 1,024 =
+    7,552; were `b` never freed, every conv output would live to the end: at the last relu 3,456 + 1,024
+    + 3*2,048 + 1,024 = 11,648."""
+    from convshape.torch.importer import from_torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(_SplitBlock(), _SplitBlock(), _SplitBlock()).eval()
+    net = from_torch(model, (1, 4, 8, 8))
+    assert [n.kind for n in net.nodes[:4]] == ["Conv2d", "Narrow", "Narrow", "ReLU"]
+    assert analyze(net, (1, 4, 8, 8)).totals.inference_peak_bytes == 8_576 \
+        == inference_peak(model, torch.randn(1, 4, 8, 8))
+    net.holds, net.frontend = None, ""   # the flat graph schedule alone
+    assert analyze(net, (1, 4, 8, 8)).totals.inference_peak_bytes == 7_552
