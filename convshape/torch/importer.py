@@ -29,6 +29,7 @@ from ..errors import ConvshapeError
 from ..graph import INPUT, Network, Node
 from ..layers import REGISTRY
 from ..memory.rules import output_alias
+from ..memory.schedule import indices_of
 from .ops import PATTERNS, Mapped, bind
 from .ops import canonical as _canonical
 from .ops import plain as _plain
@@ -208,7 +209,11 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
                   unused_params=_unused_params(module, ops, mapper),
                   inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
-    net.holds, net.unseen_copies = _observed_holds(module, named or input_shape, net)
+    module.eval()   # a meta module is traced as is (no copy): its mode is restored after
+    try:
+        net.holds, net.unseen_copies = _observed_holds(module, named or input_shape, net)
+    finally:
+        module.train(was_training)
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:
         _verify_shapes(net, shapes)
@@ -265,22 +270,26 @@ def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
         done = max([done] + [net.index[m] for m in same[n.name]])
         ran.append(done)
     storage = freed_after.pop("__storage__")
-    made_on: dict = {}   # node name -> the storage its making op's output is on
+    made_on: dict = {}   # (node name, indices?) -> the storage its making op's output is on
     unseen: dict = {}
+    copies: set = set()
     for op in ops:
         node = alias.get(op.name)
         if not isinstance(node, str) or node not in same or op.name not in storage:
             continue
-        if node not in made_on:
-            made_on[node] = storage[op.name]
-        elif storage[op.name] != made_on[node]:
+        value = (node, op.name in mapper.indices)   # a pool's indices are its second value
+        if value not in made_on:
+            made_on[value] = storage[op.name]
+        elif storage[op.name] != made_on[value]:
             unseen.update(dict.fromkeys(same[node]))
+            copies.add(op.name)
     holds: dict = {}
-    for op_name, node in alias.items():
-        if isinstance(node, str) and node in same:   # -1: no longer than its readers (the storage's later value)
+    for op_name, node in alias.items():   # a copy's lifetime is not its source's
+        if isinstance(node, str) and node in same and op_name not in copies:   # -1: see trace_eager
             until = -1 if op_name in freed_after and freed_after[op_name] is None else \
                 ran[max(made[freed_after[op_name]], 0)] if op_name in freed_after else len(nodes) - 1
             for m in same[node]:   # several ops on one value: the last free
+                m = indices_of(m) if op_name in mapper.indices else m
                 holds[m] = max(holds.get(m, -1), until)
     return holds, tuple(unseen)
 
@@ -306,7 +315,8 @@ def _same_nodes(nodes: list, net: Network) -> dict | None:
     seen = set(theirs.values())
     if any(v not in seen and not output_alias(net.node(name).layer, False) for name, v in mine.items()):
         return None
-    return {name: doing[v] for name, v in theirs.items()}
+    # parallel branches compute alike but hold their own weights: a module path names the one node
+    return {name: [name] if mine.get(name) == v else doing[v] for name, v in theirs.items()}
 
 
 class _Root(nn.Module):
