@@ -41,6 +41,10 @@ class Network:
     inputs: tuple = ()              # several named inputs: ((name, shape), ...); input_shape is the first's
     # tensors of modules forward never calls (import): ((module path, params, trainable, buffers), ...)
     unused_params: tuple = ()
+    # imported (from_torch): the tracer used, and what eager torch was seen to do (docs/memory.md):
+    frontend: str = field(default="", repr=False, compare=False)
+    holds: dict | None = field(default=None, repr=False, compare=False)  # node -> index of the node it is freed after
+    unseen_copies: tuple = field(default=(), repr=False, compare=False)  # nodes torch copies where no layer stands
 
     def __post_init__(self):
         self.index = {n.name: i for i, n in enumerate(self.nodes)}

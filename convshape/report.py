@@ -73,6 +73,13 @@ class LayerResult:
         return mem.saved_by_layer[self.name] if mem is not None else None
 
     @property
+    def inference_peak_unknown(self) -> tuple:
+        """Imported layers whose value torch copies in an op no layer stands for (x + 0, torch.cat([x]), a
+        .contiguous() that copies): the copy is not counted, so the inference peak may be low."""
+        mem = self._memory()
+        return mem.peak_unknown if mem is not None else ()
+
+    @property
     def flops(self):
         return 2 * self.macs
 
@@ -130,6 +137,13 @@ class Totals:
         return mem.unknown if mem is not None else ()
 
     @property
+    def inference_peak_unknown(self) -> tuple:
+        """Imported layers whose value torch copies in an op no layer stands for (x + 0, torch.cat([x]), a
+        .contiguous() that copies): the copy is not counted, so the inference peak may be low."""
+        mem = self._memory()
+        return mem.peak_unknown if mem is not None else ()
+
+    @property
     def flops(self):
         return 2 * self.macs
 
@@ -147,6 +161,7 @@ class Totals:
             "activation_bytes": to_json(self.activation_bytes), "param_bytes": to_json(self.param_bytes),
             "inference_peak_bytes": to_json(self.inference_peak_bytes), "saved_bytes": to_json(self.saved_bytes),
             **({"saved_bytes_unknown": list(self.saved_unknown)} if self.saved_unknown else {}),
+            **({"inference_peak_unknown": list(self.inference_peak_unknown)} if self.inference_peak_unknown else {}),
         }
 
 

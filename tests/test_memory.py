@@ -376,3 +376,100 @@ def test_times_one_makes_a_new_tensor_the_conv_keeps(how):
     assert total == (4096 if how == "inplace" else 6144)
     assert report.totals.saved_unknown == ()
     assert report.totals.saved_bytes == total, "saved bytes vs saved_tensors_hooks"
+class _FeatureList(torch.nn.Module):
+    """DenseNet-like: every block reads the concatenation of all earlier features, which a Python list
+    holds to the end; the locals `cat` and `y` hold the previous block's tensors until they are rebound."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.blocks = torch.nn.ModuleList(torch.nn.Conv2d(4 * (i + 1), 4, 3, padding=1, bias=False)
+                                          for i in range(3))
+
+    def forward(self, x):
+        a = self.stem(x)
+        features = [a, self.blocks[0](a)]
+        for conv in self.blocks[1:]:
+            cat = torch.cat(features, 1)
+            y = torch.relu(cat)
+            features.append(conv(y))
+        return torch.cat(features, 1)
+
+
+def test_imported_inference_peak_counts_what_python_locals_and_lists_hold():
+    """Lifetimes observed at import (Network.holds): at 1x3x8x8 float32, parameters 4*3*9 + 4*4*9 + 8*4*9
+    + 12*4*9 = 972 -> 3,888 B; the peak is at the last cat: x 768 + four features 4*1,024 + cat2 (12 ch)
+    3,072 + y2 3,072 (both still bound) + the output (16 ch) 4,096 = 15,104 -> 18,992 B. The flat graph
+    schedule frees cat2 and y2 after their readers: its peak is at relu_2, 3,888 + 768 + 3*1,024 + cat2
+    3,072 + y2 3,072 = 13,872 (5,120 low); the module-frame model holds relu_1 (2,048) until the
+    ModuleList's last node, which no call frame does: 13,872 + 2,048 = 15,920 (3,072 low)."""
+    from convshape.torch.importer import from_torch
+    torch.manual_seed(0)
+    model = _FeatureList().eval()
+    net = from_torch(model, (1, 3, 8, 8))
+    report = analyze(net, (1, 3, 8, 8))
+    assert report.totals.inference_peak_bytes == 18_992 == inference_peak(model, torch.randn(1, 3, 8, 8))
+    holds, frontend = net.holds, net.frontend
+    try:
+        net.holds = None
+        assert analyze(net, (1, 3, 8, 8)).totals.inference_peak_bytes == 15_920   # graph + module frames
+        net.frontend = None
+        assert analyze(net, (1, 3, 8, 8)).totals.inference_peak_bytes == 13_872   # the flat graph
+    finally:
+        net.holds, net.frontend = holds, frontend
+    # the order is the module's, not the size's: at 16x16 every activation is 4x: 3,888 + 4*15,104 = 64,304
+    assert analyze(net, (1, 3, 16, 16)).totals.inference_peak_bytes == 64_304 \
+        == inference_peak(model, torch.randn(1, 3, 16, 16))
+
+
+class _CopyNoNodeMakes(torch.nn.Module):
+    """`y + 0` is a new tensor in torch, which the importer maps to the value of `y` (no layer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.head = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = y + 0
+        return self.head(z) + y
+
+
+def test_imported_copy_no_layer_stands_for_is_named_not_counted_silently():
+    from convshape.torch.importer import from_torch
+    net = from_torch(_CopyNoNodeMakes().eval(), (1, 3, 8, 8))
+    assert net.unseen_copies == ("conv",)
+    totals = analyze(net, (1, 3, 8, 8)).totals
+    assert totals.inference_peak_unknown == ("conv",) and totals.to_dict()["inference_peak_unknown"] == ["conv"]
+    assert totals.saved_unknown == ()   # what autograd saves is unaffected
+
+
+class _SplitBlock(torch.nn.Module):
+    """torch.split into two pieces, the second never read (a local until the block returns)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 8, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        a, b = torch.split(self.conv(x), 4, 1)
+        return torch.relu(a)
+
+
+def test_a_value_nothing_reads_is_freed_at_once():
+    """fx makes a Narrow node for the unread piece `b`, a view of the conv's output. At 1x4x8x8 float32,
+    parameters 3 * 8*4*9 = 864 -> 3,456 B; imported, the peak is in block 2 or 3: x 1,024 + the previous
+    block's output 1,024 (Sequential holds it while the block runs) + conv 2,048 + relu 1,024 = 5,120 ->
+    8,576 B. The flat schedule frees the previous output after the conv: 3,456 + 1,024 + 2,048 + 1,024 =
+    7,552; were `b` never freed, every conv output would live to the end: at the last relu 3,456 + 1,024
+    + 3*2,048 + 1,024 = 11,648."""
+    from convshape.torch.importer import from_torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(_SplitBlock(), _SplitBlock(), _SplitBlock()).eval()
+    net = from_torch(model, (1, 4, 8, 8))
+    assert [n.kind for n in net.nodes[:4]] == ["Conv2d", "Narrow", "Narrow", "ReLU"]
+    assert analyze(net, (1, 4, 8, 8)).totals.inference_peak_bytes == 8_576 \
+        == inference_peak(model, torch.randn(1, 4, 8, 8))
+    net.holds, net.frontend = None, ""   # the flat graph schedule alone
+    assert analyze(net, (1, 4, 8, 8)).totals.inference_peak_bytes == 7_552

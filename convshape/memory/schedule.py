@@ -26,16 +26,22 @@ def last_uses(network: Network, frames: bool = False) -> list[list[str]]:
     """Per node index, the values no later node reads (freed after it runs); the outputs are kept.
     frames: the network was imported from a module tree (node names are module paths), where a
     module's caller holds the argument it passed until the call returns: a value read inside a
-    module it was not made in lives until that module's last node. Indices nothing reads are freed
-    right after the node that yields them."""
+    module it was not made in lives until that module's last node. Values and indices nothing reads
+    are freed right after the node that yields them. A network imported with observed lifetimes (`holds`: node
+    name -> index of the node after which eager torch freed its value, -1 for no longer than its
+    readers) keeps each value that long, in place of the frame model."""
     last = {}
     for i, node in enumerate(network.nodes):
-        for name in produced(node)[1:]:
+        for name in produced(node):   # a value nothing reads is dropped at once (fx's unused split pieces)
             last[name] = i
         for name in read_values(node):
             last[name] = i
-    if frames:
-        last.update(_held_by_frames(network, last))
+    held = _held_by_frames(network, last) if frames else {}
+    holds = getattr(network, "holds", None) or {}
+    for name, i in holds.items():   # observed at import (locals, lists of features); never before a reader
+        if name in last or i >= 0:   # -1: observed held no longer than its readers
+            last[name] = max(last.get(name, i), i)
+    last.update((name, i) for name, i in held.items() if name not in holds)
     out = [[] for _ in network.nodes]
     outputs = set(network.output_names)
     for name, i in last.items():

@@ -28,6 +28,8 @@ from torch import nn
 from ..errors import ConvshapeError
 from ..graph import INPUT, Network, Node
 from ..layers import REGISTRY
+from ..memory.rules import output_alias
+from ..memory.schedule import indices_of
 from .ops import PATTERNS, Mapped, bind
 from .ops import canonical as _canonical
 from .ops import plain as _plain
@@ -196,23 +198,7 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
     finally:
         module.train(was_training)
     mapper = _Mapper(ops)
-    returned = None
-    alias: dict = {}         # op name -> node name (or INPUT), or an _Unmapped marker
-    nodes: list = []
-    used: set = set(named or ())  # layer names never take an input's name
-    counters: dict = {}
-    shapes: dict = {}        # node name -> torch's shape, to verify the mapping
-    output_refs: list = []
-    for op in ops:
-        if op.kind == "input":
-            key = op.kwargs.get("__input__") if named else INPUT
-            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
-                alias[op.name] = key
-        elif op.kind == "output":
-            output_refs = _output_refs(op.args, mapper)
-            returned = op.args[0] if op.args else None
-        elif op.kind != "param" and isinstance(op.value, torch.Tensor):
-            alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
+    alias, nodes, shapes, output_refs, returned, _ = _map_ops(ops, mapper, named)
     where = type(root).__name__
     if not output_refs:
         raise UnmappedOps([(f"the module returns no tensor: forward returned {_what(returned, mapper)} (it must "
@@ -243,11 +229,114 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
                   unused_params=_unused_params(module, ops, mapper),
                   inputs=tuple(named.items()) if named else ())
     net.frontend = frontend
+    module.eval()   # a meta module is traced as is (no copy): its mode is restored after
+    try:
+        net.holds, net.unseen_copies = _observed_holds(module, named or input_shape, net)
+    finally:
+        module.train(was_training)
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
     if check:
         _verify_shapes(net, shapes)
         _verify_params(net, module)
     return net
+
+
+def _map_ops(ops: list, mapper, named):
+    """(alias: op name -> node name, INPUT or an _Unmapped marker; nodes; node name -> torch's shape;
+    the output refs; forward's returned value; op name -> index of the last node made so far)."""
+    returned = None
+    alias: dict = {}
+    nodes: list = []
+    used: set = set(named or ())  # layer names never take an input's name
+    counters: dict = {}
+    shapes: dict = {}        # to verify the mapping
+    output_refs: list = []
+    made: dict = {}
+    for op in ops:
+        if op.kind == "input":
+            key = op.kwargs.get("__input__") if named else INPUT
+            if key is not None:  # else an argument given no shape: it keeps its default, and a reader fails
+                alias[op.name] = key
+        elif op.kind == "output":
+            output_refs = _output_refs(op.args, mapper)
+            returned = op.args[0] if op.args else None
+        elif op.kind != "param" and isinstance(op.value, torch.Tensor):
+            alias[op.name] = _add_op(op, mapper, alias, nodes, used, counters, shapes)
+        made[op.name] = len(nodes) - 1
+    return alias, nodes, shapes, output_refs, returned, made
+
+
+def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
+    """(holds: node name -> index of the node after which eager torch frees its value, or None; unseen:
+    nodes whose value an op the importer skips as value-preserving copies: x + 0, torch.cat([x]), a
+    .contiguous() that copies). Observed by running the module once on the meta device (eval, no_grad),
+    following each value's storage: Python locals and lists of features hold values past their last
+    reader, which no graph schedule sees (docs/memory.md). holds is None where the eager run does not
+    make the same nodes (then the schedule is the graph's)."""
+    freed_after: dict = {}
+    try:
+        ops = trace_eager(module, input_shape, is_leaf, False, lifetimes=freed_after)
+    except TraceFailed:
+        return None, ()
+    mapper = _Mapper(ops)
+    alias, nodes, _, _, _, made = _map_ops(ops, mapper, input_shape if isinstance(input_shape, dict) else None)
+    same = _same_nodes(nodes, net)
+    if same is None:
+        return None, ()
+    # the eager run may order nodes differently (fx makes split's pieces where they are read, eager all at
+    # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run
+    ran, done = [], -1
+    for n in nodes:
+        done = max([done] + [net.index[m] for m in same[n.name]])
+        ran.append(done)
+    storage = freed_after.pop("__storage__")
+    made_on: dict = {}   # (node name, indices?) -> the storage its making op's output is on
+    unseen: dict = {}
+    copies: set = set()
+    for op in ops:
+        node = alias.get(op.name)
+        if not isinstance(node, str) or node not in same or op.name not in storage:
+            continue
+        value = (node, op.name in mapper.indices)   # a pool's indices are its second value
+        if value not in made_on:
+            made_on[value] = storage[op.name]
+        elif storage[op.name] != made_on[value]:
+            unseen.update(dict.fromkeys(same[node]))
+            copies.add(op.name)
+    holds: dict = {}
+    for op_name, node in alias.items():   # a copy's lifetime is not its source's
+        if isinstance(node, str) and node in same and op_name not in copies:   # -1: see trace_eager
+            until = -1 if op_name in freed_after and freed_after[op_name] is None else \
+                ran[max(made[freed_after[op_name]], 0)] if op_name in freed_after else len(nodes) - 1
+            for m in same[node]:   # several ops on one value: the last free
+                m = indices_of(m) if op_name in mapper.indices else m
+                holds[m] = max(holds.get(m, -1), until)
+    return holds, tuple(unseen)
+
+
+def _same_nodes(nodes: list, net: Network) -> dict | None:
+    """Eager node name -> the network's nodes computing the same value (kind, arguments and inputs alike),
+    or None where some eager node has none, or a network node that allocates has no eager counterpart.
+    Names of functional nodes follow the order they are made in, and fx may make a view twice."""
+    ids: dict = {}
+
+    def value_ids(ns):
+        out = {}
+        for n in ns:
+            out[n.name] = ids.setdefault((n.kind, repr(n.layer), tuple(out.get(i, i) for i in n.inputs)), len(ids))
+        return out
+
+    mine, theirs = value_ids(net.nodes), value_ids(nodes)
+    doing: dict = {}
+    for name, v in mine.items():
+        doing.setdefault(v, []).append(name)
+    if any(v not in doing for v in theirs.values()):
+        return None
+    seen = set(theirs.values())
+    if any(v not in seen and not output_alias(net.node(name).layer, False) for name, v in mine.items()):
+        return None
+    # parallel branches compute alike but hold their own weights: a module path names the one node
+    return {name: [name] if mine.get(name) == v else doing[v] for name, v in theirs.items()}
 
 
 class _Root(nn.Module):

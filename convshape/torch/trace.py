@@ -12,8 +12,10 @@ source location (for error messages). Leaf modules are those a layer kind maps d
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import traceback
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -214,13 +216,21 @@ def _user_frame(stack_trace: str) -> str:
 
 
 # ------------------------------------------------------------------ eager
-def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True) -> list:
+def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True, lifetimes: dict | None = None) -> list:
+    """lifetimes: a dict to fill with op name -> the name of the op after which torch freed its output's
+    storage, for the last value made on each storage (None for the earlier ones: an in-place op's input,
+    a view's base); run under no_grad, nothing kept alive by the trace (each Op.value is a meta stand-in
+    of the same size, stride and dtype); an output still alive when forward returns has no entry. Its
+    key "__storage__" maps op name -> a serial number of the storage the op's output is on."""
     from torch.overrides import TorchFunctionMode
 
     meta = _to_meta(module)
     ops: list = []
     names: dict = {}        # id(tensor or value) -> op name
-    keep: list = []         # values kept alive so ids stay unique
+    keep: list = []         # values kept alive so ids stay unique (not when observing lifetimes)
+    watch = _Lifetimes(lifetimes, names) if lifetimes is not None else None
+    if watch:
+        lifetimes["__storage__"] = watch.storage
     scope_stack = [""]
     in_leaf = [0]
     counter = [0]
@@ -247,21 +257,30 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True)
     def record(kind, target, args, kwargs, out, scope):
         counter[0] += 1
         name = f"op{counter[0]}"
-        ops.append(Op(name=name, kind=kind, target=target, args=ref(args), kwargs=ref(kwargs), value=out,
+        value = watch.stand_in(out) if watch else out
+        ops.append(Op(name=name, kind=kind, target=target, args=ref(args), kwargs=ref(kwargs), value=value,
                       scope=scope, location=_user_frame("".join(traceback.format_stack())) if locations else ""))
         for v in (out if isinstance(out, (tuple, list)) else (out,)):
             if isinstance(v, torch.Tensor):
                 names[id(v)] = name if not isinstance(out, (tuple, list)) else names.get(id(v), name)
-                keep.append(v)
+                if watch:
+                    watch.follow(v, names[id(v)])
+                else:
+                    keep.append(v)
+        if watch:
+            watch.latest = name
         if isinstance(out, (tuple, list)):
             # element i of a tuple result is a getitem on the tuple
             for i, v in enumerate(out):
                 if isinstance(v, torch.Tensor):
                     counter[0] += 1
                     item = f"op{counter[0]}"
-                    ops.append(Op(name=item, kind="function", target=getitem, args=(Ref(name), i), value=v,
-                                  scope=scope))
+                    ops.append(Op(name=item, kind="function", target=getitem, args=(Ref(name), i),
+                                  value=value[i] if watch else v, scope=scope))
                     names[id(v)] = item
+                    if watch:
+                        watch.follow(v, item)
+                        watch.latest = item
         return name
 
     class Mode(TorchFunctionMode):
@@ -312,8 +331,10 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True)
         arg_names = []
     ordered = _ordered(arg_names, xs)
     try:
-        with Mode():
+        with Mode(), torch.no_grad() if watch else contextlib.nullcontext():
             out = meta(*ordered)
+        if watch:
+            watch.latest = None  # forward has returned: what is still alive is held to the end
     except TraceFailed:
         raise
     except Exception as e:  # noqa: BLE001
@@ -323,6 +344,47 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True)
             h.remove()
     ops.append(Op(name="output", kind="output", target="output", args=(ref(out),)))
     return ops
+
+
+class _Lifetimes:
+    """Follows the storage of every traced value (a weakref on the storage's Python object, which torch
+    keeps while the storage lives, as memtrack.LiveStorages does) and records, when torch frees it,
+    the op recorded last: the op after which eager Python dropped its last reference."""
+
+    def __init__(self, freed_after: dict, names: dict):
+        self.freed_after, self.names = freed_after, names
+        self.latest = None
+        self._storages: dict = {}   # id of a live storage -> (weakref, op names on it, serial number)
+        self.storage: dict = {}     # op name -> serial number of its output's storage (ids are reused)
+
+    def follow(self, t: torch.Tensor, name: str):
+        # a tensor's id may be reused once it dies: its name goes with it
+        weakref.finalize(t, lambda names=self.names, key=id(t), name=name:
+                         names.pop(key) if names.get(key) == name else None).atexit = False
+        st = t.untyped_storage()
+        entry = self._storages.get(id(st))
+        if entry is None:
+            entry = self._storages[id(st)] = (weakref.ref(st, lambda _r, key=id(st): self._freed(key)), [],
+                                              len(self.storage))
+        entry[1].append(name)
+        self.storage[name] = entry[2]
+
+    def _freed(self, key):
+        # the storage outlives the values made on it first (an in-place op's input, a view's base) through
+        # the last one made on it: only that one is held, each earlier one (None) no longer than its readers
+        _, on, _ = self._storages.pop(key)
+        if self.latest is not None:
+            self.freed_after.update(dict.fromkeys(on[:-1]), **{on[-1]: self.latest})
+
+    @staticmethod
+    def stand_in(v):
+        """A meta tensor of v's size, stride and dtype (tuples of them alike): the trace holds no value."""
+        if isinstance(v, torch.Tensor):
+            return torch.empty_strided(v.size(), v.stride(), dtype=v.dtype, device="meta")
+        if isinstance(v, (tuple, list)):
+            items = [_Lifetimes.stand_in(x) for x in v]
+            return type(v)(*items) if hasattr(v, "_fields") else type(v)(items)
+        return v
 
 
 def getitem(seq, i):
