@@ -423,7 +423,8 @@ def test_imported_inference_peak_counts_what_python_locals_and_lists_hold():
 
 
 class _CopyNoNodeMakes(torch.nn.Module):
-    """`y + 0` is a new tensor in torch, which the importer maps to the value of `y` (no layer)."""
+    """`torch.cat([y], 1)` is a new tensor in torch, which the importer maps to the value of `y` (no
+    layer; `y + 0` became a ScalarArith node, so it no longer stands here)."""
 
     def __init__(self):
         super().__init__()
@@ -432,7 +433,7 @@ class _CopyNoNodeMakes(torch.nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
-        z = y + 0
+        z = torch.cat([y], 1)
         return self.head(z) + y
 
 
