@@ -30,19 +30,7 @@ TORCHVISION = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mo
                "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "regnet_x_400mf", "densenet121",
                "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0", "googlenet", "convnext_tiny", "alexnet",
                "vgg11_bn"]
-# a copy of benchmarks/import_coverage.py's TIMM_CNNS (that file is its own engineer's to change)
-TIMM_CNNS = [
-    "resnet18d", "resnet26t", "resnet50d", "resnetaa50d", "resnetblur50", "resnext26ts", "seresnext26d_32x4d",
-    "ecaresnet26t", "skresnet18", "res2net50_26w_4s", "resnest14d", "dla34", "dpn68", "densenet121",
-    "densenetblur121d", "efficientnet_b0", "tf_efficientnet_b0", "efficientnetv2_rw_t", "tf_efficientnetv2_b0",
-    "mobilenetv2_100", "mobilenetv3_large_100", "tf_mobilenetv3_small_100", "mixnet_s", "tf_mixnet_s",
-    "mnasnet_100", "spnasnet_100", "fbnetc_100", "lcnet_050", "ghostnet_100", "rexnet_100", "tinynet_a",
-    "hardcorenas_a", "regnetx_002", "regnety_002", "regnetz_b16", "convnext_atto", "convnextv2_atto",
-    "cspresnet50", "cspdarknet53", "darknet17", "cs3darknet_s", "vovnet39a", "ese_vovnet19b_dw", "selecsls42b",
-    "hrnet_w18_small", "inception_v3", "inception_v4", "xception41", "legacy_xception", "gernet_s",
-    "repvgg_a0", "mobileone_s0", "vgg11", "nf_resnet26", "dm_nfnet_f0", "tresnet_m", "hgnet_tiny",
-    "ghostnetv2_100", "fastvit_t8", "poolformer_s12", "convmixer_768_32", "edgenext_xx_small",
-]
+from import_coverage import TIMM_CNNS  # noqa: E402 - the import corpus's timm CNN list, one source for both
 # beyond that list: BiT's StdConv2d (NF-Nets' ScaledStdConv2d are in it)
 TIMM_EXTRA = ["resnetv2_50x1_bit"]
 
