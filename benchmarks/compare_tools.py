@@ -14,15 +14,14 @@ is reported and skipped.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import importlib.metadata
-import io
 import math
 import warnings
 from collections import defaultdict
 
 import convshape as cs
+from convshape.torch.peer_tools import quiet  # the tools print tables and warnings
 
 
 # ----------------------------------------------------------------------------- our side
@@ -81,14 +80,6 @@ def version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
-
-
-@contextlib.contextmanager
-def quiet():
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
 
 
 def measure(model_fn, shape) -> dict:
