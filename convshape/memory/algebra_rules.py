@@ -10,6 +10,7 @@ copies and the attention weights; CUDA has three more backends) answer None: rep
 from __future__ import annotations
 
 from ..dims import prod
+from .layout import contiguous, matmul_plan
 from .rules import NOTHING, Grads, Saved, _conv, acc_width, during, saves
 
 # ---------------------------------------------------------------- arithmetic, by op
@@ -96,52 +97,31 @@ def _reduce(layer, inputs, output, grads, width):
 
 
 # ---------------------------------------------------------------- matmul: which operand torch copies
-def _matmul_plan(a, b):
-    """(copy of a, copy of b) in elements, 0 where the operand is kept as it is, and whether the
-    copies exist in an inference forward too; None where symbolic sizes leave it open. Measured: an
-    operand whose batch dims hold one element acts as a matrix; a matrix (or vector) times a batched
-    operand folds the transposed batched one into a copy; two batched operands broadcast and copy
-    the one whose batch differs."""
-    def batch(s):
-        return tuple(s[:-2]) if len(s) >= 3 else ()
-    ba, bb = batch(a), batch(b)
-    n = max(len(ba), len(bb))
-    ba, bb = (1,) * (n - len(ba)) + ba, (1,) * (n - len(bb)) + bb
-    if ba == bb:
-        return 0, 0, False                       # same batch: views only, batched or not
-    if not all(type(d) is int for d in ba + bb):
-        return None
-    if prod(bb) == 1:
-        return 0, 0, False
-    if prod(ba) == 1:
-        return 0, prod(b), False                 # b^T folded into (batch * m, k) for the gradient of a
-    full = prod(max(x, y) for x, y in zip(ba, bb))
-    copy_a = full * prod(a[-2:]) if prod(ba) != full else 0
-    copy_b = full * prod(b[-2:]) if prod(bb) != full else 0
-    return copy_a, copy_b, True
+def _plan(inputs, strides, a_grad, b_grad):
+    """layout.matmul_plan for these operands (contiguous unless their strides are given)."""
+    a, b = inputs
+    sa, sb = strides if strides is not None else (contiguous(a), contiguous(b))
+    return matmul_plan(a, sa, b, sb, a_grad, b_grad)
 
 
 @saves("MatMul")
-def _matmul(layer, inputs, output, grads, width):
-    plan = _matmul_plan(*inputs)
+def _matmul(layer, inputs, output, grads, width, strides=None):
+    # the product keeps each operand it reads for the other's gradient: a view of it, or the copy
+    # torch.matmul made of it (broadcast batch dims, a strided operand its reshape cannot view)
+    plan = _plan(inputs, strides, *grads.inputs)
     if plan is None:
         return None
-    copy_a, copy_b, _ = plan
     keep, extra = [], []
-    if grads.inputs[0]:                          # the gradient of a needs b (or b's copy)
-        keep, extra = (keep, extra + [width * copy_b]) if copy_b else (keep + [1], extra)
-    if grads.inputs[1]:                          # the gradient of b needs a (or a's copy)
-        keep, extra = (keep, extra + [width * copy_a]) if copy_a else (keep + [0], extra)
+    for j, (copy, other_needs) in enumerate(((plan.copy_a, grads.inputs[1]), (plan.copy_b, grads.inputs[0]))):
+        if other_needs:
+            keep, extra = (keep, extra + [width * copy]) if copy else (keep + [j], extra)
     return Saved(inputs=tuple(keep), extra=tuple(extra))
 
 
 @during("MatMul")
-def _matmul_temporaries(layer, inputs, output, width, training):
-    plan = _matmul_plan(*inputs)
-    if plan is None:
-        return None
-    copy_a, copy_b, broadcast = plan
-    return width * (copy_a + copy_b) if broadcast else 0
+def _matmul_temporaries(layer, inputs, output, width, training, strides=None):
+    plan = _plan(inputs, strides, False, False)   # under no_grad no operand requires a gradient
+    return None if plan is None else width * (plan.copy_a + plan.copy_b + plan.temporary)
 
 
 # ---------------------------------------------------------------- fixed and frozen layers

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..dims import prod, total
 from ..graph import INPUT
-from .rules import SAVED, Grads, buffer_bytes, output_alias, temporaries
+from .layout import value_strides
+from .rules import SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries
 from .schedule import indices_of, input_values, live_peak, read_values
 
 
@@ -46,8 +47,10 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
                      + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
     storage_of, sizes = storages(network, shapes, out_bytes, width, training=False)
     during, no_rule = {}, []
+    layouts = value_strides(network, shapes, training=False)
     for i, node in enumerate(network.nodes):
-        extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width)
+        extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width,
+                            strides=[layouts.get(n) for n in node.inputs])
         if extra is None:
             no_rule.append(node.name)
         elif extra != 0:
@@ -103,6 +106,7 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     first: dict = {}
     by_layer: dict = {}
     unknown = []
+    layouts = value_strides(network, shapes, training)
     for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
         grads = Grads(inputs=tuple(needs_grad[i] and j not in layer.index_inputs for j, i in enumerate(node.inputs)),
@@ -112,7 +116,8 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
         mine = 0
         if grads.any:
             rule = SAVED.get(layer.kind)
-            saved = rule(layer, [shapes[i] for i in node.inputs], shapes[node.name], grads, width) if rule else None
+            saved = rule(layer, [shapes[i] for i in node.inputs], shapes[node.name], grads, width,
+                         **strides_kwarg(layer.kind, [layouts.get(i) for i in node.inputs])) if rule else None
             if saved is None:
                 unknown.append(node.name)
             else:

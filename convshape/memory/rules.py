@@ -293,13 +293,25 @@ def during(*kinds: str):
     return deco
 
 
-def temporaries(layer, inputs, output, width: int, training: bool = False):
-    """Bytes alive only while this layer runs in an eval forward, or None when not modelled."""
+def temporaries(layer, inputs, output, width: int, training: bool = False, strides=None):
+    """Bytes alive only while this layer runs in an eval forward, or None when not modelled.
+    strides: the inputs' (layout.value_strides), for the kinds in NEEDS_STRIDES; contiguous if not given."""
     kind = layer.kind
     if kind in NO_TEMPORARY_RULE or kind not in SAVED:
         return None
     rule = TEMPORARIES.get(kind)
-    return rule(layer, inputs, output, width, training) if rule else 0
+    if rule is None:
+        return 0
+    return rule(layer, inputs, output, width, training, **strides_kwarg(kind, strides))
+
+
+# kinds whose rules read their inputs' strides (matmul copies what its reshape cannot view)
+NEEDS_STRIDES = frozenset({"MatMul"})
+
+
+def strides_kwarg(kind: str, strides) -> dict:
+    """The inputs' strides for a rule that reads them (an entry None: not known, and the rule says so)."""
+    return {"strides": tuple(strides)} if kind in NEEDS_STRIDES and strides is not None else {}
 
 
 @during("Add", "Mul")

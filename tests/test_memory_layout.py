@@ -1,0 +1,176 @@
+"""The strides convshape gives every value (convshape/memory/layout.py) against the strides torch
+gives, and torch.matmul's copies of operands its reshape cannot view, against saved_tensors_hooks
+and the live-storage tracker. Random layouts are seeded: each case is a fixed, repeatable check."""
+from __future__ import annotations
+
+import random
+import warnings
+
+import pytest
+
+from convshape.layers import REGISTRY
+from convshape.layers.examples import examples_of
+from convshape.memory.layout import (STRIDED_OUTPUT, contiguous, iterator_strides, matmul_plan, output_strides,
+                                     view_strides)
+
+torch = pytest.importorskip("torch")
+
+
+def same_layout(got, tensor) -> bool:
+    """Equal strides on every dim of size > 1 (torch leaves a size-1 dim's stride arbitrary)."""
+    return got is not None and all(g == w or n == 1 for g, w, n in zip(got, tensor.stride(), tensor.shape))
+
+
+def strided(rng, shape):
+    """A tensor of `shape` as a permuted view, a transposed one, a slice of a wider one, or contiguous."""
+    nd, how = len(shape), rng.choice(["contiguous", "permuted", "transposed", "sliced"])
+    if how == "contiguous" or nd < 2:
+        return torch.randn(*shape)
+    if how == "transposed":
+        return torch.randn(*shape[:-2], shape[-1], shape[-2]).transpose(-2, -1)
+    if how == "sliced":
+        return torch.randn(*shape[:-1], 2 * shape[-1])[..., :shape[-1]]
+    perm = list(range(nd))
+    rng.shuffle(perm)
+    return torch.randn(*[shape[p] for p in perm]).permute(*[perm.index(i) for i in range(nd)])
+
+
+def test_worked_strides():
+    # (2, 64, 4, 12) viewed from a (2, 4, 12, 64) product permuted (0, 3, 1, 2): the last two dims
+    # chain (768 = 64 * 12), so flatten(2) is a view: strides (3072, 1, 64)
+    assert view_strides((2, 64, 4, 12), (3072, 1, 768, 64), (2, 64, 48)) == (3072, 1, 64)
+    # the transposed (4, 3) of a contiguous (3, 4) cannot merge into 12: reshape copies
+    assert view_strides((4, 3), (1, 4), (12,)) is False
+    # q of EdgeNeXt's qkv (B, N, 3, H, D) permuted (2, 0, 3, 4, 1) and selected: (B, H, D, N) with
+    # strides (3NHD, D, 1, 3HD) = (1152, 8, 1, 72) at N=16, H=3, D=8; an element-wise result lays
+    # out B, N, H, D contiguously: (NHD, D, 1, HD) = (384, 8, 1, 24)
+    assert iterator_strides((2, 3, 8, 16), [((2, 3, 8, 16), (1152, 8, 1, 72))]) == (384, 8, 1, 24)
+
+
+def test_view_and_element_wise_strides_match_torch_on_random_layouts():
+    rng = random.Random(7)
+    for _ in range(600):
+        shape = [rng.choice([1, 2, 3, 4]) for _ in range(rng.randint(1, 5))]
+        x = strided(rng, shape)
+        if rng.random() < 0.3 and x.dim() > 1:
+            x = x.expand(*[rng.choice([1, 3]) if s == 1 else s for s in x.shape])
+        sizes, rest = [], x.numel()
+        while rest > 1 and len(sizes) < 4:
+            d = rng.choice([d for d in range(2, rest + 1) if rest % d == 0])
+            sizes.append(d)
+            rest //= d
+        new = tuple(sizes) or (1,)
+        try:
+            want = x.view(new).stride()
+        except RuntimeError:
+            want = False
+        got = view_strides(tuple(x.shape), x.stride(), new)
+        assert got == want or (got and want and all(g == w or n == 1 for g, w, n in zip(got, want, new))), \
+            (tuple(x.shape), x.stride(), new, got, want)
+        t = torch.randn(*[s if rng.random() < 0.5 else 1 for s in x.shape])
+        for operands in ([x], [x, t], [t, x]):
+            out = operands[0] * 2 if len(operands) == 1 else operands[0] + operands[1]
+            got = iterator_strides(tuple(out.shape), [(tuple(o.shape), o.stride()) for o in operands])
+            assert same_layout(got, out), ([(tuple(o.shape), o.stride()) for o in operands], got, out.stride())
+
+
+def matmul_operands(rng):
+    m, k, n = rng.choice([1, 2, 3]), rng.choice([2, 3, 4]), rng.choice([1, 2, 5])
+    batch = [rng.choice([1, 2, 3]) for _ in range(2)]
+
+    def operand(rank, matrix):
+        if rank == 1:
+            return (k,)
+        lead = tuple(rng.choice([1, b]) for b in batch)[4 - rank:] if rank > 2 else ()
+        return lead + matrix
+    return operand(rng.randint(1, 4), (m, k)), operand(rng.randint(1, 4), (k, n))
+
+
+def test_matmul_copies_match_torch_on_random_layouts():
+    """Per case: which operand storages autograd keeps, the bytes of the copies it keeps, and the
+    bytes alive beyond the output in a no_grad forward, each as matmul_plan says."""
+    from convshape.torch.memtrack import LiveStorages
+    rng = random.Random(11)
+    copied = 0
+    for _ in range(500):
+        sa, sb = matmul_operands(rng)
+        a, b = strided(rng, sa), strided(rng, sb)
+        ag, bg = rng.random() < 0.6, rng.random() < 0.6
+        plan = matmul_plan(tuple(a.shape), a.stride(), tuple(b.shape), b.stride(), ag, bg)
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+            torch.matmul(a.detach().requires_grad_(ag), b.detach().requires_grad_(bg))
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved}
+        pa, pb = a.untyped_storage().data_ptr(), b.untyped_storage().data_ptr()
+        extra = sorted(v // 4 for key, v in storages.items() if key not in (pa, pb))
+        want_extra = sorted([c for c, needed in ((plan.copy_a, bg), (plan.copy_b, ag)) if needed and c])
+        assert (pa in storages, pb in storages, extra) == (bg and not plan.copy_a, ag and not plan.copy_b, want_extra), \
+            (tuple(a.shape), a.stride(), tuple(b.shape), b.stride(), ag, bg, plan)
+        copied += bool(want_extra)
+        inference = matmul_plan(tuple(a.shape), a.stride(), tuple(b.shape), b.stride(), False, False)
+        with torch.no_grad(), LiveStorages([a, b]) as mode:
+            base = mode.current
+            out = torch.matmul(a, b)
+            out_bytes = out.untyped_storage().nbytes()
+            del out
+        assert (mode.peak - base - out_bytes) // 4 == inference.copy_a + inference.copy_b + inference.temporary
+    assert copied >= 40   # 42 of the 500 seeded cases keep a copy: enough to test the copies
+
+
+def test_edgenext_attention_keeps_the_copy_of_its_strided_v():
+    """attn @ v in EdgeNeXt's cross-covariance attention: v = qkv.permute(2, 0, 3, 4, 1)[2] is
+    (B, H, D, N) with batch strides (3NHD, D) that do not merge, so matmul copies it and keeps the copy."""
+    # (2, 4, 12, 64) from the (2, 64, 3, 4, 12) qkv: strides (3*64*48, 12, 1, 3*48)
+    plan = matmul_plan((2, 4, 12, 12), contiguous((2, 4, 12, 12)), (2, 4, 12, 64), (9216, 12, 1, 144), True, True)
+    assert (plan.copy_a, plan.copy_b) == (0, 2 * 4 * 12 * 64)   # a contiguous; v's copy: 6,144 elements
+
+
+def test_each_kind_lays_out_its_output_as_torch_does():
+    """Every registered kind on its own examples, with contiguous and with strided inputs: where
+    convshape states the output's strides, torch's are the same; with contiguous inputs it states
+    them for every kind but those listed in STRIDED_OUTPUT."""
+    rng = random.Random(3)
+    stated = 0
+    for kind, cls in sorted(REGISTRY.items()):
+        for example in examples_of(cls):
+            if type(example).__name__ == "Rejected":
+                continue
+            layer, shapes = cls(**example.args), example.inputs
+            module = layer.to_torch(shapes).eval()
+            for layout in ("contiguous", "strided"):
+                xs = [torch.zeros(s, dtype=torch.int64) if j in cls.index_inputs
+                      else torch.randn(s) if layout == "contiguous" else strided(rng, s) for j, s in enumerate(shapes)]
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = module(*xs)
+                out = out[0] if isinstance(out, tuple) else out
+                got = output_strides(layer, [(tuple(x.shape), x.stride()) for x in xs], tuple(out.shape), False)
+                if layout == "contiguous" and kind not in STRIDED_OUTPUT:
+                    assert got is not None, (kind, example.args)
+                if got is not None and out.numel():
+                    stated += 1
+                    assert same_layout(got, out), (kind, example.args, layout, got, out.stride())
+    assert stated > len(REGISTRY)
+
+
+def test_an_edgenext_block_saves_what_torch_saves():
+    """A SplitTransposeBlock in train mode: convshape's saved bytes equal saved_tensors_hooks', the
+    copy of v among them."""
+    edgenext = pytest.importorskip("timm.models.edgenext")
+    import convshape as cs
+    from convshape.graph import INPUT
+    from convshape.memory.estimate import saved_for_backward
+    from convshape.torch.importer import from_torch
+    from convshape.torch.memtrack import saved_bytes
+    m = edgenext.SplitTransposeBlock(48, num_scales=2, num_heads=4).train()
+    x = (2, 48, 7, 7)
+    net = from_torch(m, x)
+    r = cs.analyze(net)
+    shapes = {INPUT: x, **{layer.name: tuple(layer.output_shape) for layer in r.layers}}
+    got, by_layer, unknown = saved_for_backward(net, shapes, r.layers, 4)
+    want, _ = saved_bytes(m, torch.randn(x))
+    assert not unknown and got == want
+    # attn (2, 4, 12, 12) @ v (2, 4, 12, 49): v's copy 2*4*12*49 = 4,704 elements, 18,816 bytes, is
+    # the product's own; attn itself is kept by the dropout-free softmax already
+    matmul = [n.name for n in net.nodes if n.kind == "MatMul"][-1]
+    assert by_layer[matmul] == 2 * 4 * 12 * 49 * 4
