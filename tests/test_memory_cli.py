@@ -77,3 +77,16 @@ def test_memory_of_a_network_with_two_inputs(tmp_path):
     assert fig["peak_bytes"] == 15_552
     r = run("memory", str(spec), "--budget", "1MiB")
     assert r.exit_code == 2 and "scales one input, and this network has 2 (image, mask)" in r.output
+
+
+def test_memory_inference_names_the_layers_whose_temporaries_it_does_not_model(tmp_path):
+    spec = tmp_path / "lp.yaml"
+    spec.write_text("name: lp\ninput: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"
+                    "  - LPPool2d: {norm_type: 2, kernel_size: 2}\n")
+    r = run("memory", str(spec))
+    assert r.exit_code == 0 and "note: temporaries of lppool2d_1 are not modelled and not counted" in r.output
+    d = json.loads(run("memory", str(spec), "--format", "json").output)["figure"]
+    assert d["temporaries_unknown"] == ["lppool2d_1"] and d["copies_unknown"] == []
+    # weights: conv 4*3*9 + 4 = 112 params * 4 B = 448 B; live at the peak: the input 3*64*4 = 768 B and
+    # the conv output 4*36*4 = 576 B while LPPool writes its 4*9*4 = 144 B: 1,488 B (its temporaries not counted)
+    assert d["parts"] == {"weights": 448, "live activations at the peak": 1_488}

@@ -20,7 +20,8 @@ class Figure:
     layer: str | None              # the layer running at the peak
     parts: dict                    # name -> bytes (weights, gradients, optimizer state, saved, ...)
     dominant: list                 # (layer, bytes) of the layers keeping the most for backward / at the peak
-    unknown: tuple = ()            # layers whose saved tensors are not modelled
+    unknown: tuple = ()            # layers whose saved tensors (training) or temporaries (inference) are not modelled
+    copies_unknown: tuple = ()     # imported layers whose value torch copies where no layer stands for the copy
     report: object = field(default=None, repr=False)
 
 
@@ -34,9 +35,11 @@ def memory_figure(network, shape, dtype="float32", train=False, optimizer="sgd",
         t = report.totals
         resident = _resident(network, report)
         top = sorted(((r.name, r.activation_bytes) for r in report.layers), key=lambda x: -x[1])[:3]
+        mem = t._memory()
         return Figure(tuple(report.input_shape), t.inference_peak_bytes, "inference", None,
                       {"weights": resident, "live activations at the peak": t.inference_peak_bytes - resident}, top,
-                      report=report)
+                      unknown=mem.temporaries_unknown if mem is not None else (),
+                      copies_unknown=tuple(t.inference_peak_unknown), report=report)
     from .training import training_step
     mixed = dtype in ("bfloat16", "float16") if master is None else master
     tm = training_step(network, report, optimizer, mixed_precision=mixed)

@@ -21,6 +21,7 @@ class Memory:
     saved_by_layer: dict         # layer name -> bytes it is the first to keep
     unknown: tuple               # layers whose saved tensors or temporaries convshape does not model (by name)
     peak_unknown: tuple = ()     # imported: layers whose value torch copies where no layer stands for the copy
+    temporaries_unknown: tuple = ()   # layers whose inference temporaries are not modelled (by name)
 
 
 def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
@@ -61,7 +62,8 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
                   inference_peak_layer=network.nodes[at].name if at is not None and at >= 0 else None,
                   saved_bytes=saved, saved_by_layer=by_layer, unknown=unknown,
-                  peak_unknown=tuple(getattr(network, "unseen_copies", None) or ()))
+                  peak_unknown=tuple(getattr(network, "unseen_copies", None) or ()),
+                  temporaries_unknown=tuple(no_rule))
 
 
 def saved_for_backward(network, shapes: dict, results: list, width: int, training: bool = True):

@@ -20,7 +20,8 @@ def _figure_dict(fig) -> dict:
     several = {"inputs": [{"name": n, "shape": list(s)} for n, s in _inputs(fig).items()]} if _inputs(fig) else {}
     return {"input": list(fig.input_shape), **several, "peak_bytes": fig.peak_bytes, "phase": fig.phase, "layer": fig.layer,
             "parts": fig.parts, "dominant_layers": [{"name": n, "bytes": b} for n, b in fig.dominant],
-            "saved_bytes_unknown": list(fig.unknown)}
+            ("temporaries_unknown" if fig.phase == "inference" else "saved_bytes_unknown"): list(fig.unknown),
+            "copies_unknown": list(fig.copies_unknown)}
 
 
 def to_dict(network: str, settings: dict, fig, limit=None, budget=None) -> dict:
@@ -51,7 +52,11 @@ def render_text(network, settings, fig, limit=None, budget=None) -> str:
     what = "saved for backward" if settings["train"] else "output"
     lines.append("dominant layers (" + what + "): " + ", ".join(f"{n} {human(b)}" for n, b in fig.dominant))
     if fig.unknown:
-        lines.append(f"note: saved tensors of {', '.join(fig.unknown)} are not modelled and not counted")
+        what = "temporaries" if fig.phase == "inference" else "saved tensors"
+        lines.append(f"note: {what} of {', '.join(fig.unknown)} are not modelled and not counted")
+    if fig.copies_unknown:
+        lines.append(f"note: the copies torch makes of {', '.join(fig.copies_unknown)} (an op no layer stands for) "
+                     "are not counted: the peak may be low")
     if limit is not None:
         if limit.value == 0:
             need = f" (the smallest needs {human(limit.over.peak_bytes)})" if limit.over else ""
