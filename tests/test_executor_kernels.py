@@ -241,6 +241,11 @@ CASES = [
     ("ParamArith", {"op": "rsub", "shape": (3, 4), "table": (10,), "index": (3, 4)}, (2, 3, 4)),      # a 1-D table
     ("ParamArith", {"op": "maximum", "shape": (2, 4), "table": (6, 2), "index": (4,)}, (3, 2, 4)),   # (4, 2) viewed (2, 4)
     ("ParamArith", {"op": "div", "shape": (1, 12), "table": (3, 5), "index": (2, 2), "gather_dim": 1}, (2, 12)),
+    # Affine beyond its examples (GRN channels-last, buffers with value 0.5 and a (1,) bias, an outer
+    # broadcast): an int and a negative value, a frozen bias broadcast over rows, a bias wider than weight
+    ("Affine", {"shape": (1, 4, 1, 1), "value": -2}, (2, 4, 3, 3)),
+    ("Affine", {"shape": (3,), "bias_shape": (2, 1), "trainable": False}, (2, 3)),
+    ("Affine", {"shape": (1,), "bias_shape": (1, 6), "value": 0.25}, (4, 6)),
 ] + [("UnaryOp", {"fn": fn}, (2, 3, 4), "positive" if fn in ("rsqrt", "sqrt", "log") else "wide")
      for fn in get_args(UnaryFn)] + [
     ("UnaryOp", {"fn": "log"}, (2, 3, 4)),                      # NaN where torch's is, for negative inputs

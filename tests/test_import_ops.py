@@ -288,13 +288,103 @@ def test_convnext_v2_grn_imports_exactly():
     m, x = Block(), (2, 3, 5, 5)
     net = from_torch(m, x)
     kinds = [n.kind for n in net.nodes]
-    assert kinds == ["Conv2d", "Permute", "Reduce", "Reduce", "ScalarArith", "Div", "Mul", "ParamArith",
-                     "ParamArith", "Add"]
+    # addcmul(bias, weight, x * x_n) is one Affine: torch makes no intermediate weight * x
+    assert kinds == ["Conv2d", "Permute", "Reduce", "Reduce", "ScalarArith", "Div", "Mul", "Affine", "Add"]
+    assert net.nodes[7].layer.shape == (1, 1, 1, 8) and net.nodes[7].layer.bias_shape is None
     # params: conv 8*3 + 8 = 32, GRN weight 8 + bias 8 = 48; MACs: 2*8*5*5 outputs * 3 = 1,200
     assert ours(net) == truth(m, x) == (48, 0, 1_200, (2, 5, 5, 8))
     r = cs.analyze(net)
     # the norm over H, W of 2*5*5*8 = 400 elements: 400 squares + (400 - 16) adds + 16 square roots = 800
     assert r.layers[2].other_ops == 800 and tuple(r.layers[2].output_shape) == (2, 1, 1, 8)
+
+
+class AddcmulVariants(nn.Module):
+    """addcmul as GRN writes it, with value != 1, a bias of another shape, the tensor first (commuted),
+    and with fixed buffers."""
+
+    def __init__(self, c=8, value=0.5, buffers=False):
+        super().__init__()
+        self.value = value
+        for name, t in (("weight", torch.zeros(c)), ("bias", torch.zeros(1))):
+            self.register_buffer(name, t) if buffers else setattr(self, name, nn.Parameter(t))
+
+    def forward(self, x):
+        # tensor1 is the tensor: weight and x swap (the product commutes)
+        return torch.addcmul(self.bias, x, self.weight.view(1, 1, -1), value=self.value)
+
+
+@pytest.mark.parametrize("buffers", [False, True])
+def test_addcmul_is_one_affine_with_value_bias_shape_and_buffers(buffers):
+    m, x = AddcmulVariants(buffers=buffers), (2, 5, 8)
+    net = from_torch(m, x)
+    assert [(n.kind, n.inputs) for n in net.nodes] == [("Affine", ("input",))]
+    a = net.nodes[0].layer
+    assert (a.shape, a.bias_shape, a.value, a.trainable) == ((1, 1, 8), (1,), 0.5, not buffers)
+    # weight 8 + bias 1 = 9 tensors, learned or fixed; an element-wise op: 0 MACs
+    assert ours(net) == truth(m, x) == ((0, 9) if buffers else (9, 0)) + (0, (2, 5, 8))
+    # other ops: value * weight * x + bias is 3 per output element, 3 * 2*5*8 = 240
+    assert cs.analyze(net).layers[0].other_ops == 240
+
+
+def test_imported_affine_round_trips_through_the_spec_and_torch():
+    from dataclasses import replace
+
+    from convshape.torch.build import to_torch
+    from convshape.torch.spec_writer import to_yaml
+
+    def numbers(report):  # every per-layer figure and the totals, memory included (not the spec's line)
+        return [{k: v for k, v in r.to_dict().items() if k != "location"} for r in report.layers], \
+            report.totals.to_dict()
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.grn, self.tail = nn.Conv2d(3, 8, 1), GRN(8), AddcmulVariants()
+
+        def forward(self, x):
+            return self.tail(self.grn(self.conv(x).permute(0, 2, 3, 1)).flatten(1, 2))
+
+    net = from_torch(Block(), (2, 3, 5, 5))
+    assert [n.kind for n in net.nodes].count("Affine") == 2
+    text = to_yaml(net)
+    assert "Affine" in text and "bias_shape" in text and "value: 0.5" in text
+    again = cs.loads(text)
+    # a spec has no `holds` (values the imported forward keeps in Python: GRN's x until its last add),
+    # so it matches the graph without them, as convshape's torch module does (torch/check.py)
+    assert numbers(cs.analyze(again)) == numbers(cs.analyze(replace(net, holds=None)))
+    # convshape's torch module re-imports as the same Affine layers
+    rebuilt = from_torch(to_torch(net), (2, 3, 5, 5))
+    assert [n.layer for n in rebuilt.nodes] == [n.layer for n in net.nodes]
+
+
+class AddcmulRefused(nn.Module):
+    def __init__(self, case):
+        super().__init__()
+        self.case = case
+        self.weight = nn.Parameter(torch.zeros(8))
+        if case == "mixed":
+            self.register_buffer("bias", torch.zeros(8))
+        else:
+            self.bias = nn.Parameter(torch.zeros(8))
+        self.table = nn.Parameter(torch.zeros(3, 8))
+        self.register_buffer("idx", torch.zeros(1, dtype=torch.int64))
+
+    def forward(self, x):
+        if self.case == "gathered":  # a weight gathered from a table by a fixed index
+            return torch.addcmul(self.bias, self.table[self.idx], x)
+        if self.case == "tensors":
+            return torch.addcmul(x, self.weight, x)
+        return torch.addcmul(self.bias, self.weight, x)
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("mixed", "addcmul with one buffer and one parameter"),
+    ("gathered", "addcmul with a gathered parameter table"),
+    ("tensors", "addcmul of tensors"),
+])
+def test_addcmul_outside_affine_is_refused_by_name(case, reason):
+    with pytest.raises(UnmappedOps, match=reason):
+        from_torch(AddcmulRefused(case), (2, 5, 8))
 
 
 def test_f_normalize_imports_exactly():

@@ -31,6 +31,10 @@ VARIANTS = {
     # a table gathered by a fixed index: the gathered tensor kept, by the op, as any non-parameter t
     + [({"op": op, "shape": (4, 9, 9), "table": (4, 9), "index": (9, 9), "gather_dim": 1}, ((2, 4, 9, 9),))
        for op in OPS],
+    # Affine beyond its examples: buffers (no weight gradient, so x is not kept), value != 1 (still
+    # one addcmul, x kept for weight's gradient alone), a bias of another shape than weight
+    "Affine": [({"shape": (1, 3, 1), "trainable": False}, ((2, 3, 4),)), ({"shape": (3, 1), "value": 0.5}, ((2, 3, 4),)),
+               ({"shape": (1, 1, 4), "bias_shape": (3, 1)}, ((2, 3, 4),))],
     "UnaryOp": [({"fn": fn}, ((2, 3, 4),)) for fn in ("rsqrt", "sqrt", "square", "exp", "log", "abs", "neg",
                                                        "reciprocal", "sign", "erf", "sin", "cos")],
     "Reduce": [({"op": "amax"}, ((3, 4),)), ({"op": "amin", "dim": (0, 1), "keepdim": True}, ((3, 4, 2),)),

@@ -24,7 +24,8 @@ DATA_MOVEMENT = ("Flatten", "Unflatten", "Permute", "Reshape", "Narrow", "Identi
 # outputs that may be strided views of their input (torch's permute, narrow), and views that keep that
 STRIDED = ("Permute", "Narrow")
 VIEWS = ("Identity", "Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze", "Index") + DROPOUT
-ELEMENTWISE = ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum", "ScalarArith", "UnaryOp", "LayerScale")
+ELEMENTWISE = ("Add", "Mul", "Sub", "Div", "Maximum", "Minimum", "ScalarArith", "UnaryOp", "LayerScale",
+               "Affine")
 ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                "Hardswish", "Hardsigmoid", "Softmax", "LogSoftmax")
 

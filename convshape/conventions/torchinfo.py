@@ -43,8 +43,8 @@ def linear(seen):
     return seen.params * prod(seen.output[:-1])
 
 
-@rule("torchinfo", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
-@rule("torchinfo-1.8.0", "Linear", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU")
+@rule("torchinfo", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU", "Affine")
+@rule("torchinfo-1.8.0", "Linear", *BATCH_NORM, *INSTANCE_NORM, "GroupNorm", "LayerNorm", "PReLU", "Affine")
 def per_sample_params(seen):
     """any other module with weight/bias: batch × its parameters (not × elements); without affine: none."""
     return batch(seen) * seen.params if seen.params else Uncounted("no affine parameters")

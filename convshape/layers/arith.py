@@ -1,9 +1,10 @@
 """Element-wise arithmetic beyond Add/Mul: a second tensor (Sub, Div, Maximum, Minimum), a constant
-scalar (ScalarArith), a learned or fixed tensor held by the layer (ParamArith), and one-input
-functions (UnaryOp: rsqrt, square, ...). NF-Nets' scaled activations, PoolFormer's x - pool(x),
-ConvNeXt-V2's GRN and RMS / filter-response norms are built from these.
+scalar (ScalarArith), a learned or fixed tensor held by the layer (ParamArith), bias + weight * x in
+one op (Affine), and one-input functions (UnaryOp: rsqrt, square, ...). NF-Nets' scaled activations,
+PoolFormer's x - pool(x), ConvNeXt-V2's GRN and RMS / filter-response norms are built from these.
 
-other_ops: one per output element (per extra input for the two-tensor kinds), as for Add and Mul.
+other_ops: one per output element (per extra input for the two-tensor kinds), as for Add and Mul;
+Affine's two or three are in its docstring.
 """
 from __future__ import annotations
 
@@ -135,6 +136,52 @@ class ParamArith(Layer):
 
     def other_ops(self, inputs, output):
         return prod(output)
+
+
+@register
+class Affine(Layer):
+    """y = bias + value * weight * x, torch.addcmul(bias, weight, x, value=value): ConvNeXt-V2's GRN
+    tail, ResMLP's Affine. weight (`shape`) and bias (`bias_shape`, default `shape`) broadcast against
+    x; learned parameters (trainable: true) or both buffers (false). One op where Mul then Add would
+    make an intermediate tensor torch never does (it matters for memory).
+
+    other_ops: 2 per output element (a multiply and an add), 3 with value != 1 (value * weight * x
+    is two multiplies), as the ScalarArith + two ParamArith it replaces count."""
+
+    family: ClassVar[str] = "arith"
+    torch_class: ClassVar[str | None] = None
+
+    shape: tuple[PosInt, ...]
+    bias_shape: tuple[PosInt, ...] | None = None
+    value: Number = 1.0
+    trainable: bool = True
+
+    examples: ClassVar[tuple] = (
+        Example({"shape": (1, 1, 1, 8)}, ((2, 5, 5, 8),), note="GRN's gamma and beta, channels-last"),
+        Example({"shape": (16,)}, ((2, 9, 16),), note="ResMLP's Affine (alpha, beta over channels)"),
+        Example({"shape": (3, 1, 1), "bias_shape": (1,), "value": 0.5, "trainable": False}, ((2, 3, 4, 4),),
+                note="buffers, a scalar-like bias, value != 1"),
+        Example({"shape": (4, 1), "bias_shape": (1, 5)}, ((5,),), note="broadcast grows the output past x"),
+        Rejected({"shape": (1, 5, 1, 1)}, ((2, 8, 5, 5),), torch_says="must match the size of tensor"),
+    )
+
+    def _bias_shape(self):
+        return self.shape if self.bias_shape is None else self.bias_shape
+
+    def output_shape(self, inputs):
+        return broadcast([inputs[0], self.shape, self._bias_shape()], self.kind)
+
+    def params(self, inputs):
+        return Params(trainable=self._n()) if self.trainable else Params()
+
+    def buffers(self, inputs):
+        return 0 if self.trainable else self._n()
+
+    def _n(self):
+        return prod(self.shape) + prod(self._bias_shape())
+
+    def other_ops(self, inputs, output):
+        return (2 if self.value == 1 else 3) * prod(output)
 
 
 UnaryFn = Literal["rsqrt", "sqrt", "square", "exp", "log", "abs", "neg", "reciprocal", "sign", "erf", "sin", "cos"]

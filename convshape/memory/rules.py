@@ -199,9 +199,10 @@ def _keeps_input_always(layer, inputs, output, grads, width):
     return Saved(inputs=(0,))
 
 
-@saves("Linear", "LayerScale")
+@saves("Linear", "LayerScale", "Affine")
 def _keeps_input_for_weight(layer, inputs, output, grads, width):
     # the input is needed only for the weight gradient; the input gradient needs the weight alone
+    # (Affine: AddcmulBackward keeps tensor2 = x for weight's gradient, tensor1 = weight for x's)
     return Saved(inputs=(0,)) if grads.weight else NOTHING
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..dims import prod
 from ..graph import INPUT
 from .estimate import saved_plan, weight_owners
 from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
@@ -174,7 +175,7 @@ def _backward_peak(network, results, plan, width, shapes):
                 gsize[key] = shapes_bytes(shapes, name, width)
                 new += gsize[key]
             made.append((name, key))
-        now = live + new + weight_grads
+        now = live + new + weight_grads + _backward_temporaries(node, shapes, width, pgrad > 0, bool(made))
         if now > peak:
             peak, at = now, i
         live += new - pgrad               # the parameter gradient joins weight_grads (or is added into it)
@@ -209,3 +210,30 @@ def _backward_peak(network, results, plan, width, shapes):
             release(key)
             grad_of[name] = summed
     return peak, at, weight_grads
+
+
+def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool):
+    """Bytes a layer's backward holds at its peak beyond its input and parameter gradients.
+
+    Affine (AddcmulBackward, torch 2.14's derivatives.yaml; equal to the tracker on the cases of
+    tests/test_memory.py, where the trainable ones peak in this backward): bias's
+    gradient is the incoming one; weight's is grad * (x * value), two output-sized tensors, then x's
+    grad * (weight * value) (the weight-sized product a temporary); only after all three does torch
+    sum each to its operand's shape (validate_outputs), so weight's output-sized product lives until
+    x's gradient exists. Output-sized gradients are not summed (and bias's is copied by the engine)."""
+    if node.kind != "Affine":
+        return 0
+    layer = node.layer
+    out = shapes_bytes(shapes, node.name, width)
+    w = prod(layer.shape) * width
+    b = prod(layer.shape if layer.bias_shape is None else layer.bias_shape) * width
+    x = shapes_bytes(shapes, node.inputs[0], width) if input_grad else 0
+    xg = out if input_grad else 0                          # x's gradient before it is summed to x's shape
+    sum_x = out + x if input_grad and x != out else 0      # that sum, beside what it is summed from
+    if not weight_grad:  # frozen: weight * value, then x's gradient (no measured case peaks here)
+        return max(w + xg, sum_x) - x if input_grad else 0
+    peak = max(2 * out,                                            # x * value and grad * it
+               out + w + xg,                                       # weight * value beside both products
+               out + xg + (0 if b == out else b) + (0 if w == out else w),   # summing weight's
+               w + b + (sum_x or x))                               # summing x's; then the engine copies
+    return peak - (w + b + x)

@@ -182,6 +182,25 @@ class ParamArith(nn.Module):
         return f"op={self.op}, shape={list(self.t.shape)}"
 
 
+class Affine(nn.Module):
+    """torch.addcmul(bias, weight, x, value=value): parameters (trainable) or buffers, broadcast against x."""
+
+    def __init__(self, shape, bias_shape=None, value: float = 1.0, trainable: bool = True):
+        super().__init__()
+        self.value = value
+        for name, t in (("weight", torch.ones(tuple(shape))), ("bias", torch.zeros(tuple(bias_shape or shape)))):
+            if trainable:
+                setattr(self, name, nn.Parameter(t))
+            else:
+                self.register_buffer(name, t)
+
+    def forward(self, x):
+        return torch.addcmul(self.bias, self.weight, x, value=self.value)
+
+    def extra_repr(self):
+        return f"shape={list(self.weight.shape)}, bias_shape={list(self.bias.shape)}, value={self.value}"
+
+
 class UnaryOp(nn.Module):
     """torch.<fn>(x)."""
 

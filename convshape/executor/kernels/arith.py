@@ -1,6 +1,7 @@
 """Element-wise arithmetic: a second tensor (Sub, Div, Maximum, Minimum), a constant (ScalarArith),
-a tensor the layer holds (ParamArith, state `t`), one-input functions (UnaryOp). Broadcasting as
-torch's; half-precision inputs are computed in float32 and cast back, as torch's kernels do."""
+a tensor the layer holds (ParamArith, state `t`), bias + weight * x (Affine), one-input functions
+(UnaryOp). Broadcasting as torch's; half-precision inputs are computed in float32 and cast back, as
+torch's kernels do."""
 from __future__ import annotations
 
 import torch
@@ -80,6 +81,13 @@ def param_arith(layer, xs, state):
     """x op t; t gathered from a learned table by a fixed index (relative-position biases) when given."""
     x = xs[0]
     return arith(layer.op, x, gathered(state["t"], state.get("idx"), layer.gather_dim, layer.shape))
+
+
+@reference("Affine")
+def affine(layer, xs, state):
+    """bias + value * weight * x, computed in float32 for half inputs as torch's addcmul is."""
+    x = xs[0]
+    return (opmath(state["bias"]) + layer.value * opmath(state["weight"]) * opmath(x)).to(x.dtype)
 
 
 UNARY = {

@@ -133,23 +133,30 @@ def unary(m, name, a, out):
 
 @pattern("addcmul", signature=("input", "tensor1", "tensor2", "value"))
 def addcmul(m, name, a, out):
-    """torch.addcmul(b, w, x) = b + w * x with b and w parameters (ConvNeXt-V2's GRN): two ParamArith."""
+    """torch.addcmul(b, w, x, value=v) = b + v * w * x with b and w parameters, or both buffers
+    (ConvNeXt-V2's GRN): one Affine, as torch makes no intermediate w * x (two ParamArith would)."""
     b, w, x = a.get("input"), a.get("tensor1"), a.get("tensor2")
     if m.param(w, buffers=True) is None and m.param(x, buffers=True) is not None:
         w, x = x, w  # the product commutes
     if not (isinstance(x, Ref) and m.param(x, buffers=True) is None) or m.param(w, buffers=True) is None \
             or m.param(b, buffers=True) is None:
         return "addcmul of tensors (only a parameter plus a parameter times a tensor maps)"
-    layers = []
-    for op, ref in (("mul", w), ("add", b)):
+    value = a.get("value", 1)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "addcmul with a tensor value"
+    srcs = []
+    for ref in (w, b):
+        g = gathered(m, ref)
+        if g is not None:  # Affine holds its tensors whole; a gathered table has no Affine form
+            return f"addcmul with {g}" if isinstance(g, str) else "addcmul with a gathered parameter table"
         src = take_param(m, ref)
         if isinstance(src, str):
             return f"addcmul with {src}"
-        args = {"op": op, "shape": tuple(m.ops[ref.name].value.shape)}
-        layers.append(("ParamArith", args | ({"trainable": False} if is_buffer(src) else {})))
-    value = a.get("value", 1)
-    if value != 1:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return "addcmul with a tensor value"
-        layers.insert(0, ("ScalarArith", {"op": "mul", "value": float(value)}))
-    return Mapped(layers, [x])
+        srcs.append(src)
+    if is_buffer(srcs[0]) != is_buffer(srcs[1]):
+        # Affine's trainable flag covers both: a learned weight with a fixed bias has no one answer
+        return "addcmul with one buffer and one parameter (Affine holds both learned or both fixed)"
+    shape, bias_shape = (tuple(m.ops[r.name].value.shape) for r in (w, b))
+    args = {"shape": shape} | ({"bias_shape": bias_shape} if bias_shape != shape else {}) \
+        | ({"value": float(value)} if value != 1 else {}) | ({"trainable": False} if is_buffer(srcs[0]) else {})
+    return Mapped([("Affine", args)], [x])
