@@ -174,3 +174,10 @@ def test_an_edgenext_block_saves_what_torch_saves():
     # the product's own; attn itself is kept by the dropout-free softmax already
     matmul = [n.name for n in net.nodes if n.kind == "MatMul"][-1]
     assert by_layer[matmul] == 2 * 4 * 12 * 49 * 4
+
+
+def test_an_unknown_layout_is_named_only_where_it_decides_a_copy():
+    # mm of two matrices reads them as given: no copy whatever their strides
+    assert matmul_plan((3, 4), None, (4, 5), (5, 1), True, True).copy_a == 0
+    # a batched operand's strides decide whether its batch dims merge: not known, not guessed
+    assert matmul_plan((2, 3, 3, 4), None, (2, 3, 4, 5), contiguous((2, 3, 4, 5)), True, True) is None

@@ -181,11 +181,14 @@ def matmul_plan(a, sa, b, sb, a_grad: bool, b_grad: bool):
     """What torch.matmul (ATen's _matmul_impl, 2.14) copies for operands of shapes a, b and strides
     sa, sb, with a_grad / b_grad whether each requires a gradient; None where symbolic sizes or an
     unknown layout leave it open. The product saves the operand it reads, a view or its copy."""
-    if sa is None or sb is None:
-        return None
-    a, b, sa, sb = tuple(a), tuple(b), tuple(sa), tuple(sb)
+    a, b = tuple(a), tuple(b)
     da, db = len(a), len(b)
     out_shape = _matmul_shape(a, b)
+    if da <= 2 and db <= 2:
+        return MatMulPlan(0, 0, 0, contiguous(out_shape))   # dot, mv, mm read their operands as given
+    if sa is None or sb is None:
+        return None                                          # a layout convshape does not know decides
+    sa, sb = tuple(sa), tuple(sb)
     if da == db == 3:   # measured: of two 3-D operands, one whose batch is 1 is multiplied as its matrix
         a, sa = _as_matrix(a, sa)
         b, sb = _as_matrix(b, sb)
