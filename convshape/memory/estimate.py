@@ -8,7 +8,7 @@ from typing import Any
 from ..dims import prod, total
 from ..graph import INPUT
 from .layout import value_strides
-from .rules import SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries
+from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries
 from .schedule import indices_of, input_values, live_peak, read_values
 
 
@@ -22,6 +22,13 @@ class Memory:
     unknown: tuple               # layers whose saved tensors or temporaries convshape does not model (by name)
     peak_unknown: tuple = ()     # imported: layers whose value torch copies where no layer stands for the copy
     temporaries_unknown: tuple = ()   # layers whose inference temporaries are not modelled (by name)
+
+
+def layouts_if_read(network, shapes: dict, training: bool) -> dict:
+    """Every value's strides, computed only when some layer's rule reads them (half the memory pass)."""
+    if not any(node.kind in NEEDS_STRIDES for node in network.nodes):
+        return {}
+    return value_strides(network, shapes, training)
 
 
 def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
@@ -48,7 +55,7 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
                      + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
     storage_of, sizes = storages(network, shapes, out_bytes, width, training=False)
     during, no_rule = {}, []
-    layouts = value_strides(network, shapes, training=False)
+    layouts = layouts_if_read(network, shapes, training=False)
     for i, node in enumerate(network.nodes):
         extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width,
                             strides=[layouts.get(n) for n in node.inputs])
@@ -108,7 +115,7 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     first: dict = {}
     by_layer: dict = {}
     unknown = []
-    layouts = value_strides(network, shapes, training)
+    layouts = layouts_if_read(network, shapes, training)
     for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
         grads = Grads(inputs=tuple(needs_grad[i] and j not in layer.index_inputs for j, i in enumerate(node.inputs)),
