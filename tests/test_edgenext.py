@@ -139,3 +139,13 @@ def test_memory_rules_in_a_weight_dtype_other_than_float32(dtype, width):
     # n = 70, k = 4: 9n + 4k + 16nk float32 bytes, + the cast 2nk * width (float64 9_606, bfloat16 6_246)
     assert temporaries(layer, [shape], (2, 6, 5, 7), width) == mode.peak - base - out_bytes \
         == 9 * 70 + 4 * 4 + 16 * 70 * 4 + 2 * 70 * 4 * width
+
+
+def test_check_of_an_imported_block_compares_like_with_like():
+    """check builds a module from the imported graph, which frees each value after its last reader:
+    its inference peak is compared with the plain schedule, not the one with the imported module's
+    frames (a caller holding its argument), which had said 221,008 B against torch's 211,600."""
+    from convshape.torch.check import check
+    m = edgenext.SplitTransposeBlock(48, num_scales=2, num_heads=4)
+    result = check(from_torch(m, (1, 48, 7, 7)))
+    assert result.ok, result.mismatches
