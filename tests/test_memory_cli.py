@@ -90,3 +90,15 @@ def test_memory_inference_names_the_layers_whose_temporaries_it_does_not_model(t
     # weights: conv 4*3*9 + 4 = 112 params * 4 B = 448 B; live at the peak: the input 3*64*4 = 768 B and
     # the conv output 4*36*4 = 576 B while LPPool writes its 4*9*4 = 144 B: 1,488 B (its temporaries not counted)
     assert d["parts"] == {"weights": 448, "live activations at the peak": 1_488}
+
+
+def test_memory_names_a_reshape_whose_copy_it_cannot_decide(tmp_path):
+    # the layout of a 1-D convolution of a permuted tensor is not modelled (2-D ones follow torch's
+    # memory format, layout.FORMAT_2D); flattening its C and L views a contiguous result only: named
+    spec = tmp_path / "perm.yaml"
+    spec.write_text("name: perm\ninput: [2, 5, 6]\nlayers:\n  - {Permute: {dims: [0, 2, 1]}}\n"
+                    "  - {Conv1d: {out_channels: 4, kernel_size: 1}}\n  - {Flatten: {}, name: flat}\n")
+    r = run("memory", str(spec))
+    assert r.exit_code == 0 and "note: copies torch may make of flat" in r.output
+    d = json.loads(run("memory", str(spec), "--format", "json").output)["figure"]
+    assert d["copies_unknown"] == ["flat"] and d["temporaries_unknown"] == []

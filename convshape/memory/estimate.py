@@ -7,7 +7,7 @@ from typing import Any
 
 from ..dims import prod, total
 from ..graph import INPUT
-from .layout import value_strides
+from .layout import RESHAPES, STRIDING, reshape_copies, value_strides
 from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries
 from .schedule import indices_of, input_values, live_peak, read_values
 
@@ -25,19 +25,22 @@ class Memory:
 
 
 def layouts_if_read(network, shapes: dict, training: bool) -> dict:
-    """Every value's strides, computed only when some layer's rule reads them (half the memory pass)."""
-    if not any(node.kind in NEEDS_STRIDES for node in network.nodes):
+    """Every value's strides, computed only when something reads them (half the memory pass): a
+    MatMul's rule, or a reshape in a network with a kind that can make a strided value."""
+    kinds = {node.kind for node in network.nodes}
+    if not kinds & NEEDS_STRIDES and not (kinds & RESHAPES and kinds & STRIDING):
         return {}
     return value_strides(network, shapes, training)
 
 
-def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool):
-    """(storage key per value, bytes per storage key): a view or in-place output shares its input's."""
+def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool, copies=frozenset()):
+    """(storage key per value, bytes per storage key): a view or in-place output shares its input's;
+    copies: the reshapes torch cannot view (layout.reshape_copies), which make their own."""
     storage_of = {name: name for name in network.input_names}
     storage_of.setdefault(INPUT, network.input_names[0])   # `input` reads the first of several inputs
     sizes = {name: prod(shapes[name]) * width for name in network.input_names}
     for node in network.nodes:
-        if output_alias(node.layer, training) and node.inputs:
+        if output_alias(node.layer, training) and node.inputs and node.name not in copies:
             storage_of[node.name] = storage_of[node.inputs[0]]
         else:
             storage_of[node.name] = node.name
@@ -53,9 +56,10 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     out_bytes = {r.name: r.activation_bytes for r in results}
     resident = total(r.trainable_params * width + (r.params - r.trainable_params) * width
                      + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
-    storage_of, sizes = storages(network, shapes, out_bytes, width, training=False)
-    during, no_rule = {}, []
     layouts = layouts_if_read(network, shapes, training=False)
+    copies, undecided = reshape_copies(network, shapes, layouts) if layouts else (frozenset(), ())
+    storage_of, sizes = storages(network, shapes, out_bytes, width, training=False, copies=copies)
+    during, no_rule = {}, []
     for i, node in enumerate(network.nodes):
         extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width,
                             strides=[layouts.get(n) for n in node.inputs])
@@ -66,10 +70,11 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     peak, at = live_peak(network, storage_of, sizes, keep=input_values(network), during=during)
     saved, by_layer, unknown = saved_for_backward(network, shapes, results, width, training=True)
     unknown = tuple(dict.fromkeys(unknown + tuple(no_rule)))
+    unseen = tuple(dict.fromkeys(tuple(getattr(network, "unseen_copies", None) or ()) + undecided))
     return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
                   inference_peak_layer=network.nodes[at].name if at is not None and at >= 0 else None,
                   saved_bytes=saved, saved_by_layer=by_layer, unknown=unknown,
-                  peak_unknown=tuple(getattr(network, "unseen_copies", None) or ()),
+                  peak_unknown=unseen,
                   temporaries_unknown=tuple(no_rule))
 
 
@@ -108,14 +113,15 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     """What autograd keeps, storage by storage. The network input needs no gradient; a layer's
     weights need one when it has trainable parameters (Params.trainable: frozen ones need none)."""
     out_bytes = {r.name: r.activation_bytes for r in results}
-    storage_of, sizes = storages(network, shapes, out_bytes, width, training)
+    layouts = layouts_if_read(network, shapes, training)
+    copies, undecided = reshape_copies(network, shapes, layouts) if layouts else (frozenset(), ())
+    storage_of, sizes = storages(network, shapes, out_bytes, width, training, copies)
     needs_grad = dict.fromkeys(input_values(network), False)   # the network's inputs need no gradient
     trainable = weight_owners(network, results)
     kept: dict = {}
     first: dict = {}
     by_layer: dict = {}
-    unknown = []
-    layouts = layouts_if_read(network, shapes, training)
+    unknown = list(undecided)   # a reshape that may copy: the storages it shares with its input are open
     for index, (node, r) in enumerate(zip(network.nodes, results)):
         layer = node.layer
         grads = Grads(inputs=tuple(needs_grad[i] and j not in layer.index_inputs for j, i in enumerate(node.inputs)),

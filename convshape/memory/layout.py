@@ -292,7 +292,10 @@ CONTIGUOUS = frozenset({"Linear", "LayerNorm", "Softmax", "LogSoftmax", "MatMul"
                         "ShiftedWindowAttention3d", "ShiftedWindowAttentionV2", "RelativePositionalMultiHeadAttention",
                         "PatchMerging", "PatchMergingV2"})
 # kinds whose output is strided even from contiguous inputs, in a way not modelled here
-STRIDED_OUTPUT = frozenset({"PositionalEncodingFourier", "LSTM"})
+STRIDED_OUTPUT = frozenset({"LSTM"})
+# kinds whose output is channels-last whatever their input (measured: EdgeNeXt's encoding ends in a
+# 1x1 convolution of a permuted tensor)
+CHANNELS_LAST = frozenset({"PositionalEncodingFourier"})
 DROPOUTS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                       "StochasticDepth"})
 
@@ -325,6 +328,8 @@ def output_strides(layer, ins, out_shape, training: bool):
     kind = layer.kind
     if kind in CONTIGUOUS:
         return contiguous(out_shape)
+    if kind in CHANNELS_LAST and len(out_shape) == 4:
+        return channels_last(out_shape)
     if any(s is None for _, s in ins):
         return None
     (x, sx) = ins[0] if ins else ((), ())
@@ -370,9 +375,60 @@ def output_strides(layer, ins, out_shape, training: bool):
         return iterator_strides(out_shape, operands)
     if kind in STRIDED_OUTPUT:
         return None
-    if all(is_contiguous(s, st) is True for s, st in ins):
+    # measured on every kind's examples: given inputs laid out in their dims' order (a slice of a
+    # contiguous tensor), these kinds write a contiguous output; a permuted input may make them
+    # write channels-last or keep its order, which is not modelled
+    if all(is_contiguous(s, st) is True or in_order(s, st) for s, st in ins):
         return contiguous(out_shape)
+    if len(out_shape) == 4 and all(len(s) == 4 for s, _ in ins) and follows_format(layer):
+        formats = {channels_last_like(s, st) for s, st in ins}
+        if None in formats:
+            return None
+        return channels_last(out_shape) if formats == {True} else contiguous(out_shape)
     return None
+
+
+# 4-D kinds that write their output in the memory format torch suggests for their input (channels-last
+# strides in, channels-last out; measured on CPU, torch 2.14.1); a concatenation writes channels-last
+# only when every input is channels-last
+FORMAT_2D = frozenset({"Conv2d", "ConvTranspose2d", "StdConv2d", "FixedConv2d", "BatchNorm2d", "GroupNorm",
+                       "MaxPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample",
+                       "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "ReflectionPad2d", "ReplicationPad2d",
+                       "Concat"})
+
+
+def follows_format(layer) -> bool:
+    # a circular-padded convolution pads first (torch's pad writes contiguous), then convolves that
+    return layer.kind in FORMAT_2D and getattr(layer, "padding_mode", "zeros") == "zeros"
+
+
+def channels_last(shape) -> tuple:
+    n, c, h, w = shape
+    return (h * w * c, 1, w * c, c)
+
+
+def channels_last_like(shape, strides):
+    """torch's suggest_memory_format for a 4-D tensor (c10 is_channels_last_strides_2d): True for
+    channels-last, False for contiguous, None where symbolic sizes leave it open."""
+    if not all(type(v) is int for v in list(shape) + list(strides)):
+        return None
+    if strides[1] == 0:
+        return False
+    low = 0
+    for d in (1, 3, 2, 0):
+        if shape[d] == 0 or strides[d] < low:
+            return False
+        if d == 0 and low == strides[1]:
+            return False
+        low = strides[d] * shape[d]
+    return True
+
+
+def in_order(shape, strides) -> bool:
+    """Concrete strides that fall strictly over the dims of size > 1, as a slice of a contiguous tensor's do."""
+    kept = [st for d, st in zip(shape, strides) if d != 1]
+    return all(type(v) is int for v in list(shape) + list(strides)) and all(v > 0 for v in kept) \
+        and all(a > b for a, b in zip(kept, kept[1:]))
 
 
 def _indexed(layer, x, sx):
@@ -390,6 +446,38 @@ def _indexed(layer, x, sx):
     for i in range(len(out) - 1, -1, -1):
         if out[i] is None:
             out[i] = 1 if i == len(out) - 1 else out[i + 1] * sizes[i + 1]
+    return tuple(out)
+
+
+# kinds that may make a strided value from contiguous inputs: only then can a reshape copy
+STRIDING = frozenset({"Permute", "Narrow", "Expand", "TensorUnfold", "Index"}) | STRIDED_OUTPUT
+# torch.reshape and torch.flatten view where the strides allow and copy otherwise (Unflatten always views)
+RESHAPES = frozenset({"Reshape", "Flatten"})
+
+
+def reshape_copies(network, shapes: dict, strides: dict) -> tuple[frozenset, tuple]:
+    """(reshapes torch makes a copy for, reshapes whose input layout or symbolic sizes leave it open)."""
+    copies, undecided = [], []
+    for node in network.nodes:
+        if node.kind not in RESHAPES or not node.inputs:
+            continue
+        shape, sx = shapes[node.inputs[0]], strides.get(node.inputs[0])
+        if view_strides(shape, _reversed(shape), shapes[node.name]) not in (False, None):
+            continue      # it views even the reversed layout, so any: no merge of two dims of size > 1
+        got = None if sx is None else view_strides(shape, sx, shapes[node.name])
+        if got is False:
+            copies.append(node.name)
+        elif got is None:
+            undecided.append(node.name)
+    return frozenset(copies), tuple(undecided)
+
+
+def _reversed(shape) -> tuple:
+    """Strides laid out innermost-first from dim 0: no two adjacent dims chain."""
+    out, step = [], 1
+    for d in shape:
+        out.append(step)
+        step = step * d
     return tuple(out)
 
 

@@ -55,8 +55,8 @@ def render_text(network, settings, fig, limit=None, budget=None) -> str:
         what = "temporaries" if fig.phase == "inference" else "saved tensors"
         lines.append(f"note: {what} of {', '.join(fig.unknown)} are not modelled and not counted")
     if fig.copies_unknown:
-        lines.append(f"note: the copies torch makes of {', '.join(fig.copies_unknown)} (an op no layer stands for) "
-                     "are not counted: the peak may be low")
+        lines.append(f"note: copies torch may make of {', '.join(fig.copies_unknown)} (an op no layer stands for, "
+                     "or a reshape whose layout is not known) are not counted: the peak may be low")
     if limit is not None:
         if limit.value == 0:
             need = f" (the smallest needs {human(limit.over.peak_bytes)})" if limit.over else ""

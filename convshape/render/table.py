@@ -147,7 +147,7 @@ def totals_lines(report) -> list[tuple[str, str]]:
                 else "the largest live sum, a Max over the schedule (--format json)")
         unknown = f"; not modelled: {', '.join(t.saved_unknown)}" if t.saved_unknown else ""
         if t.inference_peak_unknown:
-            unknown += f"; peak without the copies torch makes of {', '.join(t.inference_peak_unknown)}"
+            unknown += f"; peak without copies torch may make of {', '.join(t.inference_peak_unknown)}"
         lines.append(("peak", f"inference {peak} B; saved for backward (train) {c(t.saved_bytes)} B{unknown} "
                               f"(`convshape memory`)"))
     lines += notes_lines(report)
