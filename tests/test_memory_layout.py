@@ -11,8 +11,8 @@ import pytest
 from convshape.layers import REGISTRY
 from convshape.layers.examples import examples_of
 from convshape.memory.rules import VIEWS
-from convshape.memory.layout import (STRIDED_OUTPUT, follows_format, contiguous, iterator_strides, matmul_plan, output_strides,
-                                     view_strides)
+from convshape.memory.layout import (CONTIGUOUS_1D, STRIDED_OUTPUT, follows_format, contiguous, iterator_strides, matmul_plan,
+                                     output_strides, view_strides)
 
 torch = pytest.importorskip("torch")
 
@@ -175,6 +175,8 @@ def test_each_kind_lays_out_its_output_as_torch_does():
                 if layout == "channels_last" and follows_format(layer) and all(x.dim() == 4 for x in xs):
                     assert got is not None and out.dim() == 4, (kind, example.args)
                     format_stated += 1
+                if kind in CONTIGUOUS_1D and all(x.dim() <= 3 for x in xs):
+                    assert got is not None, (kind, example.args, layout)   # whatever the input's layout
                 if layout == "sliced" and kind not in STRIDED_OUTPUT and kind not in VIEWS:
                     assert got is not None, (kind, example.args, [x.stride() for x in xs])
                 if got is not None and out.numel():
@@ -308,3 +310,36 @@ def test_a_convolution_of_channels_last_activations_writes_channels_last():
     assert t.saved_bytes == saved_bytes(m.train(), x)[0] == 800 + 1200 + 1200
     assert t.inference_peak_bytes == inference_peak(m.eval(), x)
     assert not t.inference_peak_unknown and not t.saved_unknown and check(net).ok
+
+
+def test_a_conformer_convolution_module_of_transposed_activations_is_decided():
+    """(N, L, C) activations transposed for a pointwise and a depthwise Conv1d and transposed back, as
+    a Conformer's convolution module does: torch's Conv1d writes contiguous whatever its input's
+    layout (layout.CONTIGUOUS_1D), so the final flatten of the transposed-back result copies, decided."""
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pw = torch.nn.Conv1d(8, 16, 1)
+            self.dw = torch.nn.Conv1d(16, 16, 3, padding=1, groups=16)
+            self.bn = torch.nn.BatchNorm1d(16)
+
+        def forward(self, x):                       # x: (N, L, C)
+            y = torch.relu(self.bn(self.dw(self.pw(x.transpose(1, 2)))))
+            return torch.sigmoid(y.transpose(1, 2).flatten(1))
+    import convshape as cs
+    from convshape.torch.check import check
+    from convshape.torch.importer import from_torch
+    from convshape.torch.memtrack import inference_peak, saved_bytes
+    m, x = M(), torch.randn(2, 10, 8)
+    assert not m.pw(x.transpose(1, 2)).transpose(1, 2).is_contiguous()
+    net = from_torch(m, tuple(x.shape))
+    t = cs.analyze(net).totals
+    assert not t.inference_peak_unknown and not t.saved_unknown   # the old rules named flatten_1 here
+    # saved: the transposed x the pointwise conv keeps for its weight's gradient (2*10*8*4 = 640 B), its
+    # output the depthwise conv keeps (2*16*10*4 = 1,280 B), the depthwise output BatchNorm keeps (1,280 B)
+    # + its mean and inverse std (2 * 16 * 4 = 128 B), ReLU's output (1,280 B), and the sigmoid's output
+    # (1,280 B); the flatten's copy of the transposed ReLU output is read only by the sigmoid, which keeps
+    # its result: 640 + 4 * 1,280 + 128 = 5,888 B
+    assert t.saved_bytes == saved_bytes(m.train(), x)[0] == 640 + 4 * 1280 + 128
+    assert t.inference_peak_bytes == inference_peak(m.eval(), x)
+    assert check(net).ok

@@ -296,6 +296,11 @@ STRIDED_OUTPUT = frozenset({"LSTM"})
 # kinds whose output is channels-last whatever their input (measured: EdgeNeXt's encoding ends in a
 # 1x1 convolution of a permuted tensor)
 CHANNELS_LAST = frozenset({"PositionalEncodingFourier"})
+# kinds whose output is contiguous whatever the layout of their (N, C, L) or (C, L) input (measured on
+# CPU, torch 2.14.1, train and eval, permuted inputs: a Conformer's transposed Conv1d among them); the
+# 1-D pools are not here: given a channels-innermost input they may run the 2-D kernel and keep it
+CONTIGUOUS_1D = frozenset({"Conv1d", "ConvTranspose1d", "FixedConv1d", "StdConv1d", "BatchNorm1d", "InstanceNorm1d",
+                           "GroupNorm", "CircularPad1d", "ReflectionPad1d", "ReplicationPad1d", "MaxUnpool1d"})
 DROPOUTS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                       "StochasticDepth"})
 
@@ -330,6 +335,8 @@ def output_strides(layer, ins, out_shape, training: bool):
         return contiguous(out_shape)
     if kind in CHANNELS_LAST and len(out_shape) == 4:
         return channels_last(out_shape)
+    if kind in CONTIGUOUS_1D and all(len(s) <= 3 for s, _ in ins):
+        return contiguous(out_shape)
     if any(s is None for _, s in ins):
         return None
     (x, sx) = ins[0] if ins else ((), ())
