@@ -6,7 +6,7 @@ all at one small input: what autograd saves for backward in train and in eval mo
 
 Prints, never asserts (tests/test_memory.py asserts on the zoo).
 
-    OMP_NUM_THREADS=1 python benchmarks/memory_corpus.py [--timm] [--input 2,3,64,64] [--json out.json] [NAME ...]
+    OMP_NUM_THREADS=1 python benchmarks/memory_corpus.py [--timm] [--monai] [--smp] [--no-torchvision] [--input 2,3,64,64] [--json out.json] [NAME ...]
 """
 from __future__ import annotations
 
@@ -30,21 +30,28 @@ TORCHVISION = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mo
                "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "regnet_x_400mf", "densenet121",
                "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0", "googlenet", "convnext_tiny", "alexnet",
                "vgg11_bn"]
-from import_coverage import TIMM_CNNS  # noqa: E402 - the import corpus's timm CNN list, one source for both
+from import_coverage import TIMM_CNNS, monai_models, smp_models  # noqa: E402 - the import corpus's lists, one source
 # beyond that list: BiT's StdConv2d (NF-Nets' ScaledStdConv2d are in it)
 TIMM_EXTRA = ["resnetv2_50x1_bit"]
 
 
-def factories(with_timm: bool):
+def factories(with_timm: bool, with_monai: bool = False, with_smp: bool = False, with_torchvision: bool = True):
+    """(name, factory, input shapes to try or None for --input): the first shape the import accepts is used."""
     import torchvision
     tv = torchvision.models
-    for name in TORCHVISION:
+    for name in TORCHVISION if with_torchvision else []:
         kw = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
-        yield f"torchvision.{name}", (lambda n=name, kw=kw: getattr(tv, n)(weights=None, **kw))
+        yield f"torchvision.{name}", (lambda n=name, kw=kw: getattr(tv, n)(weights=None, **kw)), None
     if with_timm:
         import timm
         for name in TIMM_CNNS + TIMM_EXTRA:
-            yield f"timm.{name}", (lambda n=name: timm.create_model(n, pretrained=False))
+            yield f"timm.{name}", (lambda n=name: timm.create_model(n, pretrained=False)), None
+    if with_monai:   # the import corpus's MONAI list (2-D and 3-D), at batch 2 for train-mode BatchNorm
+        for name, factory, shape in monai_models():
+            yield name, factory, [(2,) + tuple(shape[1:])]
+    if with_smp:     # every smp architecture with two encoders, at the smallest square its forward accepts
+        for name, factory, sizes in smp_models():
+            yield name, factory, [(2, 3, s, s) for s in sizes]
 
 
 def eval_saved(network, report):
@@ -55,15 +62,24 @@ def eval_saved(network, report):
     return total
 
 
-def measure(name, factory, shape):
+def measure(name, factory, shapes):
     row = {"model": name}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.manual_seed(0)
             model = factory()
-            network = from_torch(model.eval(), shape)
+            for i, shape in enumerate(shapes):
+                try:
+                    network = from_torch(model.eval(), shape)
+                    break
+                except UnmappedOps:
+                    raise
+                except Exception:  # noqa: BLE001 - a size the forward refuses: the next one
+                    if i == len(shapes) - 1:
+                        raise
             report = analyze(network, shape)
+            row["input"] = "x".join(map(str, shape))
     except UnmappedOps as e:
         return {**row, "status": "not imported", "why": ", ".join(w for w, _ in e.items[:3])}
     except Exception as e:  # noqa: BLE001 - the row says why
@@ -104,6 +120,9 @@ def cell(pair):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timm", action="store_true", help="include the timm CNN list")
+    ap.add_argument("--monai", action="store_true", help="include the import corpus's MONAI networks (2-D and 3-D)")
+    ap.add_argument("--smp", action="store_true", help="include every segmentation_models_pytorch architecture")
+    ap.add_argument("--no-torchvision", action="store_true", help="leave out the torchvision list")
     ap.add_argument("--input", default="2,3,64,64", help="the input shape (batch 2: train-mode BatchNorm "
                                                         "refuses one value per channel)")
     ap.add_argument("--json", default=None)
@@ -115,20 +134,21 @@ def main(argv=None):
     print("| model | layers | saved, train | saved, eval | inference peak | SGD step peak, % off | status |")
     print("|---|---:|---:|---:|---:|---:|---|")
     rows = []
-    for name, factory in factories(args.timm):
+    for name, factory, shapes in factories(args.timm, args.monai, args.smp, not args.no_torchvision):
         if args.names and name not in args.names:
             continue
-        row = measure(name, factory, shape)
+        row = measure(name, factory, shapes or [shape])
+        label = name if shapes is None or 'input' not in row else f"{name} at {row['input']}"
         rows.append(row)
         if "saved_train" in row:
             ours, theirs = row["step_peak"]
             note = f" ({', '.join((row['unknown'] or row['peak_unknown'])[:3])})" if row["unknown"] or \
                 row["peak_unknown"] else ""
-            print(f"| {name} | {row['layers']} | {cell(row['saved_train'])} | {cell(row['saved_eval'])} | "
+            print(f"| {label} | {row['layers']} | {cell(row['saved_train'])} | {cell(row['saved_eval'])} | "
                   f"{cell(row['inference_peak'])} | {(ours - theirs) / theirs * 100:+.3f} | {row['status']}{note} |",
                   flush=True)
         else:
-            print(f"| {name} | | | | | | {row['status']}: {row['why']} |", flush=True)
+            print(f"| {label} | | | | | | {row['status']}: {row['why']} |", flush=True)
     counts: dict = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -110,7 +110,8 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     finally:
         release_conditions(token)
     # parameters of modules forward never calls (imported models): in the totals, as sum(p.numel()) is
-    unused = [{"module": m, "params": n, "trainable_params": t, "buffers": b} for m, n, t, b in network.unused_params]
+    unused = [{"module": m, "params": n, "trainable_params": t, "buffers": b, "int64_buffers": i}
+              for m, n, t, b, i in network.unused_params]
     params = total([r.params for r in results] + [u["params"] for u in unused])
     totals = Totals(
         params=params, trainable_params=total([r.trainable_params for r in results] +

@@ -39,7 +39,7 @@ class Network:
     description: str = ""
     outputs: tuple = ()             # names of the output nodes; () = the last node
     inputs: tuple = ()              # several named inputs: ((name, shape), ...); input_shape is the first's
-    # tensors of modules forward never calls (import): ((module path, params, trainable, buffers), ...)
+    # tensors of modules forward never calls (import): ((module path, params, trainable, buffers, int64 buffers), ...)
     unused_params: tuple = ()
     # imported (from_torch): the tracer used, and what eager torch was seen to do (docs/memory.md):
     frontend: str = field(default="", repr=False, compare=False)

@@ -150,7 +150,7 @@ unused_params:
     assert r.totals.buffers == 3
     assert [u["module"] for u in r.unused_params] == ["conv_head", "aux"]
     assert r.to_dict()["unused_params"][0] == {"module": "conv_head", "params": 412_160, "trainable_params": 412_160,
-                                               "buffers": 0}
+                                               "buffers": 0, "int64_buffers": 0}
 
 
 def test_summary_shows_outputs_unread_and_unused(tmp_path):

@@ -52,11 +52,12 @@ def memory_figure(network, shape, dtype="float32", train=False, optimizer="sgd",
 
 
 def _resident(network, report):
-    """Parameters and buffers in bytes."""
+    """Parameters and buffers in bytes (those of modules forward never calls among them)."""
     from ..report import DTYPE_BYTES
-    from .rules import buffer_bytes
+    from .rules import buffer_bytes, unused_bytes
     width = DTYPE_BYTES[report.dtype]
-    return sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, report.layers))
+    return sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, report.layers)) \
+        + unused_bytes(network, width)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from ..dims import prod, total
 from ..graph import INPUT
 from .layout import RESHAPES, STRIDING, reshape_copies, value_strides
-from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries
+from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries, unused_bytes
 from .schedule import indices_of, input_values, live_peak, read_values
 
 
@@ -54,8 +54,9 @@ def storages(network, shapes: dict, out_bytes: dict, width: int, training: bool,
 
 def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     out_bytes = {r.name: r.activation_bytes for r in results}
-    resident = total(r.trainable_params * width + (r.params - r.trainable_params) * width
-                     + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results))
+    resident = total([r.trainable_params * width + (r.params - r.trainable_params) * width
+                      + buffer_bytes(node.layer, r.buffers, width) for node, r in zip(network.nodes, results)]
+                     + [unused_bytes(network, width)])
     layouts = layouts_if_read(network, shapes, training=False)
     copies, undecided = reshape_copies(network, shapes, layouts) if layouts else (frozenset(), ())
     storage_of, sizes = storages(network, shapes, out_bytes, width, training=False, copies=copies)
@@ -107,6 +108,7 @@ class SavedPlan:
     by_layer: dict
     unknown: tuple
     needs_grad: dict     # value name -> does autograd carry a gradient for it
+    copies: frozenset = frozenset()   # reshapes torch cannot view (their own storage)
 
 
 def saved_plan(network, shapes: dict, results: list, width: int, training: bool = True) -> SavedPlan:
@@ -152,4 +154,4 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
                         mine += kept[key]
         by_layer[node.name] = mine
     return SavedPlan(storage_of=storage_of, sizes=sizes, kept=kept, first_saver=first, by_layer=by_layer,
-                     unknown=tuple(unknown), needs_grad=needs_grad)
+                     unknown=tuple(unknown), needs_grad=needs_grad, copies=copies)

@@ -273,6 +273,12 @@ def buffer_bytes(layer, buffers, width: int):
     return buffers * width
 
 
+def unused_bytes(network, width: int):
+    """Bytes of the parameters and buffers of modules forward never calls (imported): resident in
+    memory like any others, though no layer reads them (and no gradient or optimizer state is made)."""
+    return sum(n * width + (b - i) * width + i * 8 for _m, n, _t, b, i in network.unused_params)
+
+
 # ---------------------------------------------------------------- temporaries of an inference forward
 # Tensors an op returns beside its output and torch drops at once (alive only while the layer runs),
 # measured like the rules above with the live-storage tracker under no_grad in eval mode: the bytes

@@ -12,8 +12,9 @@ from typing import Any
 from ..dims import prod
 from ..graph import INPUT
 from .estimate import saved_plan, weight_owners
-from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias
+from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias, unused_bytes
 from .schedule import input_values, last_uses, produced
+from .views import view_state
 
 # optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
 STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
@@ -48,15 +49,19 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     shapes.update((name, tuple(shape)) for name, shape in report.inputs.items())
     shapes.update((r.name, tuple(r.output_shape)) for r in results)
     trainable = sum(r.trainable_params for r in results)
-    weights = sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, results))
+    weights = sum(r.params * width + buffer_bytes(n.layer, r.buffers, width) for n, r in zip(network.nodes, results)) \
+        + unused_bytes(network, width)
     opt_width = 4 if mixed_precision else width
-    master = 4 * trainable if mixed_precision else 0
+    # a float32 master for every trainable parameter, those of modules forward never calls too
+    master = 4 * (trainable + sum(t for _m, _n, t, *_ in network.unused_params)) if mixed_precision else 0
     state = STATE_PER_PARAM[optimizer] * trainable * opt_width
     resident = weights + master + state
     plan = saved_plan(network, shapes, results, width, training=True)
 
     fwd_peak, fwd_at = _forward_peak(network, plan)
-    bwd_peak, bwd_at, grads = _backward_peak(network, results, plan, width, shapes)
+    bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes)
+    # backward() keeps the loss and the ones it starts from (torch.autograd's grad_tensors) throughout
+    bwd_peak += 2 * width
     largest = max((r.trainable_params for r in results), default=0)
     step = grads + STEP_TEMPORARIES[optimizer] * largest * opt_width
     if mixed_precision:
@@ -70,7 +75,8 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     peak, phase, at = max(candidates, key=lambda c: c[0])
     return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
                           weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
-                          saved_bytes=sum(plan.kept.values()), unknown=plan.unknown)
+                          saved_bytes=sum(plan.kept.values()),
+                          unknown=tuple(dict.fromkeys(plan.unknown + in_place_unknown)))
 
 
 def _cast_peak(chunks, width):
@@ -151,6 +157,8 @@ def _backward_peak(network, results, plan, width, shapes):
         grad_of[name] = ("grad", name)
         gsize[("grad", name)] = 0     # d loss / d out: an expanded scalar
         grefs[("grad", name)] = 1
+    views = view_state(network, shapes, plan.copies)
+    in_place_unknown = []
     freed_at: dict = {}
     for key, i in plan.first_saver.items():
         freed_at.setdefault(i, []).append(key)
@@ -175,7 +183,14 @@ def _backward_peak(network, results, plan, width, shapes):
                 gsize[key] = shapes_bytes(shapes, name, width)
                 new += gsize[key]
             made.append((name, key))
-        now = live + new + weight_grads + _backward_temporaries(node, shapes, width, pgrad > 0, bool(made))
+        extra = _backward_temporaries(node, shapes, width, pgrad > 0, bool(made))
+        if getattr(node.layer, "inplace", False) and output_alias(node.layer, True) and node.inputs:
+            on_view = views.get(node.inputs[0], False)
+            if on_view is None:
+                in_place_unknown.append(node.name)
+            elif on_view:   # CopySlices (views.py): the base's gradient and its copy, beside the slice's clone
+                extra += 2 * shapes_bytes(shapes, node.inputs[0], width)
+        now = live + new + weight_grads + extra
         if now > peak:
             peak, at = now, i
         live += new - pgrad               # the parameter gradient joins weight_grads (or is added into it)
@@ -209,7 +224,7 @@ def _backward_peak(network, results, plan, width, shapes):
             release(old)
             release(key)
             grad_of[name] = summed
-    return peak, at, weight_grads
+    return peak, at, weight_grads, tuple(in_place_unknown)
 
 
 def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool):
@@ -221,6 +236,12 @@ def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bo
     grad * (weight * value) (the weight-sized product a temporary); only after all three does torch
     sum each to its operand's shape (validate_outputs), so weight's output-sized product lives until
     x's gradient exists. Output-sized gradients are not summed (and bias's is copied by the engine)."""
+    if node.kind == "PReLU":
+        # _prelu_kernel_backward makes the input's and the (output-sized, then summed) weight's
+        # gradient whichever is needed (measured, tests/test_memory_views.py): both at once
+        # an unneeded input gradient is dropped before the weight's is summed
+        out = shapes_bytes(shapes, node.name, width)
+        return out if input_grad else 2 * out - (node.layer.num_parameters * width if weight_grad else 0)
     if node.kind != "Affine":
         return 0
     layer = node.layer

@@ -136,7 +136,8 @@ class _Builder:
         return tuple(out)
 
     def _unused(self, raw) -> tuple:
-        """`unused_params: {module: params}` or `{module: {params: n, trainable_params: m, buffers: b}}`."""
+        """`unused_params: {module: params}` or `{module: {params: n, trainable_params: m, buffers: b,
+        int64_buffers: i}}` (i of the b buffers are int64: 8 bytes in any dtype)."""
         if raw is None:
             return ()
         if not isinstance(raw, dict):
@@ -145,13 +146,15 @@ class _Builder:
         out = []
         for module, v in raw.items():
             path = ("unused_params", module)
-            n, t, b = (v, v, 0) if not isinstance(v, dict) else \
-                (v.get("params", 0), v.get("trainable_params", v.get("params", 0)), v.get("buffers", 0))
-            extra = set(v) - {"params", "trainable_params", "buffers"} if isinstance(v, dict) else set()
-            if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (n, t, b)) or t > n:
+            n, t, b, i = (v, v, 0, 0) if not isinstance(v, dict) else \
+                (v.get("params", 0), v.get("trainable_params", v.get("params", 0)), v.get("buffers", 0),
+                 v.get("int64_buffers", 0))
+            extra = set(v) - {"params", "trainable_params", "buffers", "int64_buffers"} if isinstance(v, dict) else set()
+            if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (n, t, b, i)) \
+                    or t > n or i > b:
                 raise self.err(f"unused_params '{module}' must be a count >= 0, or {{params: n, trainable_params: m, "
-                               f"buffers: b}} with 0 <= m <= n", path)
-            out.append((str(module), n, t, b))
+                               f"buffers: b, int64_buffers: i}} with 0 <= m <= n and 0 <= i <= b", path)
+            out.append((str(module), n, t, b, i))
         return tuple(out)
 
     def _vars(self, raw) -> dict:

@@ -28,11 +28,12 @@ from torch import nn
 from ..errors import ConvshapeError
 from ..graph import INPUT, Network, Node
 from ..layers import REGISTRY
-from ..memory.rules import output_alias
+from ..memory.rules import EVAL_IDENTITY, output_alias
 from ..memory.schedule import indices_of
 from .ops import PATTERNS, Mapped, bind
 from .ops import canonical as _canonical
 from .ops import plain as _plain
+from .ops.registry import SIGNATURES
 from .ops.registry import refs_in as _refs_in
 from .ops.registry import tensor_refs as _tensor_refs
 from .trace import Op, Ref, TraceFailed, trace_eager, trace_fx
@@ -157,7 +158,16 @@ class _Mapper:
         fn = PATTERNS.get(name)
         if fn is None:
             return name
-        return fn(self, name, bind(name, op.args, op.kwargs), op.value)
+        bound = bind(name, op.args, op.kwargs)
+        if _in_place_name(op.target) and "inplace" in SIGNATURES.get(name, ()):
+            bound["inplace"] = True   # torch.relu_(x), x.relu_(): the layer's inplace=True form
+        return fn(self, name, bound, op.value)
+
+
+def _in_place_name(target) -> bool:
+    """relu_, Tensor.relu_ (not __iadd__: canonical maps operators, and Add has no in-place form)."""
+    name = target if isinstance(target, str) else getattr(target, "__name__", "") or ""
+    return name.endswith("_") and not name.endswith("__")
 
 
 # ------------------------------------------------------------------ building the Network
@@ -317,12 +327,17 @@ def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
 def _same_nodes(nodes: list, net: Network) -> dict | None:
     """Eager node name -> the network's nodes computing the same value (kind, arguments and inputs alike),
     or None where some eager node has none, or a network node that allocates has no eager counterpart.
-    Names of functional nodes follow the order they are made in, and fx may make a view twice."""
+    Names of functional nodes follow the order they are made in, and fx may make a view twice. A
+    dropout (eval) or Identity returns its input itself: eager readers of its result and fx readers of
+    its input read one value (MONAI's VNet adds `down` where eager sees the dropout's result)."""
     ids: dict = {}
 
     def value_ids(ns):
         out = {}
         for n in ns:
+            if (n.kind in EVAL_IDENTITY or n.kind == "Identity") and len(n.inputs) == 1:
+                out[n.name] = out.get(n.inputs[0], n.inputs[0])
+                continue
             out[n.name] = ids.setdefault((n.kind, repr(n.layer), tuple(out.get(i, i) for i in n.inputs)), len(ids))
         return out
 
@@ -378,9 +393,10 @@ def _output_refs(args, mapper) -> list:
 
 
 def _unused_params(module: nn.Module, ops: list, mapper) -> tuple:
-    """((module path, params, trainable, buffers), ...) for parameters and buffers no recorded op
-    reads: modules forward never calls (smp's conv_head, GoogLeNet's aux heads in eval). Named by the
-    outermost module all of whose tensors are unread, else by the tensor's own name."""
+    """((module path, params, trainable, buffers, int64 buffers), ...) for parameters and buffers no
+    recorded op reads: modules forward never calls (smp's conv_head, GoogLeNet's aux heads in eval).
+    Named by the outermost module all of whose tensors are unread, else by the tensor's own name.
+    int64 buffers (BatchNorm's num_batches_tracked) take 8 bytes whatever the model's dtype."""
     named = dict(module.named_parameters(remove_duplicate=False))
     named.update(module.named_buffers(remove_duplicate=False))
     read = set()
@@ -400,8 +416,9 @@ def _unused_params(module: nn.Module, ops: list, mapper) -> tuple:
 
     def entry(path, tensors):
         ps = [t for t in tensors if id(t) in params]
+        bs = [t for t in tensors if id(t) not in params]
         return (path, sum(t.numel() for t in ps), sum(t.numel() for t in ps if t.requires_grad),
-                sum(t.numel() for t in tensors if id(t) not in params))
+                sum(t.numel() for t in bs), sum(t.numel() for t in bs if t.dtype == torch.int64))
 
     out, covered = [], set()
     for path, m in module.named_modules():

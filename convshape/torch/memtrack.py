@@ -163,7 +163,7 @@ def mixed_precision_step_peak(module: torch.nn.Module, x: torch.Tensor, make_opt
             loss.backward()
             del loss
             for p, m in zip(params, masters):
-                m.grad = p.grad.float()
+                m.grad = None if p.grad is None else p.grad.float()   # None: a module forward never calls
                 p.grad = None
             optimizer.step()
             with torch.no_grad():

@@ -226,8 +226,9 @@ def spec_dict(network: Network, module_classes: dict | None = None) -> dict:
         doc["outputs"] = [value_name.get(o, o) for o in network.outputs]
     if network.unused_params:
         doc["unused_params"] = {m: n if (t, b) == (n, 0) else
-                                {"params": n, "trainable_params": t, **({"buffers": b} if b else {})}
-                                for m, n, t, b in network.unused_params}
+                                {"params": n, "trainable_params": t, **({"buffers": b} if b else {}),
+                                 **({"int64_buffers": i} if i else {})}
+                                for m, n, t, b, i in network.unused_params}
     return doc
 
 

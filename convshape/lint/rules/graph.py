@@ -34,7 +34,7 @@ def unused_parameters(ctx):
     ```
     """
     source = ctx.network.source
-    for module, params, _trainable, _buffers in ctx.network.unused_params:
+    for module, params, *_counts in ctx.network.unused_params:
         line, col = source.where(("unused_params", module)) if source is not None else (1, 1)
         yield Finding(code="", file=ctx.network.file, line=line or 1, column=col or 1,
                       message=f"module '{module}' holds {fmt_int(params)} parameters that forward never reads: "

@@ -1,0 +1,160 @@
+"""Backward of in-place layers on torch views (convshape/memory/views.py), PReLU's backward, the loss
+scalars, and imports that keep in-place and eval-identity facts: each against the CPU tracker."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import convshape as cs  # noqa: E402
+from convshape.graph import INPUT  # noqa: E402
+from convshape.layers import REGISTRY  # noqa: E402
+from convshape.layers.examples import examples_of  # noqa: E402
+from convshape.memory.training import training_step  # noqa: E402
+from convshape.memory.views import view_state  # noqa: E402
+from convshape.torch.importer import from_torch  # noqa: E402
+from convshape.torch.memtrack import inference_peak, saved_bytes, training_step_peak  # noqa: E402
+
+
+def peaks(m, shape):
+    """(convshape's SGD step peak, the tracker's) for module m imported at shape."""
+    torch.manual_seed(0)
+    net = from_torch(m.eval(), shape)
+    predicted = training_step(net, cs.analyze(net), "sgd").peak_bytes
+    measured = training_step_peak(m, torch.randn(shape), torch.optim.SGD(m.parameters(), lr=0.01))
+    return predicted, measured
+
+
+class _Norm(nn.Module):
+    """conv -> InstanceNorm2d -> in-place activations -> 1x1 conv, MONAI's ADN order."""
+
+    def __init__(self, *acts):
+        super().__init__()
+        self.c1, self.n = nn.Conv2d(4, 8, 3, padding=1), nn.InstanceNorm2d(8, affine=True)
+        self.acts, self.c2 = nn.Sequential(*acts), nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.c2(self.acts(self.n(self.c1(x))))
+
+
+@pytest.mark.parametrize("acts, want", [
+    # the InstanceNorm output V = 2*8*16*16*4 = 16,384 B is a view of batch_norm's: LeakyReLU_'s
+    # backward runs in CopySlices, 2 * V above the 75,320 B of an out-of-place activation
+    ((nn.LeakyReLU(0.1, inplace=True),), 75_320 + 2 * 16_384),
+    ((nn.ELU(inplace=True),), 75_320 + 2 * 16_384),
+    ((nn.ReLU(),), 75_320),
+    # two in-place layers on the view: each backward its own CopySlices; dropout keeps its mask (V)
+    ((nn.Dropout(0.5, inplace=True), nn.ReLU(inplace=True)), 75_320 + 16_384 + 2 * 16_384),
+])
+def test_an_in_place_layer_on_an_instance_norm_view_pays_copy_slices(acts, want):
+    assert peaks(_Norm(*acts), (2, 4, 16, 16)) == (want, want)
+
+
+def test_a_functional_in_place_op_on_a_flatten_view_is_imported_in_place():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.fc = nn.Conv2d(4, 8, 3, padding=1), nn.Linear(8 * 16 * 16, 3)
+
+        def forward(self, x):
+            return self.fc(torch.relu_(self.c1(x).flatten(1)))
+    net = from_torch(M(), (2, 4, 16, 16))
+    assert [getattr(n.layer, "inplace", None) for n in net.nodes if n.kind == "ReLU"] == [True]
+    # V = 2*8*16*16*4 = 16,384 B; without inplace (the import dropped relu_'s underscore) 107,712 B,
+    # 2 * V short of the tracker's 140,480
+    assert peaks(M(), (2, 4, 16, 16)) == (140_480, 140_480)
+
+
+@pytest.mark.parametrize("n, frozen, first, want", [
+    # V = 2*8*16*16*4 = 16,384 B. _prelu_kernel_backward makes the input's gradient and the
+    # output-sized weight gradient (then summed to the weight's shape) together: V above convshape's
+    # count before, frozen weight or not
+    (1, False, False, 75_072), (8, False, False, 75_128), (1, True, False, 75_068), (8, True, False, 75_096),
+])
+def test_prelu_backward_holds_the_output_sized_weight_gradient(n, frozen, first, want):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.a, self.c2 = nn.Conv2d(4, 8, 3, padding=1), nn.PReLU(n), nn.Conv2d(8, 2, 1)
+            self.a.weight.requires_grad_(not frozen)
+
+        def forward(self, x):
+            return self.c2(self.a(self.c1(x)))
+    # (each was 16,392 = V + the loss's 8 B short before either was counted)
+    assert peaks(M(), (2, 4, 16, 16)) == (want, want)
+
+
+def test_prelu_on_the_input_makes_both_gradients_though_only_the_weight_needs_one():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.c = nn.PReLU(8), nn.Conv2d(8, 1, 1)
+
+        def forward(self, x):
+            return self.c(self.a(x))
+    # x and the incoming gradient (2*8*32*32*4 = 65,536 B each) beside both kernel outputs (2 * 65,536)
+    # before the weight's is summed: 4 * 65,536 + weights and small tensors = 262,256 B
+    assert peaks(M(), (2, 8, 32, 32)) == (262_256, 262_256)
+
+
+def test_view_states_match_torch_on_every_kind_s_examples():
+    """True (a view of its own size) or False as view_state says equals Tensor._is_view() on each
+    registered kind's examples in train mode; None is allowed only for the kinds it names."""
+    checked = 0
+    for kind, cls in sorted(REGISTRY.items()):
+        for example in examples_of(cls):
+            if type(example).__name__ == "Rejected":
+                continue
+            layer, shapes = cls(**example.args), example.inputs
+            if len(shapes) != 1:
+                continue
+            try:
+                net = cs.loads(json.dumps({"input": list(shapes[0]), "layers": [{kind: example.args, "name": "x"}]}))
+            except Exception:   # noqa: BLE001 - arguments JSON cannot carry (tuples are lists, fine; others skip)
+                continue
+            try:
+                module = layer.to_torch(shapes).train()
+                out = module(*[torch.zeros(s, dtype=torch.int64) if j in cls.index_inputs else torch.randn(s)
+                               .requires_grad_() for j, s in enumerate(shapes)])
+            except Exception:   # noqa: BLE001 - a kind torch refuses in train mode on this example
+                continue
+            out = out[0] if isinstance(out, tuple) else out
+            shape_of = {INPUT: tuple(shapes[0]), "x": tuple(out.shape)}
+            state = view_state(net, shape_of)["x"]
+            if state is None:
+                continue
+            checked += 1
+            assert state == out._is_view(), (kind, example.args)
+    assert checked > 300
+
+
+def test_eval_dropout_readers_keep_the_observed_lifetimes():
+    """MONAI VNet's DownTransition adds `down` where the eager run sees the (eval) dropout's result:
+    the import matches the two runs' nodes and keeps the lifetimes Python gives (holds)."""
+    class Down(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.drop, self.ops = nn.Conv2d(4, 8, 3, padding=1), nn.Dropout2d(0.5), nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            down = torch.relu(self.conv(x))
+            out = self.ops(self.drop(down))
+            return torch.add(out, down)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.d1, self.d2, self.head = Down(), nn.Sequential(nn.Conv2d(8, 4, 1), Down()), nn.Conv2d(8, 2, 1)
+
+        def forward(self, x):
+            a = self.d1(x)            # a local to the end: alive past its last reader
+            b = self.d2(a)
+            return self.head(b)
+    m = Net().eval()
+    net = from_torch(m, (2, 4, 8, 8))
+    assert net.holds is not None
+    assert cs.analyze(net).totals.inference_peak_bytes == inference_peak(m, torch.randn(2, 4, 8, 8))
+    assert cs.analyze(net).totals.saved_bytes == saved_bytes(m.train(), torch.randn(2, 4, 8, 8))[0]
