@@ -343,3 +343,28 @@ def test_a_conformer_convolution_module_of_transposed_activations_is_decided():
     assert t.saved_bytes == saved_bytes(m.train(), x)[0] == 640 + 4 * 1280 + 128
     assert t.inference_peak_bytes == inference_peak(m.eval(), x)
     assert check(net).ok
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_linear_of_permuted_activations_keeps_the_copy_matmul_makes(bias):
+    """An N-D Linear of a strided input is torch.matmul(x, weight.t()): its reshape of x to 2-D
+    cannot view NCHW activations permuted to NHWC, so it copies x and keeps the copy for the
+    weight's gradient (and makes it under no_grad too)."""
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.Linear(8, 3, bias=bias)
+
+        def forward(self, x):
+            return self.fc(torch.sigmoid(self.conv(x).permute(0, 2, 3, 1)))
+    import convshape as cs
+    from convshape.torch.importer import from_torch
+    from convshape.torch.memtrack import inference_peak, saved_bytes
+    m, x = M(), torch.randn(2, 4, 16, 16)
+    t = cs.analyze(from_torch(m.eval(), tuple(x.shape))).totals
+    # the conv keeps x (2*4*256*4 = 8,192 B), sigmoid its
+    # output (16,384 B, permuted), the Linear the contiguous copy of it (16,384 B): 40,960 B (24,576
+    # while the Linear was taken to keep a view of its input)
+    assert t.saved_bytes == saved_bytes(m.train(), x)[0] == 8_192 + 2 * 16_384
+    assert t.inference_peak_bytes == inference_peak(m.eval(), x)
+    assert not t.saved_unknown and not t.inference_peak_unknown

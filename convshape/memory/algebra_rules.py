@@ -118,6 +118,40 @@ def _matmul(layer, inputs, output, grads, width, strides=None):
     return Saved(inputs=tuple(keep), extra=tuple(extra))
 
 
+def _linear_plan(inputs, output, strides, x_grad, w_grad):
+    """An N-D Linear of a strided input is torch.matmul(x, weight.t()) (at::linear): the plan of that
+    product; False where x is 2-D (one addmm reads x as it is) or contiguous (strides not given: every
+    value is); None where x's layout is not known."""
+    x = tuple(inputs[0])
+    if len(x) <= 2 or strides is None:
+        return False
+    sx = strides[0]
+    if sx is None:
+        return None
+    if tuple(sx) == contiguous(x):
+        return False
+    k = x[-1]
+    return matmul_plan(x, sx, (k, output[-1]), (1, k), x_grad, w_grad)   # weight.t(): strides (1, k)
+
+
+@saves("Linear")
+def _linear(layer, inputs, output, grads, width, strides=None):
+    # the input is needed only for the weight gradient (the input gradient needs the weight alone):
+    # x itself, or the copy matmul made of a strided x its reshape to 2-D cannot view
+    if not grads.weight:
+        return NOTHING
+    plan = _linear_plan(inputs, output, strides, grads.inputs[0] if grads.inputs else False, True)
+    if plan is None:
+        return None
+    return Saved(extra=(width * plan.copy_a,)) if plan and plan.copy_a else Saved(inputs=(0,))
+
+
+@during("Linear")
+def _linear_temporaries(layer, inputs, output, width, training, strides=None):
+    plan = _linear_plan(inputs, output, strides, False, False)
+    return None if plan is None else width * (plan.copy_a + plan.temporary) if plan else 0
+
+
 @during("MatMul")
 def _matmul_temporaries(layer, inputs, output, width, training, strides=None):
     plan = _plan(inputs, strides, False, False)   # under no_grad no operand requires a gradient

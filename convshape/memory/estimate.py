@@ -7,7 +7,7 @@ from typing import Any
 
 from ..dims import prod, total
 from ..graph import INPUT
-from .layout import RESHAPES, STRIDING, reshape_copies, value_strides
+from .layout import CHANNELS_LAST, RESHAPES, STRIDING, reshape_copies, value_strides
 from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries, unused_bytes
 from .schedule import indices_of, input_values, live_peak, read_values
 
@@ -28,7 +28,8 @@ def layouts_if_read(network, shapes: dict, training: bool) -> dict:
     """Every value's strides, computed only when something reads them (half the memory pass): a
     MatMul's rule, or a reshape in a network with a kind that can make a strided value."""
     kinds = {node.kind for node in network.nodes}
-    if not kinds & NEEDS_STRIDES and not (kinds & RESHAPES and kinds & STRIDING):
+    # a Linear or a reshape reads them only where some value can be strided
+    if not kinds & (NEEDS_STRIDES - {"Linear"}) and not (kinds & (RESHAPES | {"Linear"}) and kinds & (STRIDING | CHANNELS_LAST)):
         return {}
     return value_strides(network, shapes, training)
 
@@ -63,7 +64,7 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
     during, no_rule = {}, []
     for i, node in enumerate(network.nodes):
         extra = temporaries(node.layer, [shapes[n] for n in node.inputs], shapes[node.name], width,
-                            strides=[layouts.get(n) for n in node.inputs])
+                            strides=[layouts.get(n) for n in node.inputs] if layouts else None)
         if extra is None:
             no_rule.append(node.name)
         elif extra != 0:
@@ -134,7 +135,8 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
         if grads.any:
             rule = SAVED.get(layer.kind)
             saved = rule(layer, [shapes[i] for i in node.inputs], shapes[node.name], grads, width,
-                         **strides_kwarg(layer.kind, [layouts.get(i) for i in node.inputs])) if rule else None
+                         **strides_kwarg(layer.kind, [layouts.get(i) for i in node.inputs] if layouts else None)) \
+                if rule else None
             if saved is None:
                 unknown.append(node.name)
             else:

@@ -199,7 +199,7 @@ def _keeps_input_always(layer, inputs, output, grads, width):
     return Saved(inputs=(0,))
 
 
-@saves("Linear", "LayerScale", "Affine")
+@saves("LayerScale", "Affine")
 def _keeps_input_for_weight(layer, inputs, output, grads, width):
     # the input is needed only for the weight gradient; the input gradient needs the weight alone
     # (Affine: AddcmulBackward keeps tensor2 = x for weight's gradient, tensor1 = weight for x's)
@@ -312,8 +312,9 @@ def temporaries(layer, inputs, output, width: int, training: bool = False, strid
     return rule(layer, inputs, output, width, training, **strides_kwarg(kind, strides))
 
 
-# kinds whose rules read their inputs' strides (matmul copies what its reshape cannot view)
-NEEDS_STRIDES = frozenset({"MatMul"})
+# kinds whose rules read their inputs' strides (matmul copies what its reshape cannot view; so does
+# an N-D Linear, which is torch.matmul(x, weight.t()) unless x is contiguous)
+NEEDS_STRIDES = frozenset({"MatMul", "Linear"})
 
 
 def strides_kwarg(kind: str, strides) -> dict:
