@@ -158,3 +158,41 @@ def test_eval_dropout_readers_keep_the_observed_lifetimes():
     assert net.holds is not None
     assert cs.analyze(net).totals.inference_peak_bytes == inference_peak(m, torch.randn(2, 4, 8, 8))
     assert cs.analyze(net).totals.saved_bytes == saved_bytes(m.train(), torch.randn(2, 4, 8, 8))[0]
+
+
+class _ChannelsLast(nn.Module):
+    """NHWC input permuted to NCHW: the first 1x1 convolution writes channels-last, so does `c`."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.a, self.c, self.d = nn.Conv2d(4, 64, 1), c, nn.Conv2d(128 if c.out_channels == 128 else 64, 2, 1)
+
+    def forward(self, x):
+        return self.d(self.c(self.a(x.permute(0, 3, 1, 2))))
+
+
+@pytest.mark.parametrize("c, want", [
+    # torch computes c's weight gradient channels-last (its input is); AccumulateGrad copies it into
+    # the contiguous weight's layout once c's gradient and saved input are released: 128*64*3*3*4 =
+    # 294,912 B twice for a moment, 908,696 B (648,600 before the copy was modelled)
+    (nn.Conv2d(64, 128, 3), 908_696),
+    (nn.ConvTranspose2d(64, 128, 3, stride=2), 908_696),
+    # 1x1 and depthwise kernels: channels-last strides equal the weight's on every dim of size > 1
+    (nn.Conv2d(64, 128, 1), 144_792),
+    (nn.Conv2d(64, 64, 3, groups=64), 53_656),
+])
+def test_a_channels_last_weight_gradient_is_copied_into_the_weight_s_layout(c, want):
+    assert peaks(_ChannelsLast(c), (2, 6, 6, 4)) == (want, want)
+
+
+def test_convnext_tiny_training_step_equals_the_tracker():
+    """torchvision ConvNeXt's downsampling convolutions read LayerNorm2d's permuted-back output
+    (channels-last): the copy of features.4.1's weight gradient (384*192*2*2*4 = 1,179,648 B) sets
+    the step's peak; the figure was 205,848 B (0.087%) short before the copy was modelled."""
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    m = torchvision.models.convnext_tiny(weights=None)
+    net = from_torch(m.eval(), (2, 3, 64, 64))
+    step = training_step(net, cs.analyze(net), "sgd")
+    measured = training_step_peak(m, torch.randn(2, 3, 64, 64), torch.optim.SGD(m.parameters(), lr=0.01))
+    assert (step.peak_bytes, step.layer) == (measured, "features.4.1") and measured == 236_477_168

@@ -2,7 +2,7 @@
 what autograd saves for backward in a training forward. torch is never imported here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..dims import prod, total
@@ -28,8 +28,10 @@ def layouts_if_read(network, shapes: dict, training: bool) -> dict:
     """Every value's strides, computed only when something reads them (half the memory pass): a
     MatMul's rule, or a reshape in a network with a kind that can make a strided value."""
     kinds = {node.kind for node in network.nodes}
-    # a Linear or a reshape reads them only where some value can be strided
-    if not kinds & (NEEDS_STRIDES - {"Linear"}) and not (kinds & (RESHAPES | {"Linear"}) and kinds & (STRIDING | CHANNELS_LAST)):
+    # a Linear, a reshape or (training) a 2-D convolution's weight gradient reads them only where some
+    # value can be strided
+    readers = RESHAPES | {"Linear"} | ({"Conv2d", "ConvTranspose2d", "StdConv2d"} if training else set())
+    if not kinds & (NEEDS_STRIDES - {"Linear"}) and not (kinds & readers and kinds & (STRIDING | CHANNELS_LAST)):
         return {}
     return value_strides(network, shapes, training)
 
@@ -110,6 +112,7 @@ class SavedPlan:
     unknown: tuple
     needs_grad: dict     # value name -> does autograd carry a gradient for it
     copies: frozenset = frozenset()   # reshapes torch cannot view (their own storage)
+    layouts: dict = field(default_factory=dict)   # value name -> strides, where computed (layout.py)
 
 
 def saved_plan(network, shapes: dict, results: list, width: int, training: bool = True) -> SavedPlan:
@@ -156,4 +159,4 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
                         mine += kept[key]
         by_layer[node.name] = mine
     return SavedPlan(storage_of=storage_of, sizes=sizes, kept=kept, first_saver=first, by_layer=by_layer,
-                     unknown=tuple(unknown), needs_grad=needs_grad, copies=copies)
+                     unknown=tuple(unknown), needs_grad=needs_grad, copies=copies, layouts=layouts)

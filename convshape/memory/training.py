@@ -190,6 +190,12 @@ def _backward_peak(network, results, plan, width, shapes):
                 in_place_unknown.append(node.name)
             elif on_view:   # CopySlices (views.py): the base's gradient and its copy, beside the slice's clone
                 extra += 2 * shapes_bytes(shapes, node.inputs[0], width)
+        relaid = 0
+        if pgrad and node.kind in CONV_2D and owner[node.name] not in has_grad:
+            relaid = _weight_gradient_relaid(node, shapes, plan.layouts)
+            if relaid is None:
+                in_place_unknown.append(node.name)
+                relaid = 0
         now = live + new + weight_grads + extra
         if now > peak:
             peak, at = now, i
@@ -210,6 +216,10 @@ def _backward_peak(network, results, plan, width, shapes):
         release(g)
         for key in freed_at.get(i, ()):
             live -= plan.kept[key]
+        if relaid and live + weight_grads + relaid * width > peak:
+            # AccumulateGrad, run once this layer's gradient and saved tensors are released, copies a
+            # channels-last weight gradient into the weight's layout: both live for a moment
+            peak, at = live + weight_grads + relaid * width, i
         for name, key in made:
             if name not in grad_of:
                 grad_of[name] = key
@@ -225,6 +235,33 @@ def _backward_peak(network, results, plan, width, shapes):
             release(key)
             grad_of[name] = summed
     return peak, at, weight_grads, tuple(in_place_unknown)
+
+
+CONV_2D = frozenset({"Conv2d", "ConvTranspose2d", "StdConv2d"})
+
+
+def _weight_gradient_relaid(node, shapes, layouts):
+    """Elements of the copy AccumulateGrad makes of a 2-D convolution's weight gradient: torch computes
+    it channels-last from a channels-last input (measured, CPU), and a gradient whose strides differ
+    from the (contiguous) weight's on a dim of size > 1 is copied into the weight's layout (autograd's
+    layout contract): none for 1x1 and depthwise kernels. None where the input's layout is not known."""
+    from .layout import channels_last, channels_last_like, contiguous
+    x = shapes[node.inputs[0]]
+    if not layouts or len(x) != 4:
+        return 0                        # every value contiguous (no layouts needed), or unbatched
+    strides = layouts.get(node.inputs[0])
+    if strides is None:
+        return None
+    if channels_last_like(x, strides) is not True:
+        return 0
+    layer = node.layer
+    k = layer.kernel_size if isinstance(layer.kernel_size, tuple) else (layer.kernel_size,) * 2
+    c_in, c_out, g = x[1], shapes[node.name][1], getattr(layer, "groups", 1)
+    w = (c_in, c_out // g) + tuple(k) if node.kind == "ConvTranspose2d" else (c_out, c_in // g) + tuple(k)
+    if any(type(v) is not int for v in w):
+        return None
+    obeys = all(a == b for a, b, n in zip(channels_last(w), contiguous(w), w) if n != 1)
+    return 0 if obeys else prod(w)
 
 
 def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool):
