@@ -113,6 +113,7 @@ class SavedPlan:
     needs_grad: dict     # value name -> does autograd carry a gradient for it
     copies: frozenset = frozenset()   # reshapes torch cannot view (their own storage)
     layouts: dict = field(default_factory=dict)   # value name -> strides, where computed (layout.py)
+    savers: dict = field(default_factory=dict)    # storage key -> indices of every node keeping it
 
 
 def saved_plan(network, shapes: dict, results: list, width: int, training: bool = True) -> SavedPlan:
@@ -126,6 +127,7 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
     trainable = weight_owners(network, results)
     kept: dict = {}
     first: dict = {}
+    savers: dict = {}
     by_layer: dict = {}
     unknown = list(undecided)   # a reshape that may copy: the storages it shares with its input are open
     for index, (node, r) in enumerate(zip(network.nodes, results)):
@@ -153,10 +155,12 @@ def saved_plan(network, shapes: dict, results: list, width: int, training: bool 
                     sizes[(node.name, j)] = b
                     keys.append((node.name, j))
                 for key in keys:
+                    savers.setdefault(key, []).append(index)
                     if key not in kept:
                         kept[key] = sizes[key]
                         first[key] = index
                         mine += kept[key]
         by_layer[node.name] = mine
     return SavedPlan(storage_of=storage_of, sizes=sizes, kept=kept, first_saver=first, by_layer=by_layer,
-                     unknown=tuple(unknown), needs_grad=needs_grad, copies=copies, layouts=layouts)
+                     unknown=tuple(unknown), needs_grad=needs_grad, copies=copies, layouts=layouts,
+                     savers=savers)

@@ -54,21 +54,26 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     opt_width = 4 if mixed_precision else width
     # a float32 master for every trainable parameter, those of modules forward never calls too
     master = 4 * (trainable + sum(t for _m, _n, t, *_ in network.unused_params)) if mixed_precision else 0
-    state = STATE_PER_PARAM[optimizer] * trainable * opt_width
+    # optimizer state exists for the parameters that get a gradient: none for a branch no output reads
+    alive = reaching_outputs(network)
+    stepped = sum(r.trainable_params for r in results if r.name in alive)
+    state = STATE_PER_PARAM[optimizer] * stepped * opt_width
     resident = weights + master + state
     plan = saved_plan(network, shapes, results, width, training=True)
 
-    fwd_peak, fwd_at = _forward_peak(network, plan)
-    bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes)
+    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
+    releases = dead_branch_releases(network, plan, frees)
+    fwd_peak, fwd_at = _forward_peak(network, plan, frees, releases)
+    bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes, releases)
     # backward() keeps the loss and the ones it starts from (torch.autograd's grad_tensors) throughout
     bwd_peak += 2 * width
-    largest = max((r.trainable_params for r in results), default=0)
+    largest = max((r.trainable_params for r in results if r.name in alive), default=0)
     step = grads + STEP_TEMPORARIES[optimizer] * largest * opt_width
     if mixed_precision:
         # each half gradient is cast onto its float32 master and dropped, in parameter order (layer by
         # layer here), then step() sees float32 gradients only
-        step = max(_cast_peak([r.trainable_params for r in results], width),
-                   4 * trainable + STEP_TEMPORARIES[optimizer] * largest * 4)
+        step = max(_cast_peak([r.trainable_params for r in results if r.name in alive], width),
+                   4 * stepped + STEP_TEMPORARIES[optimizer] * largest * 4)
     candidates = [(resident + fwd_peak, "forward", fwd_at), (resident + bwd_peak, "backward", bwd_at),
                   (resident + sum(shapes_bytes(shapes, n, width) for n in network.input_names) + step,
                    "optimizer step", None)]
@@ -97,9 +102,46 @@ def shapes_bytes(shapes, name, width):
     return n * width
 
 
-def _forward_peak(network, plan):
-    """Live storages during the forward: values until their last reader, kept ones until backward."""
-    frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
+def reaching_outputs(network) -> set:
+    """Names of the nodes some output depends on: the others get no gradient."""
+    index = {node.name: i for i, node in enumerate(network.nodes)}
+    alive, todo = set(), list(network.output_names)
+    while todo:
+        name = todo.pop()
+        if name in alive or name not in index:
+            continue
+        alive.add(name)
+        todo.extend(network.nodes[index[name]].inputs)
+    return alive
+
+
+def dead_branch_releases(network, plan, frees) -> dict:
+    """Storage key -> index of the forward node after which torch frees it: what only layers whose
+    result reaches no output keep (an encoder stage nothing reads, a head run for nothing). Their
+    autograd nodes die with the last tensor of the branch, and the tensors they saved with them."""
+    consumers: dict = {}
+    for node in network.nodes:
+        for name in node.inputs:
+            consumers.setdefault(name, []).append(node.name)
+    alive = reaching_outputs(network)
+    index = {node.name: i for i, node in enumerate(network.nodes)}
+    freed = {name: i for i, names in enumerate(frees) for name in names}
+    death: dict = {}
+    for i in range(len(network.nodes) - 1, -1, -1):
+        name = network.nodes[i].name
+        if name not in alive:        # its consumers are dead too: they come later and died already
+            death[i] = max([freed.get(name, len(network.nodes) - 1)] +
+                           [death[index[c]] for c in consumers.get(name, ()) if index[c] in death])
+    releases = {}
+    for key, who in plan.savers.items():
+        if key in plan.kept and all(i in death for i in who):
+            releases[key] = max(death[i] for i in who)
+    return releases
+
+
+def _forward_peak(network, plan, frees, releases):
+    """Live storages during the forward: values until their last reader, kept ones until backward
+    (or until a dead branch's last tensor goes: `releases`)."""
     refs: dict = {}
     live = 0
     pinned = set()
@@ -122,6 +164,9 @@ def _forward_peak(network, plan):
     by_node: dict = {}
     for key, i in plan.first_saver.items():
         by_node.setdefault(i, []).append(key)
+    released: dict = {}
+    for key, i in releases.items():
+        released.setdefault(i, []).append(key)
     peak, at = live, None
     for i, node in enumerate(network.nodes):
         for name in produced(node):
@@ -134,16 +179,19 @@ def _forward_peak(network, plan):
         for name in frees[i]:
             if name not in inputs:
                 drop(plan.storage_of[name])
+        for key in released.get(i, ()):
+            drop(key)
     return peak, at
 
 
-def _backward_peak(network, results, plan, width, shapes):
+def _backward_peak(network, results, plan, width, shapes, releases=()):
     """Live storages during backward, layer by layer in reverse: what autograd still keeps, the
     inputs, the gradients in flight and the parameter gradients made so far. The loss is the sum of
     every output's sum, so each output's gradient starts as an expanded scalar (no storage); a
     shared layer's weight gradient is one buffer, made by its last call and accumulated into (in
     place) by the earlier ones, each of which makes its own gradient first."""
-    live = sum(plan.kept.values()) + sum(plan.sizes[n] for n in network.input_names if n not in plan.kept)
+    live = sum(v for k, v in plan.kept.items() if k not in releases) + \
+        sum(plan.sizes[n] for n in network.input_names if n not in plan.kept or n in releases)
     weight_grads = 0
     params = weight_owners(network, results)
     owner = {n.name: n.shares or n.name for n in network.nodes}
@@ -161,7 +209,8 @@ def _backward_peak(network, results, plan, width, shapes):
     in_place_unknown = []
     freed_at: dict = {}
     for key, i in plan.first_saver.items():
-        freed_at.setdefault(i, []).append(key)
+        if key not in releases:     # a dead branch's were freed in the forward
+            freed_at.setdefault(i, []).append(key)
     peak, at = live, None
     for i in range(len(network.nodes) - 1, -1, -1):
         node = network.nodes[i]
