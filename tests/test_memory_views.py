@@ -228,3 +228,21 @@ def test_a_branch_no_output_reads_frees_what_it_saved_in_the_forward(optimizer):
     # the dead stage's saved tensors (the conv's input f is a's output, kept anyway; the BatchNorm's
     # input 2*64*32*32*4 = 524,288 B, the ReLU's output, the last conv's input) go before backward
     assert step.phase == "forward" and step.layer.startswith("unread")
+
+
+def test_a_broadcast_mul_s_gradient_is_output_sized_before_it_is_summed():
+    """x * s with s = sigmoid(fc(mean(x))) of shape N×C×1×1 (a squeeze-excitation gate): MulBackward0
+    makes grad * x output-sized for s, beside x's grad * s, and only then sums it to N×C×1×1."""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc, self.out = nn.Conv2d(4, 64, 1), nn.Conv2d(64, 64, 1), nn.Conv2d(64, 1, 1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.out(y * torch.sigmoid(self.fc(y.mean((2, 3), keepdim=True))))
+    # at the Mul's backward: V = 2*64*32*32*4 = 524,288 B each for y (kept by the Mul), the incoming
+    # gradient, y's gradient and s's unsummed one; weights (4*64+64 + 64*64+64 + 64+1) * 4 = 18,180,
+    # x 2*4*32*32*4 = 32,768, s, the mean and s's summed gradient 512 each, out's weight gradient 260,
+    # the loss scalars 8: 4 * V + 18,180 + 32,768 + 3 * 512 + 260 + 8 = 2,149,904 (one V fewer before)
+    assert peaks(M(), (2, 4, 32, 32)) == (2_149_904, 2_149_904)

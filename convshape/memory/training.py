@@ -232,7 +232,7 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
                 gsize[key] = shapes_bytes(shapes, name, width)
                 new += gsize[key]
             made.append((name, key))
-        extra = _backward_temporaries(node, shapes, width, pgrad > 0, bool(made))
+        extra = _backward_temporaries(node, shapes, width, pgrad > 0, bool(made), [name for name, _ in made])
         if getattr(node.layer, "inplace", False) and output_alias(node.layer, True) and node.inputs:
             on_view = views.get(node.inputs[0], False)
             if on_view is None:
@@ -313,7 +313,7 @@ def _weight_gradient_relaid(node, shapes, layouts):
     return 0 if obeys else prod(w)
 
 
-def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool):
+def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool, grads_for=()):
     """Bytes a layer's backward holds at its peak beyond its input and parameter gradients.
 
     Affine (AddcmulBackward, torch 2.14's derivatives.yaml; equal to the tracker on the cases of
@@ -322,6 +322,11 @@ def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bo
     grad * (weight * value) (the weight-sized product a temporary); only after all three does torch
     sum each to its operand's shape (validate_outputs), so weight's output-sized product lives until
     x's gradient exists. Output-sized gradients are not summed (and bias's is copied by the engine)."""
+    if node.kind == "Mul" and len(node.inputs) == 2:
+        # MulBackward0 makes each needed gradient output-sized (grad * other) before the engine sums a
+        # broadcast operand's to its shape: that product lives beside the other's (an SE gate's x * s)
+        out = shapes_bytes(shapes, node.name, width)
+        return sum(out for name in grads_for if tuple(shapes[name]) != tuple(shapes[node.name]))
     if node.kind == "PReLU":
         # _prelu_kernel_backward makes the input's and the (output-sized, then summed) weight's
         # gradient whichever is needed (measured, tests/test_memory_views.py): both at once
