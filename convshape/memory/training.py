@@ -224,7 +224,8 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
             if not plan.needs_grad[name] or j in node.layer.index_inputs:  # int64 indices carry no gradient
                 continue
             through = node.kind in PASS_THROUGH or (node.kind in EVAL_IDENTITY and output_alias(node.layer, True)) \
-                or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name]))
+                or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name])) \
+                or (node.kind == "Reduce" and node.layer.op == "sum")   # sum's gradient: grad expanded, a view
             if through:
                 key = g
             else:
