@@ -79,13 +79,19 @@ def test_memory_of_a_network_with_two_inputs(tmp_path):
     assert r.exit_code == 2 and "scales one input, and this network has 2 (image, mask)" in r.output
 
 
-def test_memory_inference_names_the_layers_whose_temporaries_it_does_not_model(tmp_path):
-    spec = tmp_path / "lp.yaml"
-    spec.write_text("name: lp\ninput: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"
-                    "  - LPPool2d: {norm_type: 2, kernel_size: 2}\n")
+def memory_of(tmp_path, text: str):
+    """(`convshape memory` text output, its --format json figure) for a spec written from text."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text(text)
     r = run("memory", str(spec))
-    assert r.exit_code == 0 and "note: temporaries of lppool2d_1 are not modelled and not counted" in r.output
-    d = json.loads(run("memory", str(spec), "--format", "json").output)["figure"]
+    assert r.exit_code == 0, r.output
+    return r.output, json.loads(run("memory", str(spec), "--format", "json").output)["figure"]
+
+
+def test_memory_inference_names_the_layers_whose_temporaries_it_does_not_model(tmp_path):
+    out, d = memory_of(tmp_path, "name: lp\ninput: [1, 3, 8, 8]\nlayers:\n  - Conv2d: {out_channels: 4, kernel_size: 3}\n"
+                                 "  - LPPool2d: {norm_type: 2, kernel_size: 2}\n")
+    assert "note: temporaries of lppool2d_1 are not modelled and not counted" in out
     assert d["temporaries_unknown"] == ["lppool2d_1"] and d["copies_unknown"] == []
     # weights: conv 4*3*9 + 4 = 112 params * 4 B = 448 B; live at the peak: the input 3*64*4 = 768 B and
     # the conv output 4*36*4 = 576 B while LPPool writes its 4*9*4 = 144 B: 1,488 B (its temporaries not counted)
@@ -95,10 +101,7 @@ def test_memory_inference_names_the_layers_whose_temporaries_it_does_not_model(t
 def test_memory_names_a_reshape_whose_copy_it_cannot_decide(tmp_path):
     # the layout of a 1-D pool of a permuted tensor is not modelled (torch may run its 2-D kernel and
     # keep the channels innermost); flattening its C and L views a contiguous result only: named
-    spec = tmp_path / "perm.yaml"
-    spec.write_text("name: perm\ninput: [2, 5, 6]\nlayers:\n  - {Permute: {dims: [0, 2, 1]}}\n"
-                    "  - {AvgPool1d: {kernel_size: 1}}\n  - {Flatten: {}, name: flat}\n")
-    r = run("memory", str(spec))
-    assert r.exit_code == 0 and "note: copies torch may make of flat" in r.output
-    d = json.loads(run("memory", str(spec), "--format", "json").output)["figure"]
+    out, d = memory_of(tmp_path, "name: perm\ninput: [2, 5, 6]\nlayers:\n  - {Permute: {dims: [0, 2, 1]}}\n"
+                                 "  - {AvgPool1d: {kernel_size: 1}}\n  - {Flatten: {}, name: flat}\n")
+    assert "note: copies torch may make of flat" in out
     assert d["copies_unknown"] == ["flat"] and d["temporaries_unknown"] == []
