@@ -259,3 +259,15 @@ def test_a_sum_s_gradient_is_the_incoming_one_expanded():
     predicted = training_step(net, cs.analyze(net), "sgd").peak_bytes
     measured = training_step_peak(m, torch.randn(2, 3, 64, 64), torch.optim.SGD(m.parameters(), lr=0.01))
     assert predicted == measured == 92_316_928
+
+
+def test_an_in_place_layer_after_a_strided_linear_is_named():
+    """A Linear of a permuted (N, L, C) input runs torch.matmul, whose result may be a view: the
+    backward of an in-place ReLU on it is not modelled, and the layer is named; after a Linear of a
+    contiguous input (measured: a tensor of its own) it is not."""
+    def step(first):
+        net = cs.loads(f"input: [2, 6, 5]\nlayers:\n{first}  - Linear: {{out_features: 8}}\n"
+                       "  - {ReLU: {inplace: true}, name: act}\n  - Linear: {out_features: 2}\n")
+        return training_step(net, cs.analyze(net), "sgd")
+    assert "act" in step("  - Permute: {dims: [0, 2, 1]}\n").unknown
+    assert step("").unknown == ()

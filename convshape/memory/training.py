@@ -205,7 +205,7 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
         grad_of[name] = ("grad", name)
         gsize[("grad", name)] = 0     # d loss / d out: an expanded scalar
         grefs[("grad", name)] = 1
-    views = view_state(network, shapes, plan.copies)
+    views = view_state(network, shapes, plan.copies, plan.layouts)
     in_place_unknown = []
     freed_at: dict = {}
     for key, i in plan.first_saver.items():

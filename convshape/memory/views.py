@@ -42,9 +42,11 @@ def _unbatched(layer, rank: int) -> bool:
     return False
 
 
-def view_state(network, shapes: dict, copies=frozenset()) -> dict:
+def view_state(network, shapes: dict, copies=frozenset(), layouts=None) -> dict:
     """Value name -> True (a view of a base of its own size), False (not a view), None (not known:
-    a view of a larger base, or a kind whose case is not modelled). Training mode."""
+    a view of a larger base, or a kind whose case is not modelled). Training mode. layouts: the
+    values' strides where computed (layout.value_strides); none given, every value is contiguous."""
+    from .layout import contiguous
     state = {name: False for name in network.input_names}
     from ..graph import INPUT
     state.setdefault(INPUT, False)
@@ -69,6 +71,9 @@ def view_state(network, shapes: dict, copies=frozenset()) -> dict:
                 state[node.name] = True if first is not None else None
         elif kind in VIEW_OUTPUT or _unbatched(layer, rank):
             state[node.name] = True
+        elif kind == "Linear" and rank > 2 and (not layouts or layouts.get(node.inputs[0]) == contiguous(
+                tuple(shapes[node.inputs[0]]))):
+            state[node.name] = False                   # measured: a contiguous N-D input's result is its own
         elif kind in VIEW_UNKNOWN and (kind != "Linear" or rank > 2):
             state[node.name] = None                    # a 2-D Linear is one addmm: a tensor of its own
         else:
