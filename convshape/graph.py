@@ -45,6 +45,12 @@ class Network:
     frontend: str = field(default="", repr=False, compare=False)
     holds: dict | None = field(default=None, repr=False, compare=False)  # node -> index of the node it is freed after
     unseen_copies: tuple = field(default=(), repr=False, compare=False)  # nodes torch copies where no layer stands
+    # imported: what forward runs only in train mode (not in the network): "train-only code in SCOPE (ops)"
+    # lines; a lazy sequence from the importer (train_only_of reads it)
+    train_only: tuple = field(default=(), repr=False, compare=False)
+
+    def train_only_of(self) -> tuple:
+        return tuple(self.train_only or ())
 
     def __post_init__(self):
         self.index = {n.name: i for i, n in enumerate(self.nodes)}

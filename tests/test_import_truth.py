@@ -627,3 +627,29 @@ def test_cli_import_of_a_module_with_several_inputs(tmp_path, monkeypatch):
     assert (r.totals.params, r.totals.macs) == (258, 16_704)
     res = CliRunner().invoke(main, ["import", "pair_models:Pair", "--input", "left=1,3,8,8;1,3,8,8"])
     assert res.exit_code == 2 and "several inputs are written name=SHAPE;name=SHAPE" in res.output
+
+
+# ------------------------------------------------------------------ code that runs in train mode only
+def test_code_behind_self_training_is_named_for_the_training_figures():
+    """The import traces eval mode; what forward runs only in train mode (with gradients) is not in the
+    network, so the training figures name it: a drop-connect written in Python, as MONAI's and smp's
+    efficientnet-pytorch style encoders do, and GoogLeNet's aux heads."""
+    class DropConnect(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            y = self.bn(self.conv(x))
+            if self.training:   # the mask is N x 1 x 1 x 1: 8 B at batch 2, kept by the mul
+                y = y / 0.8 * torch.floor(0.8 + torch.rand(y.shape[0], 1, 1, 1, device=y.device))
+            return y
+    net = from_torch(DropConnect(), (2, 3, 8, 8))
+    assert net.train_only == ("train-only code in (top level) (add, div, floor, mul)",)
+    t = cs.analyze(net).totals
+    assert t.saved_unknown == net.train_only
+    # a train-mode BatchNorm's num_batches_tracked += 1 reads buffers only: not flagged
+    assert from_torch(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)), (2, 3, 8, 8)).train_only == ()
+    g = from_torch(torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False), (1, 3, 64, 64))
+    assert [line.split(" (")[0] for line in g.train_only] == [
+        "train-only code in aux1", "train-only code in aux1.conv", "train-only code in aux2", "train-only code in aux2.conv"]

@@ -73,7 +73,8 @@ def estimate_memory(network, shapes: dict, results: list, width: int) -> Memory:
             during[i] = extra
     peak, at = live_peak(network, storage_of, sizes, keep=input_values(network), during=during)
     saved, by_layer, unknown = saved_for_backward(network, shapes, results, width, training=True)
-    unknown = tuple(dict.fromkeys(unknown + tuple(no_rule)))
+    # code forward runs only in train mode is not in the network: what it saves is not counted
+    unknown = tuple(dict.fromkeys(unknown + tuple(no_rule) + network.train_only_of()))
     unseen = tuple(dict.fromkeys(tuple(getattr(network, "unseen_copies", None) or ()) + undecided))
     return Memory(resident_bytes=resident, inference_peak_bytes=resident + peak,
                   inference_peak_layer=network.nodes[at].name if at is not None and at >= 0 else None,

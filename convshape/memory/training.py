@@ -81,7 +81,7 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
                           weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
                           saved_bytes=sum(plan.kept.values()),
-                          unknown=tuple(dict.fromkeys(plan.unknown + in_place_unknown)))
+                          unknown=tuple(dict.fromkeys(plan.unknown + in_place_unknown + network.train_only_of())))
 
 
 def _cast_peak(chunks, width):

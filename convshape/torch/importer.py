@@ -241,7 +241,8 @@ def _import(module: nn.Module, input_shape, name, check: bool, locations: bool) 
     net.frontend = frontend
     module.eval()   # a meta module is traced as is (no copy): its mode is restored after
     try:
-        net.holds, net.unseen_copies = _observed_holds(module, named or input_shape, net)
+        net.holds, net.unseen_copies, eval_ops = _observed_holds(module, named or input_shape, net)
+        net.train_only = _TrainOnly(module, named or input_shape, eval_ops)   # traced when first read
     finally:
         module.train(was_training)
     net.module_classes = {path: type(m).__name__ for path, m in module.named_modules()}
@@ -287,12 +288,12 @@ def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
     try:
         ops = trace_eager(module, input_shape, is_leaf, False, lifetimes=freed_after)
     except TraceFailed:
-        return None, ()
+        return None, (), None
     mapper = _Mapper(ops)
     alias, nodes, _, _, _, made = _map_ops(ops, mapper, input_shape if isinstance(input_shape, dict) else None)
     same = _same_nodes(nodes, net)
     if same is None:
-        return None, ()
+        return None, (), ops
     # the eager run may order nodes differently (fx makes split's pieces where they are read, eager all at
     # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run
     ran, done = [], -1
@@ -321,7 +322,69 @@ def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
             for m in same[node]:   # several ops on one value: the last free
                 m = indices_of(m) if op_name in mapper.indices else m
                 holds[m] = max(holds.get(m, -1), until)
-    return holds, tuple(unseen)
+    return holds, tuple(unseen), ops
+
+
+def _op_signature(ops) -> dict:
+    """(module scope, what) -> count, for the calls a trace records that read a tensor other than
+    parameters and buffers (a train-mode BatchNorm's `num_batches_tracked += 1` changes no activation):
+    a leaf module's class, a function's or method's canonical name."""
+    from collections import Counter
+    kind = {op.name: op.kind for op in ops}
+    return Counter((op.scope, type(op.target).__name__ if op.kind == "module" else _canonical(op.target))
+                   for op in ops if op.kind in ("module", "function", "method")
+                   and any(kind.get(r.name) != "param" for r in _tensor_refs(op)))
+
+
+class _TrainOnly:
+    """Network.train_only, traced on first read (a training figure): the train-mode trace costs as much
+    as the import's own, and most imports never ask. Holds the module until then."""
+
+    def __init__(self, module, input_shape, eval_ops):
+        self._args, self._value = (module, input_shape, eval_ops), None
+
+    def value(self) -> tuple:
+        if self._value is None:
+            module, input_shape, eval_ops = self._args
+            was_training = module.training
+            try:
+                self._value = _train_only(module, input_shape, eval_ops)
+            finally:
+                module.train(was_training)   # a module already on meta is traced as is
+            self._args = None
+        return self._value
+
+    def __eq__(self, other):
+        return self.value() == other
+
+    def __iter__(self):
+        return iter(self.value())
+
+    def __len__(self):
+        return len(self.value())
+
+    def __getitem__(self, i):
+        return self.value()[i]
+
+
+def _train_only(module: nn.Module, input_shape, eval_ops) -> tuple:
+    """What forward runs in train mode (gradients enabled) and not in the eval trace the import is
+    made from, as "train-only code in SCOPE (op, op)" lines: a branch behind `if self.training` (MONAI's drop_connect,
+    GoogLeNet's aux heads), not in the network, so its saved tensors are not counted. () when the
+    two traces agree or either cannot be made (the eval one is the import's own; a train-mode
+    BatchNorm refuses one value per channel, as at batch 1, and the meta trace refuses a tensor made
+    off the input's device): docs/memory.md says so."""
+    if eval_ops is None:
+        return ()
+    try:
+        train_ops = trace_eager(module, input_shape, is_leaf, False, training=True)
+    except TraceFailed:
+        return ()
+    extra = _op_signature(train_ops) - _op_signature(eval_ops)
+    by_scope: dict = {}
+    for scope, what in extra:
+        by_scope.setdefault(scope or "(top level)", []).append(what)
+    return tuple(f"train-only code in {scope} ({', '.join(sorted(set(whats)))})" for scope, whats in by_scope.items())
 
 
 def _same_nodes(nodes: list, net: Network) -> dict | None:

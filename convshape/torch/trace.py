@@ -44,21 +44,21 @@ class TraceFailed(Exception):
     pass
 
 
-def _to_meta(module: nn.Module) -> nn.Module:
+def _to_meta(module: nn.Module, training: bool = False) -> nn.Module:
     # torch.nn.utils.prune leaves `weight` as a computed (non-leaf) tensor, which deepcopy refuses: copy
     # without it; the pruning pre-hook recomputes it (weight_orig * weight_mask) at every call
     pruned = [(m, hook._tensor_name) for m in module.modules() for hook in m._forward_pre_hooks.values()
               if hasattr(hook, "_tensor_name") and hasattr(m, hook._tensor_name + "_orig")]
     tensors = list(module.parameters()) + list(module.buffers())
     if not pruned and tensors and all(t.is_meta for t in tensors):
-        return module.eval()  # already on meta (built under torch.device("meta")): no copy to make
+        return module.train(training)  # already on meta (built under torch.device("meta")): no copy to make
     held = [(m, name, m.__dict__.pop(name)) for m, name in pruned if name in m.__dict__]
     try:
         m = copy.deepcopy(module)
     finally:
         for owner, name, value in held:
             owner.__dict__[name] = value
-    return m.to("meta").eval()
+    return m.to("meta").train(training)
 
 
 def example_inputs(module: nn.Module, input_shape) -> dict:
@@ -216,15 +216,17 @@ def _user_frame(stack_trace: str) -> str:
 
 
 # ------------------------------------------------------------------ eager
-def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True, lifetimes: dict | None = None) -> list:
+def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True, lifetimes: dict | None = None,
+                training: bool = False) -> list:
     """lifetimes: a dict to fill with op name -> the name of the op after which torch freed its output's
     storage, for the last value made on each storage (None for the earlier ones: an in-place op's input,
     a view's base); run under no_grad, nothing kept alive by the trace (each Op.value is a meta stand-in
     of the same size, stride and dtype); an output still alive when forward returns has no entry. Its
-    key "__storage__" maps op name -> a serial number of the storage the op's output is on."""
+    key "__storage__" maps op name -> a serial number of the storage the op's output is on.
+    training: trace the module in train mode (with gradients enabled unless lifetimes are observed)."""
     from torch.overrides import TorchFunctionMode
 
-    meta = _to_meta(module)
+    meta = _to_meta(module, training)
     ops: list = []
     names: dict = {}        # id(tensor or value) -> op name
     keep: list = []         # values kept alive so ids stay unique (not when observing lifetimes)
