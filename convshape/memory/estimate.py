@@ -7,7 +7,7 @@ from typing import Any
 
 from ..dims import prod, total
 from ..graph import INPUT
-from .layout import CHANNELS_LAST, RESHAPES, STRIDING, reshape_copies, value_strides
+from .layout import CHANNELS_LAST, RELAID_WEIGHT, RESHAPES, STRIDING, reshape_copies, value_strides
 from .rules import NEEDS_STRIDES, SAVED, Grads, buffer_bytes, output_alias, strides_kwarg, temporaries, unused_bytes
 from .schedule import indices_of, input_values, live_peak, read_values
 
@@ -30,7 +30,7 @@ def layouts_if_read(network, shapes: dict, training: bool) -> dict:
     kinds = {node.kind for node in network.nodes}
     # a Linear, a reshape or (training) a 2-D convolution's weight gradient reads them only where some
     # value can be strided
-    readers = RESHAPES | {"Linear"} | ({"Conv2d", "ConvTranspose2d", "StdConv2d"} if training else set())
+    readers = RESHAPES | {"Linear"} | (RELAID_WEIGHT if training else set())
     if not kinds & (NEEDS_STRIDES - {"Linear"}) and not (kinds & readers and kinds & (STRIDING | CHANNELS_LAST)):
         return {}
     return value_strides(network, shapes, training)

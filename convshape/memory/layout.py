@@ -404,6 +404,11 @@ FORMAT_2D = frozenset({"Conv2d", "ConvTranspose2d", "StdConv2d", "FixedConv2d", 
                        "Concat"})
 
 
+# 2-D convolutions whose weight gradient torch computes channels-last from a channels-last input
+# (memory/training.py: AccumulateGrad copies it into the weight's layout)
+RELAID_WEIGHT = frozenset({"Conv2d", "ConvTranspose2d", "StdConv2d"})
+
+
 def follows_format(layer) -> bool:
     # a circular-padded convolution pads first (torch's pad writes contiguous), then convolves that
     return layer.kind in FORMAT_2D and getattr(layer, "padding_mode", "zeros") == "zeros"

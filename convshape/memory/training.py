@@ -14,6 +14,7 @@ from ..graph import INPUT
 from .estimate import saved_plan, weight_owners
 from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias, unused_bytes
 from .schedule import input_values, last_uses, produced
+from .layout import RELAID_WEIGHT, channels_last, channels_last_like, contiguous
 from .views import view_state
 
 # optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
@@ -55,24 +56,24 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
     # a float32 master for every trainable parameter, those of modules forward never calls too
     master = 4 * (trainable + sum(t for _m, _n, t, *_ in network.unused_params)) if mixed_precision else 0
     # optimizer state exists for the parameters that get a gradient: none for a branch no output reads
-    alive = reaching_outputs(network)
-    stepped = sum(r.trainable_params for r in results if r.name in alive)
+    dead = set(network.unread())
+    stepped = sum(r.trainable_params for r in results if r.name not in dead)
     state = STATE_PER_PARAM[optimizer] * stepped * opt_width
     resident = weights + master + state
     plan = saved_plan(network, shapes, results, width, training=True)
 
     frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
-    releases = dead_branch_releases(network, plan, frees)
+    releases = dead_branch_releases(network, plan, frees, dead)
     fwd_peak, fwd_at = _forward_peak(network, plan, frees, releases)
     bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes, releases)
     # backward() keeps the loss and the ones it starts from (torch.autograd's grad_tensors) throughout
     bwd_peak += 2 * width
-    largest = max((r.trainable_params for r in results if r.name in alive), default=0)
+    largest = max((r.trainable_params for r in results if r.name not in dead), default=0)
     step = grads + STEP_TEMPORARIES[optimizer] * largest * opt_width
     if mixed_precision:
         # each half gradient is cast onto its float32 master and dropped, in parameter order (layer by
         # layer here), then step() sees float32 gradients only
-        step = max(_cast_peak([r.trainable_params for r in results if r.name in alive], width),
+        step = max(_cast_peak([r.trainable_params for r in results if r.name not in dead], width),
                    4 * stepped + STEP_TEMPORARIES[optimizer] * largest * 4)
     candidates = [(resident + fwd_peak, "forward", fwd_at), (resident + bwd_peak, "backward", bwd_at),
                   (resident + sum(shapes_bytes(shapes, n, width) for n in network.input_names) + step,
@@ -102,34 +103,17 @@ def shapes_bytes(shapes, name, width):
     return n * width
 
 
-def reaching_outputs(network) -> set:
-    """Names of the nodes some output depends on: the others get no gradient."""
-    index = {node.name: i for i, node in enumerate(network.nodes)}
-    alive, todo = set(), list(network.output_names)
-    while todo:
-        name = todo.pop()
-        if name in alive or name not in index:
-            continue
-        alive.add(name)
-        todo.extend(network.nodes[index[name]].inputs)
-    return alive
-
-
-def dead_branch_releases(network, plan, frees) -> dict:
+def dead_branch_releases(network, plan, frees, dead: set) -> dict:
     """Storage key -> index of the forward node after which torch frees it: what only layers whose
-    result reaches no output keep (an encoder stage nothing reads, a head run for nothing). Their
-    autograd nodes die with the last tensor of the branch, and the tensors they saved with them."""
-    consumers: dict = {}
-    for node in network.nodes:
-        for name in node.inputs:
-            consumers.setdefault(name, []).append(node.name)
-    alive = reaching_outputs(network)
-    index = {node.name: i for i, node in enumerate(network.nodes)}
+    result reaches no output (`dead`, Network.unread) keep: an encoder stage nothing reads, a head
+    run for nothing. Their autograd nodes die with the last tensor of the branch, and the tensors
+    they saved with them."""
+    consumers, index = network.consumers(), network.index
     freed = {name: i for i, names in enumerate(frees) for name in names}
     death: dict = {}
     for i in range(len(network.nodes) - 1, -1, -1):
         name = network.nodes[i].name
-        if name not in alive:        # its consumers are dead too: they come later and died already
+        if name in dead:             # its consumers are dead too: they come later and died already
             death[i] = max([freed.get(name, len(network.nodes) - 1)] +
                            [death[index[c]] for c in consumers.get(name, ()) if index[c] in death])
     releases = {}
@@ -241,7 +225,7 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
             elif on_view:   # CopySlices (views.py): the base's gradient and its copy, beside the slice's clone
                 extra += 2 * shapes_bytes(shapes, node.inputs[0], width)
         relaid = 0
-        if pgrad and node.kind in CONV_2D and owner[node.name] not in has_grad:
+        if pgrad and node.kind in RELAID_WEIGHT and owner[node.name] not in has_grad:
             relaid = _weight_gradient_relaid(node, shapes, plan.layouts)
             if relaid is None:
                 in_place_unknown.append(node.name)
@@ -287,15 +271,11 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
     return peak, at, weight_grads, tuple(in_place_unknown)
 
 
-CONV_2D = frozenset({"Conv2d", "ConvTranspose2d", "StdConv2d"})
-
-
 def _weight_gradient_relaid(node, shapes, layouts):
     """Elements of the copy AccumulateGrad makes of a 2-D convolution's weight gradient: torch computes
     it channels-last from a channels-last input (measured, CPU), and a gradient whose strides differ
     from the (contiguous) weight's on a dim of size > 1 is copied into the weight's layout (autograd's
     layout contract): none for 1x1 and depthwise kernels. None where the input's layout is not known."""
-    from .layout import channels_last, channels_last_like, contiguous
     x = shapes[node.inputs[0]]
     if not layouts or len(x) != 4:
         return 0                        # every value contiguous (no layouts needed), or unbatched

@@ -9,6 +9,8 @@ on CPU torch 2.14.1 (tests/test_memory_views.py): two base-sized tensors more at
 from __future__ import annotations
 
 from ..dims import prod
+from ..graph import INPUT
+from .layout import contiguous
 from .rules import EVAL_IDENTITY, VIEWS, output_alias
 
 # kinds torch always returns as a view of a result of the same size (measured, `Tensor._is_view()`):
@@ -46,9 +48,7 @@ def view_state(network, shapes: dict, copies=frozenset(), layouts=None) -> dict:
     """Value name -> True (a view of a base of its own size), False (not a view), None (not known:
     a view of a larger base, or a kind whose case is not modelled). Training mode. layouts: the
     values' strides where computed (layout.value_strides); none given, every value is contiguous."""
-    from .layout import contiguous
     state = {name: False for name in network.input_names}
-    from ..graph import INPUT
     state.setdefault(INPUT, False)
     for node in network.nodes:
         layer, kind = node.layer, node.kind
