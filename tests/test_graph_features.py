@@ -185,6 +185,8 @@ unused_params: {{conv_head: 10}}
     ("outputs: [a, a]", "output 'a' is named twice"),
     ("outputs: 3", "'outputs' must be a layer name or a non-empty list of layer names"),
     ("unused_params: {m: -1}", "unused_params 'm' must be a count >= 0"),
+    # 2 int64 buffers among 1 buffer: more than there are
+    ("unused_params: {m: {params: 10, buffers: 1, int64_buffers: 2}}", r"0 <= i <= b"),
 ])
 def test_bad_outputs_and_unused_params_are_located_spec_errors(text, message):
     with pytest.raises(SpecError, match=message) as e:
