@@ -60,3 +60,29 @@ def test_torch_code_needs_an_input_and_kwargs_need_torch_code():
     assert r.exit_code == 2 and "--kwargs applies to torch code" in r.output
     r = run("summary", "torch.nn:NoSuchLayer", "--input", "1,3,8,8")
     assert r.exit_code == 2 and "module 'torch.nn' has no attribute 'NoSuchLayer'" in r.output
+
+
+@pytest.mark.parametrize("shape, says", [
+    # Conv2d reads a 3-D input as unbatched C,H,W (C=1 here): torch's own words are "Invalid channel dimensions"
+    ("1,3,224", "the network takes N,C,H,W (its first layer is a Conv2d); the input has 3 dims: 1,3,224"),
+    ("1,3,224,224,2", "the network takes N,C,H,W (its first layer is a Conv2d); the input has 5 dims: 1,3,224,224,2"),
+    # resnet18's conv1 is Conv2d(3, 64, 7): 4 channels do not fit
+    ("1,4,224,224", "the network takes 3 input channels (in_channels of its first Conv2d); the input has 4 "
+                    "(dim 1 of 1,4,224,224)"),
+])
+def test_torch_code_given_an_input_its_first_conv_cannot_take_says_why_and_where(shape, says):
+    pytest.importorskip("torchvision")
+    for command in ("summary", "lint"):
+        r = run(command, "torchvision.models:resnet18", "--input", shape)
+        assert r.exit_code == 2, r.output
+        assert says in r.output and "at ResNet.conv1 (Conv2d)" in r.output, r.output
+        assert "Invalid channel dimensions" not in r.output
+
+
+def test_torch_code_failing_inside_a_layer_names_the_layer():
+    from convshape.torch.importer import UnmappedOps, from_torch
+    # Linear(8, 2) after Flatten of 1x3x4x4 (3 * 4 * 4 = 48 features): torch refuses, convshape names the layer
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 2))
+    with pytest.raises(UnmappedOps) as e:
+        from_torch(net, (1, 3, 4, 4))
+    assert "tracing failed: RuntimeError: " in str(e.value) and str(e.value).endswith("at Sequential.1 (Linear)")

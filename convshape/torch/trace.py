@@ -41,7 +41,28 @@ class Op:
 
 
 class TraceFailed(Exception):
-    pass
+    """where: the module path and type the forward failed in ("conv1 (Conv2d)"), "" if not in a leaf."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
+
+
+def _input_hint(mod: nn.Module, x) -> str:
+    """A convolution handed the network's input it cannot take: say the ranks or channels, not torch's
+    words (Conv2d reads a 3-D input as unbatched C,H,W, so 1,3,224 fails as "Invalid channel dimensions")."""
+    if not isinstance(mod, nn.modules.conv._ConvNd) or not isinstance(x, torch.Tensor):
+        return ""
+    want = len(mod.kernel_size) + 2
+    given = ",".join(str(d) for d in x.shape)
+    if x.dim() != want:
+        letters = {3: "N,C,L", 4: "N,C,H,W", 5: "N,C,D,H,W"}.get(want, f"{want} dims")
+        return f"the network takes {letters} (its first layer is a {type(mod).__name__}); the input has " \
+               f"{x.dim()} dims: {given}"
+    if x.shape[1] != mod.in_channels:
+        return f"the network takes {mod.in_channels} input channels (in_channels of its first " \
+               f"{type(mod).__name__}); the input has {x.shape[1]} (dim 1 of {given})"
+    return ""
 
 
 def _to_meta(module: nn.Module, training: bool = False) -> nn.Module:
@@ -236,6 +257,8 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True,
     scope_stack = [""]
     in_leaf = [0]
     counter = [0]
+    entered = [None, None]  # the outermost leaf being run and its first argument's id (a reference would
+    # keep the tensor alive and change the lifetimes observed): where a failure is
     paths = {id(m): p for p, m in meta.named_modules()}
 
     for buffer, (pname, p) in [(False, x) for x in meta.named_parameters()] + \
@@ -304,6 +327,7 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True,
             return
         if is_leaf(mod):
             in_leaf[0] += 1
+            entered[0], entered[1] = mod, (id(args[0]) if args else None)
         else:
             scope_stack.append(paths.get(id(mod), ""))
 
@@ -340,7 +364,11 @@ def trace_eager(module: nn.Module, input_shape, is_leaf, locations: bool = True,
     except TraceFailed:
         raise
     except Exception as e:  # noqa: BLE001
-        raise TraceFailed(f"{type(e).__name__}: {e}") from None
+        mod, x_id = entered if in_leaf[0] else (None, None)
+        where = f"{paths.get(id(mod), '')} ({type(mod).__name__})" if mod is not None else ""
+        x = next((o.value for o in ops if o.kind == "input" and id(o.value) == x_id), None)
+        hint = _input_hint(mod, x) if x is not None else ""
+        raise TraceFailed(hint or f"{type(e).__name__}: {e}", where) from None
     finally:
         for h in handles:
             h.remove()
