@@ -49,6 +49,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
     all_conditions = []
     failure = None
     token, bucket = collect_conditions()
+    splits: dict = {}   # (split name, input) -> (kind, dim, [(start, end, part)]): the parts seen so far
     try:
         for node in network.nodes:
             layer = node.layer
@@ -56,6 +57,7 @@ def _analyze(network: Network, input_shape, dtype: str, on_error: str) -> Report
             start = len(bucket)
             try:
                 _check_index_inputs(network, node)
+                _check_split_part(node, ins, splits)
                 inferred = layer.check_inferred(ins)
                 out = tuple(layer.output_shape(ins))
                 p = layer.params(ins)
@@ -142,6 +144,27 @@ def _check_index_inputs(network: Network, node):
         if j in layer.index_inputs and not (source is not None and source.has_indices()):
             raise ShapeError(f"input {j + 1} ('{name}') must be a MaxPool with return_indices: true, whose "
                              f"indices {layer.kind} reads", argument="inputs", value=name)
+
+
+def _check_split_part(node, ins, splits: dict):
+    """The parts of one split (the same `split` name on the same input) are one kind, along one dim,
+    and do not overlap: torch.split's parts tile their input (one part may be read twice: spx[0])."""
+    label = getattr(node.layer, "split", None)
+    if label is None or not ins:
+        return
+    dim, start, length = node.layer.split_part(ins[0])
+    kind, d, seen = splits.setdefault((label, node.inputs[0]), (node.kind, dim, []))
+    if kind != node.kind or d != dim:
+        raise ShapeError(f"split '{label}' has a part along dim {d}{'' if kind == node.kind else ' (' + kind + ')'}: "
+                         f"the parts of one split are one kind along one dim, this one is a {node.kind} along dim "
+                         f"{dim}", argument="split", value=label)
+    if type(start) is int and type(length) is int:
+        for lo, hi, other in seen:
+            if (lo, hi) != (start, start + length) and start < hi and lo < start + length:  # equal: one part read twice
+                raise ShapeError(f"split '{label}': this part ({start}..{start + length}) overlaps part '{other}' "
+                                 f"({lo}..{hi}): the parts of one split do not overlap (a second split of the "
+                                 f"same tensor takes another name)", argument="split", value=label)
+        seen.append((start, start + length, node.name))
 
 
 def _owner(results, node, layer, params):

@@ -362,18 +362,25 @@ IndexEntry = Int | None | tuple[Int | None, Int | None, Int | None]
 class Index(Layer):
     """x[index], one entry per leading dim: an int selects (the dim goes), [start, stop, step] slices
     (nulls as in Python; a step > 0), null inserts a new dim of 1. Dims past the entries are kept.
-    ViT's x[:, 0] is [[null, null, null], 0]; a stride-2 crop x[..., ::2, ::2] lists every dim."""
+    ViT's x[:, 0] is [[null, null, null], 0]; a stride-2 crop x[..., ::2, ::2] lists every dim.
+    split: a name the elements of one torch.unbind of the same input share (q, k, v = x.unbind(0)):
+    full slices then one int. They share one backward (UnbindBackward: one stack of their gradients),
+    where each plain x[..., i] (SelectBackward) makes an input-sized gradient of its own."""
 
     family: ClassVar[str] = "shape"
     torch_class: ClassVar[str | None] = None
 
     index: tuple[IndexEntry, ...]
+    split: str | None = None
 
     examples: ClassVar[tuple] = (
         Example({"index": ((None, None, None), 0)}, ((2, 197, 768),), note="ViT's class token"),
         Example({"index": ((None, None, None), (None, None, None), (0, None, 2), (1, None, 2))}, ((2, 3, 8, 9),),
                 note="space-to-depth's strided crops"),
         Example({"index": (-1, (1, -1, None), None)}, ((4, 6, 5),), note="int, slice and a new axis"),
+        Example({"index": ((None, None, None), 1), "split": "unbind"}, ((2, 3, 4),), note="k of q, k, v = x.unbind(1)"),
+        Rejected({"index": ((0, 2, None), 1), "split": "unbind"}, ((2, 3, 4),), torch_says="then one int",
+                 note="an unbind's element takes whole dims before its int (the torch module refuses it too)"),
         Rejected({"index": ((None, None, None), 5)}, ((2, 3, 4),), torch_says="out of bounds"),
         Rejected({"index": ((None, None, None), (None, None, 0))}, ((2, 3, 4),), torch_says="step cannot be zero"),
         Rejected({"index": ((None, None, -1),)}, ((2, 3),), torch_says="step must be greater than zero"),
@@ -420,8 +427,20 @@ class Index(Layer):
             d += 1
         return plan, d
 
+    def split_part(self, x):
+        """(dim, index, 1): this element of its unbind, on input shape x."""
+        *full, last = self.index
+        if not isinstance(last, int) or any(e != (None, None, None) for e in full):
+            raise ShapeError(f"an Index with split is one element of an unbind: full slices, then one int; got "
+                             f"{list(self.index)}", argument="split", value=self.split)
+        self._plan(x)  # the int is in range
+        d = len(full)
+        return d, last % x[d] if type(x[d]) is int else last, 1
+
     def output_shape(self, inputs):
         x = inputs[0]
+        if self.split is not None:
+            self.split_part(x)
         plan, d = self._plan(x)
         out = []
         for p in plan:

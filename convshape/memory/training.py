@@ -16,13 +16,18 @@ from .rules import EVAL_IDENTITY, VIEWS, buffer_bytes, output_alias, unused_byte
 from .schedule import input_values, last_uses, produced
 from .layout import RELAID_WEIGHT, channels_last, channels_last_like, contiguous
 from .views import view_state
+from .splits import slice_backward_extra, split_groups, whole_view
+from .unmodelled import could_reach
 
 # optimizer -> state tensors per trainable parameter (torch.optim, CPU single-tensor path)
 STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 # temporaries of the largest parameter during step(): Adam's denom = (exp_avg_sq.sqrt() / c).add_(eps)
 STEP_TEMPORARIES = {"sgd": 0, "sgd-momentum": 0, "adam": 2, "adamw": 2}
-# backward passes the incoming gradient through (or a view of it): no new storage
-PASS_THROUGH = VIEWS | {"Concat", "Stack", "ParamConcat"}   # slices (unbind, narrow) of the gradient
+# backward passes the incoming gradient through (or a view of it): no new storage. Not the slicing
+# views: a narrow's or select's backward writes the gradient into input-sized zeros (SliceBackward,
+# SelectBackward), expand's sums it to the input (ExpandBackward), unfold's scatters it (UnfoldBackward);
+# the parts of one split share one cat (splits.py)
+PASS_THROUGH = (VIEWS - {"Narrow", "Index", "Expand", "TensorUnfold"}) | {"Concat", "Stack", "ParamConcat"}
 
 
 @dataclass
@@ -35,7 +40,7 @@ class TrainingMemory:
     gradient_bytes: Any          # gradients of the trainable parameters
     optimizer_bytes: Any         # optimizer state
     saved_bytes: Any             # what autograd keeps for backward
-    unknown: tuple               # layers whose saved tensors convshape does not model
+    unknown: tuple               # layers whose saved tensors or train-mode temporaries convshape does not model
 
 
 def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool = False) -> TrainingMemory:
@@ -64,8 +69,15 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
 
     frees = last_uses(network, frames=bool(getattr(network, "frontend", None)))
     releases = dead_branch_releases(network, plan, frees, dead)
-    fwd_peak, fwd_at = _forward_peak(network, plan, frees, releases)
-    bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes, releases)
+    fwd_live: dict = {}
+    bwd_now: dict = {}
+    fwd_peak, fwd_at, fwd_end = _forward_peak(network, plan, frees, releases, fwd_live)
+    # the loss: one output's sum, or s0 + s1 (+ s2 ...) with two sums and their total alive at once
+    loss = width if len(network.output_names) == 1 else 3 * width
+    if fwd_end + loss > fwd_peak:   # what the forward keeps for backward, its outputs and the loss
+        fwd_peak, fwd_at = fwd_end + loss, len(network.nodes) - 1
+    bwd_peak, bwd_at, grads, in_place_unknown = _backward_peak(network, results, plan, width, shapes, releases,
+                                                               bwd_now)
     # backward() keeps the loss and the ones it starts from (torch.autograd's grad_tensors) throughout
     bwd_peak += 2 * width
     largest = max((r.trainable_params for r in results if r.name not in dead), default=0)
@@ -79,10 +91,14 @@ def training_step(network, report, optimizer: str = "sgd", mixed_precision: bool
                   (resident + sum(shapes_bytes(shapes, n, width) for n in network.input_names) + step,
                    "optimizer step", None)]
     peak, phase, at = max(candidates, key=lambda c: c[0])
+    # layers whose train-mode temporaries are not modelled, where their bound could reach the peak
+    bwd_now = {i: v + 2 * width for i, v in bwd_now.items()}   # the loss and its ones, as bwd_peak
+    unmodelled = could_reach(network, shapes, width, peak, resident, fwd_live, bwd_now)
     return TrainingMemory(peak_bytes=peak, phase=phase, layer=network.nodes[at].name if at is not None else None,
                           weights_bytes=weights, master_bytes=master, gradient_bytes=grads, optimizer_bytes=state,
                           saved_bytes=sum(plan.kept.values()),
-                          unknown=tuple(dict.fromkeys(plan.unknown + in_place_unknown + network.train_only_of())))
+                          unknown=tuple(dict.fromkeys(plan.unknown + in_place_unknown + network.train_only_of()
+                                                      + tuple(unmodelled))))
 
 
 def _cast_peak(chunks, width):
@@ -123,9 +139,9 @@ def dead_branch_releases(network, plan, frees, dead: set) -> dict:
     return releases
 
 
-def _forward_peak(network, plan, frees, releases):
+def _forward_peak(network, plan, frees, releases, live_at=None):
     """Live storages during the forward: values until their last reader, kept ones until backward
-    (or until a dead branch's last tensor goes: `releases`)."""
+    (or until a dead branch's last tensor goes: `releases`). -> (peak, its node index, live at the end)."""
     refs: dict = {}
     live = 0
     pinned = set()
@@ -160,15 +176,17 @@ def _forward_peak(network, plan, frees, releases):
             pinned.add(key)
         if live > peak:
             peak, at = live, i
+        if live_at is not None:
+            live_at[i] = live
         for name in frees[i]:
             if name not in inputs:
                 drop(plan.storage_of[name])
         for key in released.get(i, ()):
             drop(key)
-    return peak, at
+    return peak, at, live
 
 
-def _backward_peak(network, results, plan, width, shapes, releases=()):
+def _backward_peak(network, results, plan, width, shapes, releases=(), now_at=None):
     """Live storages during backward, layer by layer in reverse: what autograd still keeps, the
     inputs, the gradients in flight and the parameter gradients made so far. The loss is the sum of
     every output's sum, so each output's gradient starts as an expanded scalar (no storage); a
@@ -195,44 +213,52 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
     for key, i in plan.first_saver.items():
         if key not in releases:     # a dead branch's were freed in the forward
             freed_at.setdefault(i, []).append(key)
+    splits = split_groups(network, shapes, width)
+    pending: dict = {}    # split -> the gradients of its parts, waiting for the split's one backward
     peak, at = live, None
     for i in range(len(network.nodes) - 1, -1, -1):
         node = network.nodes[i]
         g = grad_of.pop(node.name, None)
-        if g is None or not plan.needs_grad[node.name]:
-            continue
-        pgrad = params[node.name] * width
-        new = pgrad
-        made = []
-        for j, name in enumerate(node.inputs):
-            if not plan.needs_grad[name] or j in node.layer.index_inputs:  # int64 indices carry no gradient
+        split = splits.get(node.name)
+        if split is not None and plan.needs_grad[node.name]:
+            waiting = pending.setdefault(split, {})   # output of the split -> (a part, its gradient)
+            slot = split.slot[node.name]
+            if g is not None and slot in waiting:
+                # one part read twice (res2net's spx[0]): its two gradients are summed, out of place
+                summed = ("sum", node.name, i)
+                gsize[summed], grefs[summed] = split.part_bytes[node.name], 1
+                if live + gsize[summed] + weight_grads > peak:
+                    peak, at = live + gsize[summed] + weight_grads, i
+                live += gsize[summed]
+                for old in (waiting[slot][1], g):
+                    grefs[old] -= 1
+                    if grefs[old] == 0:
+                        live -= gsize[old]
+                waiting[slot] = (node.name, summed)
+            elif g is not None:
+                waiting[slot] = (node.name, g)
+            if i != split.first or not waiting:
                 continue
-            through = node.kind in PASS_THROUGH or (node.kind in EVAL_IDENTITY and output_alias(node.layer, True)) \
-                or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name])) \
-                or (node.kind == "Reduce" and node.layer.op == "sum")   # sum's gradient: grad expanded, a view
-            if through:
-                key = g
-            else:
-                key = ("grad", node.name, name)
-                gsize[key] = shapes_bytes(shapes, name, width)
-                new += gsize[key]
-            made.append((name, key))
-        extra = _backward_temporaries(node, shapes, width, pgrad > 0, bool(made), [name for name, _ in made])
-        if getattr(node.layer, "inplace", False) and output_alias(node.layer, True) and node.inputs:
-            on_view = views.get(node.inputs[0], False)
-            if on_view is None:
-                in_place_unknown.append(node.name)
-            elif on_view:   # CopySlices (views.py): the base's gradient and its copy, beside the slice's clone
-                extra += 2 * shapes_bytes(shapes, node.inputs[0], width)
-        relaid = 0
-        if pgrad and node.kind in RELAID_WEIGHT and owner[node.name] not in has_grad:
-            relaid = _weight_gradient_relaid(node, shapes, plan.layouts)
-            if relaid is None:
-                in_place_unknown.append(node.name)
-                relaid = 0
+            # SplitBackward (UnbindBackward) runs once every part's gradient is in: zeros for the parts
+            # without one, then one cat (stack) of them all, input-sized; the parts' gradients go after
+            parts = pending.pop(split).values()
+            incoming = [key for _name, key in parts]
+            key = ("grad", "split", i)
+            gsize[key] = split.input_bytes
+            pgrad, new, made = 0, split.input_bytes, [(split.input, key)]
+            extra = split.zeros_bytes([name for name, _ in parts])
+            relaid = 0
+        elif g is None or not plan.needs_grad[node.name]:
+            continue
+        else:
+            incoming = [g]
+            pgrad, new, made, extra, relaid = _layer_backward(node, g, plan, shapes, width, params, gsize, views,
+                                                             in_place_unknown, owner[node.name] not in has_grad)
         now = live + new + weight_grads + extra
         if now > peak:
             peak, at = now, i
+        if now_at is not None:
+            now_at[i] = now
         live += new - pgrad               # the parameter gradient joins weight_grads (or is added into it)
         if owner[node.name] not in has_grad:
             has_grad.add(owner[node.name])
@@ -247,7 +273,8 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
                 live -= gsize[key]
         # torch's engine then releases the incoming gradient and this layer's saved tensors, and only
         # then adds each input gradient into the one already waiting for that input
-        release(g)
+        for key in incoming:
+            release(key)
         for key in freed_at.get(i, ()):
             live -= plan.kept[key]
         if relaid and live + weight_grads + relaid * width > peak:
@@ -269,6 +296,43 @@ def _backward_peak(network, results, plan, width, shapes, releases=()):
             release(key)
             grad_of[name] = summed
     return peak, at, weight_grads, tuple(in_place_unknown)
+
+
+def _layer_backward(node, g, plan, shapes, width, params, gsize, views, in_place_unknown, first_weight_grad: bool):
+    """(parameter gradient bytes, new bytes, [(input, its gradient's key)], temporaries, relaid weight
+    gradient elements) of one layer's backward."""
+    pgrad = params[node.name] * width
+    new = pgrad
+    made = []
+    for j, name in enumerate(node.inputs):
+        if not plan.needs_grad[name] or j in node.layer.index_inputs:  # int64 indices carry no gradient
+            continue
+        through = node.kind in PASS_THROUGH or (node.kind in EVAL_IDENTITY and output_alias(node.layer, True)) \
+            or (node.kind == "Add" and tuple(shapes[name]) == tuple(shapes[node.name])) \
+            or (node.kind == "Reduce" and node.layer.op == "sum") \
+            or whole_view(node, shapes)  # sum's gradient: grad expanded, a view; x[:, :] an alias
+        if through:
+            key = g
+        else:
+            key = ("grad", node.name, name)
+            gsize[key] = shapes_bytes(shapes, name, width)
+            new += gsize[key]
+        made.append((name, key))
+    extra = _backward_temporaries(node, shapes, width, pgrad > 0, bool(made), [name for name, _ in made])
+    extra += slice_backward_extra(node, shapes, width, gsize.get(g, 0))
+    if getattr(node.layer, "inplace", False) and output_alias(node.layer, True) and node.inputs:
+        on_view = views.get(node.inputs[0], False)
+        if on_view is None:
+            in_place_unknown.append(node.name)
+        elif on_view:   # CopySlices (views.py): the base's gradient and its copy, beside the slice's clone
+            extra += 2 * shapes_bytes(shapes, node.inputs[0], width)
+    relaid = 0
+    if pgrad and node.kind in RELAID_WEIGHT and first_weight_grad:
+        relaid = _weight_gradient_relaid(node, shapes, plan.layouts)
+        if relaid is None:
+            in_place_unknown.append(node.name)
+            relaid = 0
+    return pgrad, new, made, extra, relaid
 
 
 def _weight_gradient_relaid(node, shapes, layouts):
@@ -294,6 +358,38 @@ def _weight_gradient_relaid(node, shapes, layouts):
     return 0 if obeys else prod(w)
 
 
+# input-sized float tensors the backward formula makes beside the input's gradient (derivatives.yaml,
+# measured: tests/test_memory_training_contract.py): rsqrt's -0.5 * grad * result.pow(3) two, ...
+UNARY_BACKWARD = {"rsqrt": 2, "sqrt": 1, "square": 2, "abs": 1, "reciprocal": 2, "erf": 4, "sin": 1, "cos": 2}
+# ScalarArith: (input-sized float tensors, input-sized bool masks): maximum's masked_fill of x >= value ...
+SCALAR_BACKWARD = {"pow": (2, 0), "rpow": (1, 0), "maximum": (2, 2), "minimum": (2, 2)}
+
+
+def _elementwise_backward(node, shapes, width, weight_grad: bool, input_grad: bool):
+    """Temporaries of the one-input elementwise and reducing kinds' backward, or None for other kinds."""
+    layer = node.layer
+    if node.kind not in ("UnaryOp", "ScalarArith", "ParamArith", "LayerScale", "Normalize", "Reduce"):
+        return None
+    elems = prod(shapes[node.inputs[0]])
+    out = prod(shapes[node.name])
+    if node.kind == "UnaryOp":
+        return UNARY_BACKWARD.get(layer.fn, 0) * elems * width if input_grad else 0
+    if node.kind == "ScalarArith":
+        floats, masks = SCALAR_BACKWARD.get(layer.op, (0, 0))
+        return (floats * width + masks) * elems if input_grad else 0
+    if node.kind in ("ParamArith", "LayerScale"):
+        # a broadcast weight's gradient is grad * x, output-sized, before it is summed to the weight
+        scales = node.kind == "LayerScale" or (layer.op == "mul" and layer.table is None and prod(layer.shape) != out)
+        return out * width if weight_grad and scales else 0
+    if node.kind == "Normalize":   # x / norm.clamp_min(eps).expand_as(x): three input-sized tensors in its backward
+        return 3 * elems * width if input_grad else 0
+    if layer.op in ("amax", "amin"):   # the mask x == result (one byte an element) and three result-sized tensors
+        return elems + 3 * out * width if input_grad else 0
+    if layer.op == "norm":             # x * (grad / norm) input-sized, and the mask norm == 0
+        return elems * width + out if input_grad else 0
+    return 0
+
+
 def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bool, grads_for=()):
     """Bytes a layer's backward holds at its peak beyond its input and parameter gradients.
 
@@ -303,6 +399,9 @@ def _backward_temporaries(node, shapes, width, weight_grad: bool, input_grad: bo
     grad * (weight * value) (the weight-sized product a temporary); only after all three does torch
     sum each to its operand's shape (validate_outputs), so weight's output-sized product lives until
     x's gradient exists. Output-sized gradients are not summed (and bias's is copied by the engine)."""
+    extra = _elementwise_backward(node, shapes, width, weight_grad, input_grad)
+    if extra is not None:
+        return extra
     if node.kind == "Mul" and len(node.inputs) == 2:
         # MulBackward0 makes each needed gradient output-sized (grad * other) before the engine sums a
         # broadcast operand's to its shape: that product lives beside the other's (an SE gate's x * s)

@@ -52,8 +52,10 @@ def render_text(network, settings, fig, limit=None, budget=None) -> str:
     what = "saved for backward" if settings["train"] else "output"
     lines.append("dominant layers (" + what + "): " + ", ".join(f"{n} {human(b)}" for n, b in fig.dominant))
     if fig.unknown:
-        # training: saved tensors, or a backward's copies (an in-place layer on a view of unknown kind)
-        what = "temporaries" if fig.phase == "inference" else "saved tensors or backward copies"
+        # training: saved tensors, a backward's copies (an in-place layer on a view of unknown kind) or
+        # train-mode temporaries whose bound reaches the peak (memory/unmodelled.py)
+        what = "temporaries" if fig.phase == "inference" else \
+            "saved tensors, backward copies or train-mode temporaries"
         lines.append(f"note: {what} of {', '.join(fig.unknown)} are not modelled and not counted")
     if fig.copies_unknown:
         lines.append(f"note: copies torch may make of {', '.join(fig.copies_unknown)} (an op no layer stands for, "

@@ -129,6 +129,13 @@ def to_torch(network: Network | str, input_shape=None) -> SpecModule:
         modules[node.name] = node.layer.to_torch(ins[node.name])
         if node.frozen:
             modules[node.name].requires_grad_(False)
+    # the parts of one split (the same `split` name on the same input) split it once, as torch code does
+    splits: dict = {}
+    for node in network.nodes:
+        if getattr(node.layer, "split", None) is not None:
+            splits.setdefault((node.layer.split, node.inputs), []).append(modules[node.name])
+    from .modules import share_splits
+    share_splits(list(splits.values()))
     return SpecModule(network, modules).eval()
 
 

@@ -180,7 +180,8 @@ def trace(module: nn.Module, input_shape, locations: bool = True):
         try:
             return trace_eager(module, input_shape, is_leaf, locations), f"eager (fx: {fx_error})"
         except TraceFailed as e:
-            raise UnmappedOps([(f"tracing failed: {e}", type(module).__name__)]) from None
+            where = f"{type(module).__name__}.{e.where}" if e.where else type(module).__name__
+            raise UnmappedOps([(f"tracing failed: {e}", where)]) from None
 
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None, check: bool = True) -> Network:
@@ -295,10 +296,12 @@ def _observed_holds(module: nn.Module, input_shape, net: Network) -> tuple:
     if same is None:
         return None, (), ops
     # the eager run may order nodes differently (fx makes split's pieces where they are read, eager all at
-    # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run
+    # once): a value freed after eager node k is freed, in the network's order, once all of 0..k have run;
+    # a split's parts are views made at once, which allocate nothing: where fx reads them does not delay it
     ran, done = [], -1
     for n in nodes:
-        done = max([done] + [net.index[m] for m in same[n.name]])
+        if getattr(n.layer, "split", None) is None:
+            done = max([done] + [net.index[m] for m in same[n.name]])
         ran.append(done)
     storage = freed_after.pop("__storage__")
     made_on: dict = {}   # (node name, indices?) -> the storage its making op's output is on
@@ -401,7 +404,9 @@ def _same_nodes(nodes: list, net: Network) -> dict | None:
             if (n.kind in EVAL_IDENTITY or n.kind == "Identity") and len(n.inputs) == 1:
                 out[n.name] = out.get(n.inputs[0], n.inputs[0])
                 continue
-            out[n.name] = ids.setdefault((n.kind, repr(n.layer), tuple(out.get(i, i) for i in n.inputs)), len(ids))
+            # a split's name is the op's, which fx and eager number apart: the part is the same value
+            layer = n.layer.model_copy(update={"split": None}) if getattr(n.layer, "split", None) else n.layer
+            out[n.name] = ids.setdefault((n.kind, repr(layer), tuple(out.get(i, i) for i in n.inputs)), len(ids))
         return out
 
     mine, theirs = value_ids(net.nodes), value_ids(nodes)

@@ -93,18 +93,71 @@ class LayerScale(nn.Module):
         return x * self.gamma.reshape(shape)
 
 
-class Narrow(nn.Module):
-    """x.narrow(dim, start, length): one part of a chunk or split."""
+class SplitParts:
+    """The parts of one torch.split / unbind, shared by the Narrow (or Index) modules of a split: the
+    first of them to run splits the input once (one SplitWithSizesBackward / UnbindBackward, as in the
+    torch code it was imported from), each takes its part, and the last forgets them all."""
 
-    def __init__(self, dim: int, start: int, length: int):
+    def __init__(self, members: list):
+        self.members, self.x, self.parts = members, None, {}
+        for m in members:
+            m.parts = self
+
+    def take(self, member, x):
+        if self.x is not x or id(member) not in self.parts:   # a new input, or a member run again alone
+            self.x, self.parts = x, self._split(x)
+        part = self.parts.pop(id(member))
+        if not self.parts:   # held only until every member has its part: no storage outlives torch's
+            self.x, self.parts = None, {}
+        return part
+
+    def _split(self, x):
+        if isinstance(self.members[0], Index):
+            d = self.members[0].unbind_dim()
+            pieces = x.unbind(d)
+            return {id(m): pieces[m.index[-1] % x.shape[d]] for m in self.members}
+        d = self.members[0].dim % x.dim()
+        readers: dict = {}   # (start, length) -> the members reading that part (spx[0] read twice: one part)
+        for m in self.members:
+            readers.setdefault((m.start % x.shape[d] if m.start < 0 else m.start, m.length), []).append(m)
+        sizes, owner, at = [], [], 0
+        for (start, length), ms in sorted(readers.items()):
+            if start > at:   # a part no member reads (fx drops its getitem): torch still splits it off
+                sizes.append(start - at)
+                owner.append(())
+            sizes.append(length)
+            owner.append(ms)
+            at = start + length
+        if at < x.shape[d]:
+            sizes.append(x.shape[d] - at)
+            owner.append(())
+        return {id(m): p for ms, p in zip(owner, x.split(sizes, d)) for m in ms}
+
+
+def share_splits(members_by_split: list):
+    """Link each group of split members (one list per split) to one SplitParts."""
+    for members in members_by_split:
+        SplitParts(members)
+
+
+class Narrow(nn.Module):
+    """x.narrow(dim, start, length), or one part of a chunk or split (`split`: see SplitParts)."""
+
+    def __init__(self, dim: int, start: int, length: int, split: str | None = None):
         super().__init__()
-        self.dim, self.start, self.length = dim, start, length
+        self.dim, self.start, self.length, self.split = dim, start, length, split
+        self.parts = None
 
     def forward(self, x):
+        if self.split is not None:
+            if self.parts is None:   # alone in its split (built by itself): a split of its own
+                SplitParts([self])
+            return self.parts.take(self, x)
         return x.narrow(self.dim, self.start, self.length)
 
     def extra_repr(self):
-        return f"dim={self.dim}, start={self.start}, length={self.length}"
+        return f"dim={self.dim}, start={self.start}, length={self.length}" + \
+            (f", split={self.split!r}" if self.split is not None else "")
 
 
 def _arith(op: str, x, t):
@@ -260,17 +313,31 @@ class Stack(nn.Module):
 
 
 class Index(nn.Module):
-    """x[index] with an int (select), [start, stop, step] (slice) or null (newaxis) per entry."""
+    """x[index] with an int (select), [start, stop, step] (slice) or null (newaxis) per entry; with
+    `split`, one element of an unbind (see SplitParts)."""
 
-    def __init__(self, index):
+    def __init__(self, index, split: str | None = None):
         super().__init__()
-        self.index = tuple(index)
+        self.index, self.split = tuple(index), split
+        self.parts = None
+        if split is not None:
+            self.unbind_dim()
+
+    def unbind_dim(self) -> int:
+        *full, last = self.index
+        if not isinstance(last, int) or any(tuple(e) != (None, None, None) for e in full):
+            raise ValueError(f"an Index with split takes full slices, then one int; got {list(self.index)}")
+        return len(full)
 
     def forward(self, x):
+        if self.split is not None:
+            if self.parts is None:
+                SplitParts([self])
+            return self.parts.take(self, x)
         return x[tuple(slice(*i) if isinstance(i, (list, tuple)) else i for i in self.index)]
 
     def extra_repr(self):
-        return f"index={list(self.index)}"
+        return f"index={list(self.index)}" + (f", split={self.split!r}" if self.split is not None else "")
 
 
 class MatMul(nn.Module):

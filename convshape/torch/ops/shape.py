@@ -126,9 +126,20 @@ def channel_shuffle(m, name, a, out):
     return Mapped([("ChannelShuffle", {"groups": a["groups"]})], [a["input"]])
 
 
+@pattern("narrow", signature=("input", "dim", "start", "length"))
+def narrow(m, name, a, out):
+    """torch.narrow(x, dim, start, length), x.narrow(...): the layer of the same name."""
+    if not all(isinstance(a.get(k), int) for k in ("dim", "start", "length")):
+        return "narrow with a tensor start"
+    dim = a["dim"] % max(out.dim(), 1)
+    start = a["start"] % m.shape(a["input"])[dim] if a["start"] < 0 else a["start"]
+    return Mapped([("Narrow", {"dim": dim, "start": start, "length": a["length"]})], [a["input"]])
+
+
 @pattern("chunk", signature=("input", "chunks", "dim"))
 @pattern("split", signature=("input", "split_size_or_sections", "dim"))
 @pattern("unbind", signature=("input", "dim"))
+@pattern("tensor_split", signature=("input", "indices_or_sections", "dim"))
 def split(m, name, a, out):
     return name  # the tuple itself is no tensor; getitem below maps each part it reads
 
@@ -168,11 +179,15 @@ def getitem(m, name, a, out):
     if how == "unbind":  # q, k, v = qkv.unbind(0): element i selects index i along dim
         rank = parts[0].dim() + 1
         dim = b.get("dim", 0) % rank
-        return Mapped([("Index", {"index": ((None, None, None),) * dim + (i % len(parts),)})], [b["input"]])
+        return Mapped([("Index", {"index": ((None, None, None),) * dim + (i % len(parts),), "split": src.name})],
+                      [b["input"]])
     rank = parts[0].dim()
     dim = b.get("dim", 0) % rank
     start = sum(p.shape[dim] for p in parts[:i % len(parts)])
-    return Mapped([("Narrow", {"dim": dim, "start": start, "length": parts[i].shape[dim]})], [b["input"]])
+    args = {"dim": dim, "start": start, "length": parts[i].shape[dim]}
+    if how != "tensor_split":   # tensor_split is narrows (a SliceBackward each); split and chunk share one
+        args["split"] = src.name
+    return Mapped([("Narrow", args)], [b["input"]])
 
 
 def _is_pool_with_indices(op) -> bool:
