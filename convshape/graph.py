@@ -74,6 +74,16 @@ class Network:
             stack.extend(self.nodes[self.index[name]].inputs)
         return [n.name for n in self.nodes if n.name not in live]
 
+    def split_parts(self) -> dict:
+        """(split name, input) -> the nodes, in order, that are parts of one split: layers with the
+        same `split` on the same input (Narrow, Index)."""
+        out: dict = {}
+        for n in self.nodes:
+            label = getattr(n.layer, "split", None)
+            if label is not None and n.inputs:
+                out.setdefault((label, n.inputs[0]), []).append(n)
+        return out
+
     def node(self, name: str) -> Node:
         return self.nodes[self.index[name]]
 

@@ -35,22 +35,15 @@ class Split:
 def split_groups(network, shapes, width) -> dict:
     """Node name -> its Split, for the parts (layers with `split`) of each split: the same `split`
     name on the same input."""
-    groups: dict = {}
     of: dict = {}
-    for i, node in enumerate(network.nodes):
-        label = getattr(node.layer, "split", None)
-        if label is None or not node.inputs:
-            continue
-        key = (label, node.inputs[0])
-        s = groups.get(key)
-        if s is None:
-            x = tuple(shapes[node.inputs[0]])
-            d = node.layer.split_part(x)[0]
-            s = groups[key] = Split(input=node.inputs[0], input_bytes=prod(x) * width, first=i,
-                                    unbind=node.kind == "Index", outputs=x[d], width=width)
-        s.part_bytes[node.name] = prod(shapes[node.name]) * width
-        s.slot[node.name] = node.layer.split_part(tuple(shapes[node.inputs[0]]))
-        of[node.name] = s
+    for (_label, source), parts in network.split_parts().items():
+        x = tuple(shapes[source])
+        slots = {n.name: n.layer.split_part(x) for n in parts}
+        s = Split(input=source, input_bytes=prod(x) * width, first=network.index[parts[0].name],
+                  unbind=parts[0].kind == "Index", outputs=x[slots[parts[0].name][0]], width=width, slot=slots)
+        for n in parts:
+            s.part_bytes[n.name] = prod(shapes[n.name]) * width
+            of[n.name] = s
     return of
 
 

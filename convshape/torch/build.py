@@ -130,12 +130,8 @@ def to_torch(network: Network | str, input_shape=None) -> SpecModule:
         if node.frozen:
             modules[node.name].requires_grad_(False)
     # the parts of one split (the same `split` name on the same input) split it once, as torch code does
-    splits: dict = {}
-    for node in network.nodes:
-        if getattr(node.layer, "split", None) is not None:
-            splits.setdefault((node.layer.split, node.inputs), []).append(modules[node.name])
     from .modules import share_splits
-    share_splits(list(splits.values()))
+    share_splits([[modules[n.name] for n in parts] for parts in network.split_parts().values()])
     return SpecModule(network, modules).eval()
 
 
